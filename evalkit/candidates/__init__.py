@@ -1,0 +1,1 @@
+"""Candidate configurations under evaluation: RAG pipelines, recorded outputs, models, endpoints."""

@@ -1,0 +1,109 @@
+"""The `rag` candidate: retrieve passages from the suite's corpus, then generate an answer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evalkit.candidates.base import BuildContext, Candidate, CandidateConfig, Output, Passage, candidate_kinds
+from evalkit.candidates.extractive import ExtractiveGenerator
+
+if TYPE_CHECKING:
+    from evalkit.retrieval.indexes import Index
+    from evalkit.suite import Case
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChunkingSpec(_Spec):
+    chunk_size: int = Field(default=512, ge=32, description="tokens per chunk")
+    chunk_overlap: int = Field(default=32, ge=0)
+
+
+class RetrieverSpec(_Spec):
+    kind: Literal["bm25", "dense", "hybrid"] = "bm25"
+    top_k: int = Field(default=10, ge=1, le=1000, description="distinct documents to retrieve")
+    model: str = Field(default="all-MiniLM-L6-v2", description="dense: the local embedding model")
+    max_tokens: int = Field(default=128, ge=16, le=512, description="dense: tokens embedded per chunk")
+    rrf_k: int = Field(default=60, ge=1, description="hybrid: reciprocal rank fusion constant")
+
+
+class ExtractiveSpec(_Spec):
+    kind: Literal["extractive"] = "extractive"
+    max_sentences: int = Field(default=2, ge=1, le=20)
+    max_passages: int = Field(default=3, ge=1, description="passages the answer may draw from")
+
+
+GeneratorSpec = Annotated[ExtractiveSpec, Field(discriminator="kind")]
+
+
+@candidate_kinds.register("rag")
+class RagConfig(CandidateConfig):
+    kind: Literal["rag"] = "rag"
+    retriever: RetrieverSpec = RetrieverSpec()
+    chunking: ChunkingSpec = ChunkingSpec()
+    generator: GeneratorSpec = ExtractiveSpec()
+
+    def needs_corpus(self) -> bool:
+        return True
+
+    def build(self, context: BuildContext) -> Candidate:
+        return RagCandidate(self, context)
+
+
+class RagCandidate:
+    def __init__(self, config: RagConfig, context: BuildContext):
+        self.name = config.name
+        self.config = config
+        self._context = context
+        self._index: Index | None = None
+        self._hits: dict[str, list[Passage]] = {}
+        self._retrieval_latency = 0.0
+        self._generator = ExtractiveGenerator(config.generator.max_sentences, config.generator.max_passages)
+
+    async def prepare(self, cases: list[Case]) -> None:
+        """Build or load the index, then retrieve for all cases in one batch (one embedding pass)."""
+        await asyncio.to_thread(self._prepare, cases)
+
+    def _prepare(self, cases: list[Case]) -> None:
+        from evalkit.retrieval.indexes import build_index
+
+        assert self._context.corpus is not None
+        retriever, chunking = self.config.retriever, self.config.chunking
+        settings = {**retriever.model_dump(), **chunking.model_dump()}
+        self._index = build_index(self._context.corpus, settings, self._context.cache_dir / "indexes")
+        started = time.perf_counter()
+        questions = [case.question for case in cases]
+        results = self._index.search(questions, retriever.top_k * 4)
+        per_case = (time.perf_counter() - started) / max(1, len(cases))
+        for case, hits in zip(cases, results, strict=True):
+            self._hits[case.id] = self._passages(hits, retriever.top_k)
+        self._retrieval_latency = per_case
+
+    def _passages(self, hits: list[tuple[int, float]], top_k: int) -> list[Passage]:
+        """Chunks in rank order, stopping before the (top_k + 1)-th distinct document."""
+        assert self._index is not None
+        passages: list[Passage] = []
+        documents: set[str] = set()
+        for position, score in hits:
+            chunk = self._index.chunks[position]
+            if chunk.doc_id not in documents and len(documents) == top_k:
+                break
+            documents.add(chunk.doc_id)
+            passages.append(Passage(chunk.doc_id, chunk.text, len(passages) + 1, score, chunk.node_id))
+        return passages
+
+    async def answer(self, case: Case) -> Output:
+        started = time.perf_counter()
+        passages = self._hits.get(case.id)
+        if passages is None:  # a case that was not prepared (never in a normal run)
+            self._prepare([case])
+            passages = self._hits[case.id]
+        answer, citations = self._generator.generate(case.question, passages)
+        latency = time.perf_counter() - started + self._retrieval_latency
+        return Output(answer=answer, passages=passages, citations=citations, latency_s=latency)

@@ -1,0 +1,82 @@
+"""The `recorded` candidate: outputs a product already produced, read from a jsonl/csv/parquet file.
+
+Each row: `id` (the case id), `answer`, and optionally `retrieved_ids` (ranked doc ids),
+`contexts` (their texts, same order), `citations`, `latency_s`, `error`. In CSV files lists are
+separated by ';'.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from evalkit.candidates.base import BuildContext, Candidate, CandidateConfig, Output, Passage, candidate_kinds
+from evalkit.errors import EvalkitError
+from evalkit.records import read_records
+
+if TYPE_CHECKING:
+    from evalkit.suite import Case
+
+
+@candidate_kinds.register("recorded")
+class RecordedConfig(CandidateConfig):
+    kind: Literal["recorded"] = "recorded"
+    path: str
+
+    def build(self, context: BuildContext) -> Candidate:
+        return RecordedCandidate(self.name, (context.suite_dir / self.path).resolve())
+
+
+def _as_list(value: Any, where: str, field: str) -> list[str]:
+    if value is None or (isinstance(value, float) and value != value):
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                raise EvalkitError(f"field '{field}' is not a JSON list", where=where) from None
+        else:
+            return [part.strip() for part in text.split(";") if part.strip()]
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if not isinstance(value, list):
+        raise EvalkitError(f"field '{field}' must be a list", where=where)
+    return [str(item) for item in value]
+
+
+class RecordedCandidate:
+    def __init__(self, name: str, path: Path):
+        self.name = name
+        self.path = path
+        self._outputs: dict[str, Output] = {}
+
+    async def prepare(self, cases: list[Case]) -> None:
+        for number, row in read_records(self.path):
+            where = f"{self.path}:{number}"
+            if "id" not in row:
+                raise EvalkitError("missing field 'id' (the case id)", where=where)
+            ids = _as_list(row.get("retrieved_ids"), where, "retrieved_ids")
+            texts = _as_list(row.get("contexts"), where, "contexts")
+            if texts and len(texts) != len(ids):
+                raise EvalkitError(
+                    f"{len(ids)} retrieved_ids but {len(texts)} contexts", where=where,
+                    hint="contexts[i] is the text of retrieved_ids[i]",
+                )
+            passages = [Passage(doc_id, texts[i] if texts else "", i + 1) for i, doc_id in enumerate(ids)]
+            error = row.get("error")
+            self._outputs[str(row["id"])] = Output(
+                answer=str(row.get("answer") or ""),
+                passages=passages,
+                citations=_as_list(row.get("citations"), where, "citations"),
+                latency_s=float(row.get("latency_s") or 0.0),
+                error=str(error) if error else None,
+            )
+
+    async def answer(self, case: Case) -> Output:
+        output = self._outputs.get(case.id)
+        if output is None:
+            return Output(error=f"no recorded output for case '{case.id}' in {self.path.name}")
+        return output

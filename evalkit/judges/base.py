@@ -1,0 +1,31 @@
+"""The Judge interface shared by the offline judge and model-backed judges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from evalkit.candidates.base import Passage
+
+
+@dataclass
+class ClaimVerdict:
+    claim: str
+    supported: bool
+    support: float  # strength of the best support found, 0..1
+    doc_id: str | None = None  # where the best support came from
+    evidence: str | None = None  # the supporting sentence
+    reason: str = ""  # why a claim failed, e.g. "number 12 not in the evidence"
+
+
+@dataclass
+class FaithfulnessVerdict:
+    score: float  # supported claims / claims
+    claims: list[ClaimVerdict] = field(default_factory=list)
+
+
+class Judge(Protocol):
+    name: str  # recorded beside every judged score, e.g. "offline-v1" or "gpt-4o-mini@https://..."
+
+    async def faithfulness(self, answer: str, passages: list[Passage]) -> FaithfulnessVerdict: ...

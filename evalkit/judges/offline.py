@@ -1,0 +1,77 @@
+"""The offline faithfulness judge: deterministic, CPU-only, no network.
+
+For each claim (sentence) of the answer it finds the best-supporting sentence among the
+retrieved passages by stemmed content-word coverage, then requires that the claim's numbers and
+negations appear in that support. faithfulness = supported claims / claims.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from evalkit.judges.base import ClaimVerdict, FaithfulnessVerdict
+from evalkit.text import STOPWORDS, sentences, words
+
+if TYPE_CHECKING:
+    from evalkit.candidates.base import Passage
+
+_NUMBER = re.compile(r"^\d[\d.,]*$")
+_NEGATIONS = frozenset({"not", "no", "never", "none", "neither", "nor", "without", "cannot", "n't"})
+_CITATION = re.compile(r"\s*\[[^\]]{1,80}\]")
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer  # PyStemmer, installed with the BM25 retriever
+
+    return Stemmer.Stemmer("english")
+
+
+def _terms(text: str) -> tuple[set[str], set[str], bool]:
+    """(stemmed content words, numbers, has a negation) of a text."""
+    tokens = words(text.replace("n't", " not"))
+    numbers = {t.replace(",", "") for t in tokens if _NUMBER.match(t)}
+    content = [t for t in tokens if t not in STOPWORDS and t not in _NEGATIONS]
+    stems = set(_stemmer().stemWords(content))
+    return stems, numbers, any(t in _NEGATIONS for t in tokens)
+
+
+@dataclass
+class OfflineJudge:
+    threshold: float = 0.6  # share of a claim's content words that its support must contain
+    name: str = "offline-v1"
+
+    async def faithfulness(self, answer: str, passages: list[Passage]) -> FaithfulnessVerdict:
+        return self.judge(answer, passages)
+
+    def judge(self, answer: str, passages: list[Passage]) -> FaithfulnessVerdict:
+        claims = [c for c in sentences(_CITATION.sub("", answer)) if words(c)]
+        if not claims:
+            return FaithfulnessVerdict(0.0, [])
+        evidence = [(p.doc_id, s, _terms(s)) for p in passages for s in sentences(p.text)]
+        verdicts = [self._claim(claim, evidence) for claim in claims]
+        return FaithfulnessVerdict(sum(v.supported for v in verdicts) / len(verdicts), verdicts)
+
+    def _claim(self, claim: str, evidence: list[tuple[str, str, tuple[set[str], set[str], bool]]]) -> ClaimVerdict:
+        stems, numbers, negated = _terms(claim)
+        if not stems:
+            return ClaimVerdict(claim, True, 1.0, reason="no content words")
+        best: tuple[float, str | None, str | None, tuple[set[str], set[str], bool] | None] = (0.0, None, None, None)
+        for doc_id, sentence, terms in evidence:
+            coverage = len(stems & terms[0]) / len(stems)
+            if coverage > best[0]:
+                best = (coverage, doc_id, sentence, terms)
+        support, doc_id, sentence, terms = best
+        if terms is None:
+            return ClaimVerdict(claim, False, 0.0, reason="no passage shares a content word")
+        reason = ""
+        if support < self.threshold:
+            reason = f"only {support:.0%} of its content words are in the best passage sentence"
+        elif missing := sorted(numbers - terms[1]):
+            reason = f"number {missing[0]} is not in the evidence"
+        elif negated != terms[2]:
+            reason = "negation differs from the evidence"
+        return ClaimVerdict(claim, not reason, support, doc_id, sentence, reason)

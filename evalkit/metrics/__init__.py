@@ -1,0 +1,1 @@
+"""Metrics: retrieval (ranked ids), answer (against expected answers), grounding (judged), ragas adapters."""

@@ -1,0 +1,67 @@
+"""Answer metrics against the case's expected answer, computed without a model API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from evalkit.metrics.base import MetricContext, Score, metric_registry
+from evalkit.text import normalize_answer
+
+if TYPE_CHECKING:
+    from evalkit.candidates.base import Output
+    from evalkit.suite import Case
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    """SQuAD token F1: harmonic mean of token precision and recall after normalisation."""
+    predicted = normalize_answer(prediction).split()
+    expected = normalize_answer(reference).split()
+    if not predicted or not expected:
+        return float(predicted == expected)
+    common = sum((Counter(predicted) & Counter(expected)).values())
+    if common == 0:
+        return 0.0
+    p, r = common / len(predicted), common / len(expected)
+    return 2 * p * r / (p + r)
+
+
+@lru_cache(maxsize=1)
+def _rouge_scorer() -> Any:
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+
+
+def rouge_l(prediction: str, reference: str) -> float:
+    """ROUGE-L F-measure (longest common subsequence), Porter-stemmed, from the rouge-score package."""
+    return float(_rouge_scorer().score(reference, prediction)["rougeL"].fmeasure)
+
+
+@dataclass
+class AnswerMetric:
+    name: str
+    kind: str
+    requires: tuple[str, ...] = ("expected_answer",)
+    judge: str | None = None
+
+    async def score(self, case: Case, output: Output) -> Score:
+        reference = case.expected_answer or ""
+        if self.kind == "token_f1":
+            return Score(token_f1(output.answer, reference))
+        if self.kind == "rouge_l":
+            return Score(rouge_l(output.answer, reference))
+        from evalkit.embeddings import cosine_similarity
+
+        return Score(await asyncio.to_thread(cosine_similarity, output.answer, reference))
+
+
+for _kind in ("token_f1", "rouge_l", "semantic_similarity"):
+
+    def _factory(name: str, k: int | None, context: MetricContext, kind: str = _kind) -> AnswerMetric:
+        return AnswerMetric(name, kind)
+
+    metric_registry.register(_kind)(_factory)

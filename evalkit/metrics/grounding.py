@@ -1,0 +1,39 @@
+"""Faithfulness: the share of the answer's claims that the retrieved passages support, per its judge."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from evalkit.metrics.base import MetricContext, Score, metric_registry
+
+if TYPE_CHECKING:
+    from evalkit.candidates.base import Output
+    from evalkit.judges.base import Judge
+    from evalkit.suite import Case
+
+
+@dataclass
+class Faithfulness:
+    name: str
+    judge_impl: Judge
+    requires: tuple[str, ...] = ()
+
+    @property
+    def judge(self) -> str:
+        return self.judge_impl.name
+
+    async def score(self, case: Case, output: Output) -> Score:
+        if not output.answer.strip():
+            return Score(skipped="empty answer")
+        if not output.passages:
+            return Score(error="no retrieved passages to judge the answer against")
+        verdict = await self.judge_impl.faithfulness(output.answer, output.passages)
+        if not verdict.claims:
+            return Score(skipped="the answer has no claims")
+        return Score(verdict.score, details={"judge": self.judge, "claims": [asdict(c) for c in verdict.claims]})
+
+
+@metric_registry.register("faithfulness")
+def _faithfulness(name: str, k: int | None, context: MetricContext) -> Faithfulness:
+    return Faithfulness(name, context.judge)

@@ -1,0 +1,78 @@
+"""Read rows from jsonl, jsonl.gz, csv and parquet files, each tagged with its line number.
+
+Every data file evalkit reads (corpora, case files, recorded outputs) goes through here, so a
+corrupt row is always reported as `file:line` with the same wording.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import EvalkitError
+
+FORMATS = ("jsonl", "csv", "parquet")
+
+
+def detect_format(path: Path) -> str:
+    name = path.name.lower()
+    for suffix, fmt in ((".jsonl", "jsonl"), (".jsonl.gz", "jsonl"), (".json", "jsonl"),
+                        (".ndjson", "jsonl"), (".csv", "csv"), (".csv.gz", "csv"),
+                        (".parquet", "parquet")):
+        if name.endswith(suffix):
+            return fmt
+    raise EvalkitError(
+        f"cannot tell the format of '{path.name}'",
+        where=str(path),
+        hint="use a .jsonl, .jsonl.gz, .csv or .parquet file",
+    )
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.name.lower().endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+    return open(path, encoding="utf-8")  # noqa: SIM115 - the caller closes it
+
+
+def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, row) pairs; line numbers are 1-based (row numbers for parquet)."""
+    if not path.is_file():
+        raise EvalkitError(f"file not found: {path}", hint="paths in a suite are relative to the suite file")
+    fmt = detect_format(path)
+    if fmt == "parquet":
+        import pandas as pd
+
+        frame = pd.read_parquet(path)
+        for number, row in enumerate(frame.to_dict(orient="records"), start=1):
+            yield number, row
+        return
+    with _open_text(path) as handle:
+        if fmt == "csv":
+            # header is line 1, so the first data row is line 2
+            for number, row in enumerate(csv.DictReader(handle), start=2):
+                yield number, dict(row)
+            return
+        try:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise EvalkitError(
+                        f"not valid JSON ({exc.msg} at column {exc.colno})",
+                        where=f"{path}:{number}",
+                        hint="each line of a .jsonl file must be one JSON object",
+                    ) from None
+                if not isinstance(row, dict):
+                    raise EvalkitError(
+                        f"expected a JSON object, got {type(row).__name__}", where=f"{path}:{number}"
+                    )
+                yield number, row
+        except (OSError, EOFError, UnicodeDecodeError) as exc:
+            raise EvalkitError(f"cannot read file ({exc})", where=str(path)) from None

@@ -1,0 +1,1 @@
+"""Chunking and retrieval indexes (BM25, dense, hybrid), cached on disk by content."""

@@ -1,0 +1,189 @@
+"""Run every candidate on every case, score each output, and stream the records to the run folder.
+
+Errors are data: a candidate or metric that raises produces a record with its error, and the run
+goes on. Work is bounded by one semaphore (the suite's `concurrency`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from evalkit import __version__
+from evalkit.candidates.base import BuildContext, Candidate, Output
+from evalkit.errors import EvalkitError, ExitCode
+from evalkit.gates import Verdict, evaluate_gates, verdicts_to_json
+from evalkit.metrics.base import Metric, MetricContext, Score, build_metric
+from evalkit.results import CandidateSummary, RunWriter, aggregate, summaries_to_json, write_summary
+from evalkit.suite import Case, Suite
+
+Progress = Callable[[str], None]  # called with the candidate name after each sample
+
+
+@dataclass
+class RunOutcome:
+    folder: Path
+    header: dict[str, Any]
+    samples: list[dict[str, Any]]
+    summaries: list[CandidateSummary]
+    verdicts: list[Verdict]
+    error_rate: float
+    max_error_rate: float
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.error_rate > self.max_error_rate:
+            return ExitCode.INCOMPLETE
+        if any(not v.passed for v in self.verdicts):
+            return ExitCode.GATE_FAILED
+        return ExitCode.OK
+
+
+def git_commit(directory: Path) -> str | None:
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True,
+                                text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def new_run_id() -> str:
+    return dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def build_header(suite: Suite, run_id: str, metrics: list[Metric], max_error_rate: float) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "suite": {"name": suite.name, "path": str(suite.path), "hash": suite.content_hash,
+                  "description": suite.spec.description},
+        "evalkit_version": __version__,
+        "git_commit": git_commit(suite.directory),
+        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "n_cases": len(suite.cases),
+        "candidates": [{"name": c.name, "kind": c.kind, "params": c.params()} for c in suite.candidates],
+        "metrics": [{"name": m.name, "judge": m.judge} for m in metrics],
+        "gates": [g.model_dump() for g in suite.spec.gates],
+        "max_error_rate": max_error_rate,
+    }
+
+
+async def _score(metric: Metric, case: Case, output: Output) -> Score:
+    if output.error:
+        return Score(error=f"candidate failed: {output.error}")
+    for needed in metric.requires:
+        if not getattr(case, needed):
+            return Score(skipped=f"case has no {needed}")
+    try:
+        return await metric.score(case, output)
+    except Exception as exc:  # a metric bug or a judge failure is recorded, never a pass
+        return Score(error=f"{type(exc).__name__}: {exc}")
+
+
+async def _answer(candidate: Candidate, case: Case) -> Output:
+    started = time.perf_counter()
+    try:
+        output = await candidate.answer(case)
+    except Exception as exc:
+        return Output(error=f"{type(exc).__name__}: {exc}", latency_s=time.perf_counter() - started)
+    return output
+
+
+def _record(candidate: str, case: Case, output: Output, scores: dict[str, Score]) -> dict[str, Any]:
+    passages = []
+    for p in output.passages:
+        item: dict[str, Any] = {"doc_id": p.doc_id, "rank": p.rank, "score": p.score}
+        # corpus-backed passages are re-derivable from node_id; recorded ones keep their text
+        item.update({"node_id": p.node_id} if p.node_id else {"text": p.text})
+        passages.append(item)
+    return {
+        "candidate": candidate,
+        "case_id": case.id,
+        "question": case.question,
+        "expected_answer": case.expected_answer,
+        "expected_sources": list(case.expected_sources),
+        "tags": list(case.tags),
+        "output": {"answer": output.answer, "retrieved_ids": output.retrieved_ids, "passages": passages,
+                   "citations": output.citations, "usage": output.usage,
+                   "latency_s": round(output.latency_s, 6), "error": output.error},
+        "scores": {name: {k: v for k, v in asdict(score).items() if v not in (None, {})}
+                   for name, score in scores.items()},
+    }
+
+
+async def run_suite(suite: Suite, *, reports_dir: Path, cache_dir: Path, max_error_rate: float | None = None,
+                    concurrency: int | None = None, progress: Progress | None = None,
+                    on_stage: Callable[[str], None] | None = None) -> RunOutcome:
+    """Run the suite and write its results folder under reports_dir/<suite>/<run id>/."""
+    from evalkit.judges.offline import OfflineJudge
+
+    max_error_rate = suite.spec.max_error_rate if max_error_rate is None else max_error_rate
+    metrics = [build_metric(name, MetricContext(judge=OfflineJudge())) for name in suite.spec.metrics]
+    run_id = new_run_id()
+    header = build_header(suite, run_id, metrics, max_error_rate)
+    writer = RunWriter(reports_dir / suite.name / run_id, header)
+    context = BuildContext(suite.corpus, suite.directory, cache_dir)
+    samples: list[dict[str, Any]] = []
+    try:
+        semaphore = asyncio.Semaphore(concurrency or suite.spec.concurrency)
+        for config in suite.candidates:
+            candidate = config.build(context)
+            if on_stage:
+                on_stage(f"preparing {config.name}")
+            failure = await _prepare(candidate, suite.cases)
+
+            async def one(case: Case, candidate: Candidate = candidate, failure: str | None = failure) -> None:
+                async with semaphore:
+                    output = Output(error=failure) if failure else await _answer(candidate, case)
+                    scores = {m.name: await _score(m, case, output) for m in metrics}
+                record = _record(candidate.name, case, output, scores)
+                writer.add(record)
+                samples.append(record)
+                if progress:
+                    progress(candidate.name)
+
+            await asyncio.gather(*(one(case) for case in suite.cases))
+    finally:
+        writer.close()
+        outcome = finish(writer.folder, header, samples,
+                         complete=len(samples) == len(suite.cases) * len(suite.candidates))
+    return outcome
+
+
+async def _prepare(candidate: Candidate, cases: list[Case]) -> str | None:
+    """Prepare a candidate; a failure that is not the user's input fails all its samples."""
+    try:
+        await candidate.prepare(cases)
+    except EvalkitError:
+        raise
+    except Exception as exc:
+        return f"prepare failed: {type(exc).__name__}: {exc}"
+    return None
+
+
+def finish(folder: Path, header: dict[str, Any], samples: list[dict[str, Any]], complete: bool = True) -> RunOutcome:
+    """Aggregate, judge the gates and write summary.json (also for an interrupted run, or a re-read one)."""
+    from evalkit.suite import GateSpec
+
+    summaries = aggregate(header, samples)
+    verdicts = evaluate_gates([GateSpec.model_validate(g) for g in header["gates"]], summaries)
+    max_error_rate = header["max_error_rate"]
+    errored = sum(bool(s["output"].get("error")) or any("error" in sc for sc in s["scores"].values())
+                  for s in samples)
+    expected = header["n_cases"] * len(header["candidates"])
+    error_rate = (errored + (expected - len(samples))) / max(1, expected)
+    write_summary(folder, {
+        "status": "complete" if complete else "interrupted",
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "n_samples": len(samples), "n_errored_samples": errored, "error_rate": error_rate,
+        "candidates": summaries_to_json(summaries),
+        "gates": verdicts_to_json(verdicts),
+    })
+    return RunOutcome(folder, header, samples, summaries, verdicts, error_rate, max_error_rate)

@@ -1,0 +1,231 @@
+"""The suite file: pydantic models (unknown keys are errors) and loading with file:line errors."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from evalkit.candidates.base import CandidateConfig, candidate_kinds
+from evalkit.corpus import Corpus, load_corpus
+from evalkit.errors import EvalkitError, did_you_mean
+from evalkit.records import read_records
+from evalkit.yaml_source import Loc, YamlSource, validation_error
+
+Id = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int | float) else v)]
+NonBlank = Annotated[str, Field(min_length=1), BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Case(_Model):
+    id: Id = Field(min_length=1)
+    question: NonBlank
+    expected_answer: str | None = None
+    expected_sources: list[Id] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+
+
+class CorpusSpec(_Model):
+    path: str
+    id_field: str = "id"
+    text_field: str = "text"
+    title_field: str | None = "title"
+
+
+class CasesFile(_Model):
+    path: str
+    limit: int | None = Field(default=None, ge=1, description="use only the first N cases")
+
+
+class GateSpec(_Model):
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    statistic: Literal["mean", "ci_low", "ci_high"] = "mean"  # what the bound applies to
+    candidate: str | None = None  # None: every candidate
+
+    @model_validator(mode="after")
+    def _has_bound(self) -> GateSpec:
+        if self.min is None and self.max is None:
+            raise ValueError("a gate needs 'min' or 'max'")
+        return self
+
+
+class SuiteSpec(_Model):
+    """Top level of a suite file. `cases` and `candidates` are validated per item afterwards."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    description: str = ""
+    corpus: CorpusSpec | None = None
+    cases: list[dict[str, Any]] | CasesFile
+    candidates: list[dict[str, Any]] = Field(min_length=1)
+    metrics: list[str] = Field(min_length=1)
+    gates: list[GateSpec] = Field(default_factory=list)
+    max_error_rate: float = Field(default=0.0, ge=0, le=1)
+    concurrency: int = Field(default=4, ge=1, le=256)
+
+
+@dataclass
+class Suite:
+    """A validated suite with its corpus and cases loaded."""
+
+    spec: SuiteSpec
+    path: Path
+    content_hash: str
+    corpus: Corpus | None
+    cases: list[Case]
+    candidates: list[CandidateConfig]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, relative: str) -> Path:
+        return (self.directory / relative).resolve()
+
+
+def load_suite(path: Path, *, limit: int | None = None) -> Suite:
+    """Parse, validate and load a suite. Raises EvalkitError with file:line on any problem."""
+    source = YamlSource(path)
+    if not isinstance(source.data, dict):
+        raise EvalkitError("a suite must be a YAML mapping with name, cases, candidates and metrics", where=str(path))
+    spec = _validate(source, SuiteSpec, source.data)
+    candidates = [_candidate(source, i, raw) for i, raw in enumerate(spec.candidates)]
+    _check_unique(source, [c.name for c in candidates], ("candidates",), "candidate name", "name")
+
+    corpus = None
+    if spec.corpus is not None:
+        corpus_path = (path.parent / spec.corpus.path).resolve()
+        if not corpus_path.exists():
+            raise EvalkitError(
+                f"corpus not found: {corpus_path}", where=source.where(("corpus", "path")),
+                hint="paths in a suite are relative to the suite file",
+            )
+        corpus = load_corpus(corpus_path, id_field=spec.corpus.id_field,
+                             text_field=spec.corpus.text_field, title_field=spec.corpus.title_field)
+    elif any(c.needs_corpus() for c in candidates):
+        needing = next(c for c in candidates if c.needs_corpus())
+        raise EvalkitError(f"candidate '{needing.name}' retrieves from a corpus, but the suite has none",
+                           where=f"{path}:1", hint="add a 'corpus:' section with a path")
+
+    cases, case_locations = _load_cases(source, spec, limit)
+    if corpus is not None:
+        _check_sources(cases, case_locations, corpus)
+
+    from evalkit.metrics.base import check_metric_names
+
+    check_metric_names(spec.metrics, cases, lambda i: source.where(("metrics", i)))
+    for i, gate in enumerate(spec.gates):
+        if gate.metric not in spec.metrics:
+            raise EvalkitError(f"gate on metric '{gate.metric}', which the suite does not compute",
+                               where=source.where(("gates", i, "metric")),
+                               hint=did_you_mean(gate.metric, spec.metrics) or "add it to 'metrics:'")
+        if gate.candidate is not None and gate.candidate not in {c.name for c in candidates}:
+            raise EvalkitError(f"gate on unknown candidate '{gate.candidate}'",
+                               where=source.where(("gates", i, "candidate")),
+                               hint=did_you_mean(gate.candidate, [c.name for c in candidates]))
+
+    digest = hashlib.sha256(path.read_bytes())
+    digest.update((corpus.content_hash if corpus else "").encode())
+    for case in cases:
+        digest.update(case.model_dump_json().encode())
+    return Suite(spec, path, digest.hexdigest()[:16], corpus, cases, candidates)
+
+
+def _validate(source: YamlSource, model: type[_Model] | type[CandidateConfig], data: Any, prefix: Loc = ()) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, model, source.where, prefix) from None
+
+
+def _candidate(source: YamlSource, index: int, raw: dict[str, Any]) -> CandidateConfig:
+    loc: Loc = ("candidates", index)
+    kind = raw.get("kind")
+    if not isinstance(kind, str):
+        raise EvalkitError("missing required key 'kind'", where=f"{source.where(loc)}: candidates[{index}]",
+                           hint=f"one of: {', '.join(candidate_kinds.names())}")
+    try:
+        config_type = candidate_kinds.get(kind)
+    except EvalkitError as exc:
+        exc.where = f"{source.where((*loc, 'kind'))}: candidates[{index}].kind"
+        raise
+    return _validate(source, config_type, raw, loc)
+
+
+def _check_unique(source: YamlSource, values: list[str], loc: Loc, what: str, key: str) -> None:
+    seen: set[str] = set()
+    for i, value in enumerate(values):
+        if value in seen:
+            raise EvalkitError(f"duplicate {what} '{value}'", where=source.where((*loc, i, key)))
+        seen.add(value)
+
+
+def _load_cases(source: YamlSource, spec: SuiteSpec, limit: int | None) -> tuple[list[Case], list[str]]:
+    """The cases and, for each, the file:line it came from."""
+    cases: list[Case] = []
+    where_case: list[str] = []
+    if isinstance(spec.cases, CasesFile):
+        file = (source.path.parent / spec.cases.path).resolve()
+        if not file.exists():
+            raise EvalkitError(f"cases file not found: {file}", where=source.where(("cases", "path")),
+                               hint="paths in a suite are relative to the suite file")
+        limit = min(filter(None, (limit, spec.cases.limit)), default=None)
+        for number, row in read_records(file):
+            if limit is not None and len(cases) >= limit:
+                break
+            row = _split_lists(row)
+            try:
+                cases.append(Case.model_validate(row))
+            except ValidationError as exc:
+                raise validation_error(exc, Case, lambda loc, key=False, n=number: f"{file}:{n}") from None
+            where_case.append(f"{file}:{number}")
+    else:
+        for i, raw in enumerate(spec.cases):
+            if limit is not None and len(cases) >= limit:
+                break
+            cases.append(_validate(source, Case, raw, ("cases", i)))
+            where_case.append(source.where(("cases", i, "id")))
+    if not cases:
+        raise EvalkitError("the suite has no cases", where=source.where(("cases",)))
+    seen: dict[str, str] = {}
+    for case, where in zip(cases, where_case, strict=True):
+        if case.id in seen:
+            raise EvalkitError(f"duplicate case id '{case.id}' (first at {seen[case.id]})", where=where)
+        seen[case.id] = where
+    return cases, where_case
+
+
+def _split_lists(row: dict[str, Any]) -> dict[str, Any]:
+    """CSV cells hold lists as 'a;b'; parquet gives numpy arrays. Normalise both to lists; drop empty cells."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if value is None or value == "" or (isinstance(value, float) and value != value):
+            continue
+        if key in ("expected_sources", "tags"):
+            if isinstance(value, str):
+                value = [part.strip() for part in value.split(";") if part.strip()]
+            elif hasattr(value, "tolist"):
+                value = value.tolist()
+        out[key] = value
+    return out
+
+
+def _check_sources(cases: list[Case], locations: list[str], corpus: Corpus) -> None:
+    for case, where in zip(cases, locations, strict=True):
+        for doc_id in case.expected_sources:
+            if doc_id not in corpus:
+                raise EvalkitError(
+                    f"case '{case.id}': expected source '{doc_id}' is not a document id in the corpus",
+                    where=where, hint=did_you_mean(doc_id, set(corpus.documents)) or "check the corpus id field",
+                )

@@ -1,0 +1,42 @@
+"""Plain-text helpers shared by the extractive generator, answer metrics and the offline judge."""
+
+from __future__ import annotations
+
+import re
+import string
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\n{2,}|\n(?=\s*[-*•]\s)")
+_WORD = re.compile(r"\w+(?:[.,'’-]\w+)*", re.UNICODE)
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+STOPWORDS = frozenset(
+    """a an and are as at be been being but by can could did do does for from had has have he her
+    his how i if in into is it its itself me more most my of on or our over she so some such than that
+    the their them then there these they this those through to too us was we were what when where
+    which while who whom why will with would you your also about after again against all am any
+    because before below between both during each few further here just once only other own same
+    should up very""".split()
+)
+
+
+def sentences(text: str) -> list[str]:
+    """Split text into sentences on end punctuation followed by a capital or digit, and on blank lines."""
+    parts = (part.strip() for part in _SENTENCE_END.split(text))
+    return [part for part in parts if part]
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens; keeps numbers like 3.5 and 1,000 whole."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in words(text) if w not in STOPWORDS]
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD's normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())

@@ -1,0 +1,113 @@
+"""Log a run to MLflow: one parent run per `evalkit run`, one nested run per candidate.
+
+The tracking URI is, in order: the --tracking-uri flag, MLFLOW_TRACKING_URI, or the local sqlite
+store `mlflow.db` in the working directory. MLflow's own telemetry is switched off.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evalkit.results import CandidateSummary, Run
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
+
+
+def metric_key(name: str) -> str:
+    """MLflow keys allow letters, digits, _ - . space and /: 'recall@10' -> 'recall_at_10'."""
+    return _UNSAFE.sub("_", name.replace("@", "_at_"))
+
+
+def _mlflow() -> Any:
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    import logging
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    import mlflow
+
+    return mlflow
+
+
+def _candidate_metrics(summary: CandidateSummary) -> dict[str, float]:
+    values: dict[str, float] = {
+        "latency_p50_s": summary.latency_p50_s, "latency_p95_s": summary.latency_p95_s,
+        "n_failed": float(summary.n_failed),
+    }
+    for name, agg in summary.metrics.items():
+        key = metric_key(name)
+        values[f"{key}/n"] = float(agg.n)
+        values[f"{key}/n_errors"] = float(agg.n_errors)
+        if agg.mean is not None:
+            values[key] = agg.mean
+            values[f"{key}/ci_low"] = float(agg.ci_low or 0.0)
+            values[f"{key}/ci_high"] = float(agg.ci_high or 0.0)
+    return values
+
+
+def _params(params: dict[str, Any]) -> dict[str, str]:
+    return {metric_key(k)[:250]: str(v)[:6000] for k, v in params.items()}
+
+
+def log_run(run: Run, summaries: list[CandidateSummary], tracking_uri: str | None = None) -> str:
+    """Log the run and return the parent MLflow run id. Artifacts come from the run folder."""
+    import pandas as pd
+
+    mlflow = _mlflow()
+    mlflow.set_tracking_uri(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
+    header = run.header
+    suite = header["suite"]
+    mlflow.set_experiment(f"evalkit-{suite['name']}")
+    tags = {"evalkit.suite": suite["name"], "evalkit.suite_hash": suite["hash"],
+            "evalkit.version": header["evalkit_version"], "evalkit.run_id": header["run_id"]}
+    if header.get("git_commit"):
+        tags["evalkit.git_commit"] = header["git_commit"]
+    status = (run.summary or {}).get("status", "complete")
+    with mlflow.start_run(run_name=header["run_id"], tags={**tags, "evalkit.status": status}) as parent:
+        mlflow.log_params({"suite": suite["name"], "n_cases": header["n_cases"],
+                           "metrics": ",".join(run.metrics), "candidates": ",".join(run.candidates)})
+        for file in ("header.json", "summary.json", "samples.jsonl", "report.html"):
+            if (run.folder / file).is_file():
+                mlflow.log_artifact(str(run.folder / file))
+        gates = (run.summary or {}).get("gates", [])
+        mlflow.log_metric("gates_failed", float(sum(not g["passed"] for g in gates)))
+        by_name = {c["name"]: c for c in header["candidates"]}
+        for summary in summaries:
+            candidate = by_name[summary.name]
+            with mlflow.start_run(run_name=summary.name, nested=True,
+                                  tags={**tags, "evalkit.candidate": summary.name,
+                                        "evalkit.kind": candidate["kind"]}):
+                mlflow.log_params(_params(candidate["params"]))
+                mlflow.log_metrics(_candidate_metrics(summary))
+                mlflow.log_table(pd.DataFrame(_table_rows(run, summary.name)), artifact_file="samples.json")
+        return str(parent.info.run_id)
+
+
+def _table_rows(run: Run, candidate: str) -> list[dict[str, Any]]:
+    rows = []
+    for sample in run.samples:
+        if sample["candidate"] != candidate:
+            continue
+        row: dict[str, Any] = {
+            "case_id": sample["case_id"], "question": sample["question"],
+            "expected_sources": " ".join(sample["expected_sources"]),
+            "retrieved_ids": " ".join(sample["output"]["retrieved_ids"][:10]),
+            "answer": sample["output"]["answer"], "error": sample["output"].get("error") or "",
+        }
+        for name, score in sample["scores"].items():
+            row[metric_key(name)] = score.get("value")
+        rows.append(row)
+    return rows
+
+
+def default_store_note(tracking_uri: str | None) -> str:
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    if uri.startswith("sqlite:///"):
+        return f"mlflow ui --backend-store-uri {uri}"
+    return f"MLflow at {uri}"
+
