@@ -13,23 +13,21 @@ if TYPE_CHECKING:
 
 
 def summary_table(summaries: list[CandidateSummary], metrics: list[str], title: str) -> Table:
+    """Metrics as rows and candidates as columns, so a suite with many metrics stays readable."""
     table = Table(title=title, title_justify="left", header_style="bold")
-    table.add_column("candidate", style="bold")
-    for metric in metrics:
-        table.add_column(metric, justify="right")
-    table.add_column("p50 latency", justify="right")
+    table.add_column("metric (mean [95% CI])")
     for summary in summaries:
+        table.add_column(summary.name, justify="right")
+    for metric in metrics:
         cells = []
-        for metric in metrics:
+        for summary in summaries:
             agg = summary.metrics[metric]
-            if agg.mean is None:
-                cell = "–"
-            else:
-                cell = f"{agg.mean:.3f} [dim]±[{agg.ci_low:.3f},{agg.ci_high:.3f}][/dim]"
+            cell = "–" if agg.mean is None else f"{agg.mean:.3f} [dim][{agg.ci_low:.2f}–{agg.ci_high:.2f}][/dim]"
             if agg.n_errors:
                 cell += f" [red]{agg.n_errors} err[/red]"
             cells.append(cell)
-        table.add_row(summary.name, *cells, f"{summary.latency_p50_s * 1000:.1f} ms")
+        table.add_row(metric, *cells)
+    table.add_row("latency p50", *(f"{s.latency_p50_s * 1000:.1f} ms" for s in summaries))
     return table
 
 

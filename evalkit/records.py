@@ -65,7 +65,7 @@ def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     row = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise EvalkitError(
-                        f"not valid JSON ({exc.msg} at column {exc.colno})",
+                        f"not valid JSON ({exc.msg} at column {exc.pos + 1})",
                         where=f"{path}:{number}",
                         hint="each line of a .jsonl file must be one JSON object",
                     ) from None

@@ -85,18 +85,22 @@ def validation_error(
 
     `where(loc, key=...)` maps a full location to `file:line`.
     """
-    errors = exc.errors()
+    # an unknown key first: it usually explains a "missing" error for the key that was meant
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
     first = errors[0]
     loc: Loc = prefix + tuple(first["loc"])
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     kind = first["type"]
-    hint = None
     if kind == "extra_forbidden":
         unknown = str(loc[-1])
         allowed = _field_names(model, tuple(first["loc"])[:-1])
-        hint = did_you_mean(unknown, allowed) or (f"allowed keys: {', '.join(sorted(allowed))}" if allowed else None)
-        message = f"unknown key '{unknown}'"
-        return EvalkitError(message + more, where=f"{where(loc, key=True)}: {dotted(loc[:-1]) or 'top level'}", hint=hint)
+        hint = did_you_mean(unknown, allowed)
+        meant = hint.split("'")[1] if hint else None
+        others = [e for e in errors[1:] if not (e["type"] == "missing" and e["loc"][-1] == meant)]
+        more = f" (and {len(others)} more)" if others else ""
+        hint = hint or (f"allowed keys: {', '.join(sorted(allowed))}" if allowed else None)
+        where_key = f"{where(loc, key=True)}: {dotted(loc[:-1]) or 'top level'}"
+        return EvalkitError(f"unknown key '{unknown}'{more}", where=where_key, hint=hint)
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     if kind == "missing":
         message = f"missing required key '{loc[-1]}'"
         return EvalkitError(message + more, where=f"{where(loc[:-1])}: {dotted(loc[:-1]) or 'top level'}")

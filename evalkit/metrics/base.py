@@ -50,7 +50,7 @@ metric_registry: Registry[MetricFactory] = Registry(
               "evalkit.metrics.ragas"),
 )
 
-_NAME = re.compile(r"^(?P<base>[a-z_]+)(?:@(?P<k>\d+))?$")
+_NAME = re.compile(r"^(?P<base>[a-z][a-z0-9_]*)(?:@(?P<k>\d+))?$")
 # metrics whose factory takes a cutoff; for these `@k` is allowed (and required where noted)
 TAKES_K = {"hit_rate": True, "recall": True, "precision": True, "ndcg": True, "mrr": False, "map": False}
 

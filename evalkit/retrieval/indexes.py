@@ -87,6 +87,9 @@ class DenseIndex:
         key = content_key("dense", chunks_key, model, max_tokens)
         folder, _ = cached_dir(cache / "dense", key, self._build)
         self._matrix = np.load(folder / "embeddings.npy")
+        from evalkit.embeddings import load_model
+
+        load_model(model)  # load now, so query latency does not include it
 
     def _encode(self, texts: list[str]) -> Any:
         from evalkit.embeddings import encode, load_model

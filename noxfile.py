@@ -1,0 +1,47 @@
+"""Task runner: every session installs evalkit with the pinned versions in constraints.txt."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True  # a second run skips the install when nothing changed
+
+CONSTRAINTS = ("-c", "constraints.txt")
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "RAGAS_DO_NOT_TRACK": "true",
+           "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+
+
+def _install(session: nox.Session, extras: str = "") -> None:
+    session.install(*CONSTRAINTS, "-e", f".[{extras}]" if extras else ".")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit and end-to-end tests (offline; the model-endpoint tests start their own local server)."""
+    _install(session, "test")
+    session.run("pytest", *session.posargs, env=OFFLINE)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Run the SciFact demo suite: writes reports/scifact/<run>/ and a run in ./mlflow.db."""
+    _install(session)
+    session.run("evalkit", "run", "suites/scifact.yaml", *session.posargs, env=OFFLINE)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff and mypy."""
+    _install(session, "lint,test")
+    session.run("ruff", "check", "evalkit", "tests", "benchmarks", "noxfile.py")
+    session.run("mypy", "evalkit")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks: print the figures recorded in the README and docs/."""
+    _install(session, "test")
+    for script in session.posargs or ["benchmarks/bench_demo.py"]:
+        session.run("python", script, env=OFFLINE)

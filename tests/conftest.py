@@ -1,0 +1,69 @@
+"""Shared fixtures: a small slice of the real SciFact data, written as a suite in a temp folder."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCIFACT = ROOT / "suites" / "data" / "scifact"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+def _read_gz(path: Path) -> list[dict]:
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+@pytest.fixture(scope="session")
+def scifact_slice() -> tuple[list[dict], list[dict]]:
+    """12 claims with their gold abstracts plus 60 other abstracts as distractors."""
+    cases = _read_gz(SCIFACT / "cases.jsonl.gz")
+    corpus = _read_gz(SCIFACT / "corpus.jsonl.gz")
+    chosen = [c for c in cases if "SUPPORT" in c["tags"]][:12]
+    gold = {doc for c in chosen for doc in c["expected_sources"]}
+    documents = [d for d in corpus if d["id"] in gold] + [d for d in corpus if d["id"] not in gold][:60]
+    return chosen, documents
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def mini_suite(tmp_path: Path, scifact_slice: tuple[list[dict], list[dict]]) -> Path:
+    """A suite over the SciFact slice with bm25 and hybrid candidates and a passing gate."""
+    cases, documents = scifact_slice
+    write_jsonl(tmp_path / "corpus.jsonl", documents)
+    write_jsonl(tmp_path / "cases.jsonl", cases)
+    suite = tmp_path / "mini.yaml"
+    suite.write_text(
+        """name: mini
+description: SciFact slice
+corpus:
+  path: corpus.jsonl
+cases:
+  path: cases.jsonl
+candidates:
+  - name: bm25
+    kind: rag
+    retriever: {kind: bm25, top_k: 5}
+  - name: hybrid
+    kind: rag
+    retriever: {kind: hybrid, top_k: 5}
+metrics: [hit_rate@5, recall@5, mrr, ndcg@5, context_recall_ids, faithfulness]
+gates:
+  - metric: recall@5
+    min: 0.5
+""",
+        encoding="utf-8",
+    )
+    return suite
