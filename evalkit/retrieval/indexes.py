@@ -58,7 +58,7 @@ class Bm25Index:
         folder, _ = cached_dir(cache / "bm25", key, self._build)
         from llama_index.retrievers.bm25 import BM25Retriever
 
-        self._retriever = BM25Retriever.from_persist_dir(str(folder))
+        self._retriever = BM25Retriever.from_persist_dir(str(folder), show_progress=False)
 
     def _build(self, folder: Path) -> None:
         from llama_index.core.schema import TextNode
