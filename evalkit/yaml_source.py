@@ -30,7 +30,8 @@ class YamlSource:
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
             line = f":{mark.line + 1}" if mark else ""
-            raise EvalkitError(f"not valid YAML ({exc.problem})", where=f"{path}{line}") from None
+            raise EvalkitError(f"not valid YAML ({exc.problem})", where=f"{path}{line}",
+                               hint="quote text that contains ': ', ' #', '?' or brackets") from None
         if self.root is not None:
             self._reject_duplicate_keys(self.root)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from evalkit.judges.base import ClaimVerdict, FaithfulnessVerdict
 from evalkit.text import STOPWORDS, sentences, words
@@ -30,13 +30,25 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
-def _terms(text: str) -> tuple[set[str], set[str], bool]:
-    """(stemmed content words, numbers, has a negation) of a text."""
-    tokens = words(text.replace("n't", " not"))
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z]+\b")
+
+
+class Terms(NamedTuple):
+    stems: set[str]  # stemmed content words
+    numbers: set[str]
+    names: set[str]  # capitalised words not starting the sentence, lower-cased
+    words: set[str]  # all words, lower-cased
+    negated: bool
+
+
+def _terms(text: str) -> Terms:
+    text = text.replace("n't", " not")
+    tokens = words(text)
     numbers = {t.replace(",", "") for t in tokens if _NUMBER.match(t)}
     content = [t for t in tokens if t not in STOPWORDS and t not in _NEGATIONS]
-    stems = set(_stemmer().stemWords(content))
-    return stems, numbers, any(t in _NEGATIONS for t in tokens)
+    names = {n.lower() for n in _NAME.findall(text.strip())} - STOPWORDS
+    return Terms(set(_stemmer().stemWords(content)), numbers, names, set(tokens),
+                 any(t in _NEGATIONS for t in tokens))
 
 
 @dataclass
@@ -55,13 +67,13 @@ class OfflineJudge:
         verdicts = [self._claim(claim, evidence) for claim in claims]
         return FaithfulnessVerdict(sum(v.supported for v in verdicts) / len(verdicts), verdicts)
 
-    def _claim(self, claim: str, evidence: list[tuple[str, str, tuple[set[str], set[str], bool]]]) -> ClaimVerdict:
-        stems, numbers, negated = _terms(claim)
-        if not stems:
+    def _claim(self, claim: str, evidence: list[tuple[str, str, Terms]]) -> ClaimVerdict:
+        wanted = _terms(claim)
+        if not wanted.stems:
             return ClaimVerdict(claim, True, 1.0, reason="no content words")
-        best: tuple[float, str | None, str | None, tuple[set[str], set[str], bool] | None] = (0.0, None, None, None)
+        best: tuple[float, str | None, str | None, Terms | None] = (0.0, None, None, None)
         for doc_id, sentence, terms in evidence:
-            coverage = len(stems & terms[0]) / len(stems)
+            coverage = len(wanted.stems & terms.stems) / len(wanted.stems)
             if coverage > best[0]:
                 best = (coverage, doc_id, sentence, terms)
         support, doc_id, sentence, terms = best
@@ -70,8 +82,10 @@ class OfflineJudge:
         reason = ""
         if support < self.threshold:
             reason = f"only {support:.0%} of its content words are in the best passage sentence"
-        elif missing := sorted(numbers - terms[1]):
+        elif missing := sorted(wanted.numbers - terms.numbers):
             reason = f"number {missing[0]} is not in the evidence"
-        elif negated != terms[2]:
+        elif unknown := sorted(wanted.names - terms.words):
+            reason = f"name '{unknown[0]}' is not in the evidence"
+        elif wanted.negated != terms.negated:
             reason = "negation differs from the evidence"
         return ClaimVerdict(claim, not reason, support, doc_id, sentence, reason)

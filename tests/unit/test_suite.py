@@ -96,7 +96,8 @@ BAD = [
      "suite.yaml:2: duplicate key 'name'"),
     ("not YAML",
      "name: [unclosed\n",
-     "suite.yaml:2: not valid YAML (expected ',' or ']', but got '<stream end>')"),
+     "suite.yaml:2: not valid YAML (expected ',' or ']', but got '<stream end>') "
+     "(hint: quote text that contains ': ', ' #', '?' or brackets)"),
     ("wrong type",
      GOOD.replace("top_k: 2", "top_k: many"),
      "suite.yaml:12: candidates[0].retriever.top_k: input should be a valid integer, "

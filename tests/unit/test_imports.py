@@ -1,0 +1,20 @@
+"""`import evalkit` and the CLI's start-up import none of the heavy libraries."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = ("mlflow", "torch", "llama_index", "ragas", "sentence_transformers", "pandas", "openai")
+
+
+def test_import_is_light() -> None:
+    code = ("import sys, evalkit, evalkit.cli, evalkit.suite, evalkit.runner; "
+            f"print([m for m in {HEAVY!r} if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_help_works() -> None:
+    result = subprocess.run([sys.executable, "-m", "evalkit", "--help"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and "run" in result.stdout and "validate" in result.stdout

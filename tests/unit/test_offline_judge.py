@@ -1,0 +1,38 @@
+"""The offline judge on hand-made cases: what it must catch and what it must let through."""
+
+from __future__ import annotations
+
+import pytest
+
+from evalkit.candidates.base import Passage
+from evalkit.judges.offline import OfflineJudge
+
+EVIDENCE = [Passage("d1", "Aspirin reduced fever in 42 of 50 patients within two hours. "
+                          "The drug was not associated with stomach bleeding in this trial.", 1),
+            Passage("d2", "The study was led by Maria Keller at the University of Basel in 2019.", 2)]
+
+
+@pytest.mark.parametrize(("answer", "supported", "reason"), [
+    ("Aspirin reduced fever in 42 of 50 patients.", True, ""),
+    ("In 42 of 50 patients, fever was reduced by aspirin within two hours.", True, ""),  # paraphrase
+    ("Aspirin reduced fever in 45 of 50 patients.", False, "number 45 is not in the evidence"),
+    ("The drug was associated with stomach bleeding in this trial.", False, "negation differs from the evidence"),
+    ("The study was led by John Smith at the University of Basel.", False, None),  # invented name
+    ("The study was led by Maria Keller at the University of Basel in 2021.", False, "number 2021 is not in the evidence"),
+])
+def test_claim_verdicts(answer: str, supported: bool, reason: str | None) -> None:
+    verdict = OfflineJudge().judge(answer, EVIDENCE)
+    (claim,) = verdict.claims
+    assert claim.supported is supported, claim
+    if reason is not None:
+        assert claim.reason == reason
+    if supported:
+        assert claim.doc_id == "d1" and claim.evidence
+
+
+def test_score_is_share_of_supported_claims_and_deterministic() -> None:
+    answer = "Aspirin reduced fever in 42 of 50 patients. The study was led by Maria Keller. It cured cancer."
+    first = OfflineJudge().judge(answer, EVIDENCE)
+    assert [c.supported for c in first.claims] == [True, True, False]
+    assert first.score == pytest.approx(2 / 3)
+    assert OfflineJudge().judge(answer, EVIDENCE) == first
