@@ -27,6 +27,8 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 SuiteArg = Annotated[Path, typer.Argument(help="Suite YAML file.", show_default=False)]
+JunitOpt = Annotated[Path | None, typer.Option(help="Write JUnit XML (one test case per gate and candidate).")]
+MarkdownOpt = Annotated[Path | None, typer.Option(help="Write (append to) a Markdown summary, e.g. $GITHUB_STEP_SUMMARY.")]
 
 
 def _offline_environment() -> None:
@@ -60,6 +62,9 @@ def run(
     limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N cases.")] = None,
     max_error_rate: Annotated[float | None, typer.Option(min=0, max=1, help="Share of errored samples above which the run is incomplete (exit 3) [default: the suite's, else 0].")] = None,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Samples in flight at once [default: the suite's, else 4].")] = None,
+    baseline: Annotated[str | None, typer.Option(help="Baseline for no_regression gates: run folder, MLflow run id or name [default: production].")] = None,
+    junit: JunitOpt = None,
+    markdown: MarkdownOpt = None,
 ) -> None:
     """Run a suite: every candidate on every case, then metrics, gates, results, MLflow and the HTML report."""
     import asyncio
@@ -76,8 +81,9 @@ def run(
         outcome = asyncio.run(run_suite(
             loaded, reports_dir=reports_dir, cache_dir=cache_dir or default_cache_dir(),
             max_error_rate=max_error_rate, concurrency=concurrency, progress=advance, on_stage=stage,
+            baseline=baseline, tracking_uri=tracking_uri,
         ))
-    _publish(outcome.folder, tracking_uri if mlflow else None, log_mlflow=mlflow)
+    _publish(outcome.folder, tracking_uri, log_mlflow=mlflow, junit=junit, markdown=markdown)
     raise typer.Exit(int(outcome.exit_code))
 
 
@@ -86,6 +92,9 @@ def report(
     run_dir: Annotated[Path, typer.Argument(help="A run folder: reports/<suite>/<run-id>.", show_default=False)],
     mlflow: Annotated[bool, typer.Option(help="Also log the run to MLflow again.")] = False,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+    baseline: Annotated[str | None, typer.Option(help="Baseline for no_regression gates.")] = None,
+    junit: JunitOpt = None,
+    markdown: MarkdownOpt = None,
 ) -> None:
     """Re-render a saved run (summary, gates, HTML report) without re-running anything."""
     from evalkit.results import read_run
@@ -93,12 +102,70 @@ def report(
 
     saved = read_run(run_dir)
     complete = (saved.summary or {}).get("status", "complete") == "complete"
-    outcome = finish(run_dir, saved.header, saved.samples, complete=complete)
-    _publish(outcome.folder, tracking_uri, log_mlflow=mlflow)
+    outcome = finish(run_dir, saved.header, saved.samples, complete=complete, baseline=baseline,
+                     tracking_uri=tracking_uri)
+    _publish(outcome.folder, tracking_uri, log_mlflow=mlflow, junit=junit, markdown=markdown)
     raise typer.Exit(int(outcome.exit_code))
 
 
-def _publish(folder: Path, tracking_uri: str | None, *, log_mlflow: bool) -> None:
+@app.command(name="compare")
+def compare_command(
+    run_a: Annotated[Path, typer.Argument(help="The old run folder.", show_default=False)],
+    run_b: Annotated[Path, typer.Argument(help="The new run folder.", show_default=False)],
+    metric: Annotated[str | None, typer.Option(help="Rank changed cases by this metric [default: the first].")] = None,
+    top: Annotated[int, typer.Option(min=1, help="Changed cases to list in each direction.")] = 10,
+    html: Annotated[Path | None, typer.Option(help="Write the HTML page here [default: RUN_B/compare-<RUN_A id>.html].")] = None,
+) -> None:
+    """Paired comparison of two runs: per-metric change with CI and p-value, and the cases that moved most."""
+    from rich.table import Table
+
+    from evalkit.compare import compare_runs, render_html
+    from evalkit.results import read_run
+
+    old, new = read_run(run_a), read_run(run_b)
+    comparison = compare_runs(old, new, metric, top)
+    table = Table(title=f"{old.header['run_id']} → {new.header['run_id']} (paired on case id)", title_justify="left")
+    for column in ("candidate", "metric", "old", "new", "change [95% CI]", "p", "n"):
+        table.add_column(column, justify="left" if column in ("candidate", "metric") else "right")
+    for change in comparison.changes:
+        r = change.result
+        if r is None:
+            table.add_row(change.candidate, change.metric, "–", "–", "no shared cases", "–", "0")
+            continue
+        style = "red" if r.ci_high < 0 else "green" if r.ci_low > 0 else ""
+        table.add_row(change.candidate, change.metric, f"{r.mean_old:.4f}", f"{r.mean_new:.4f}",
+                      f"[{style}]{r.diff:+.4f} [{r.ci_low:+.4f}, {r.ci_high:+.4f}][/{style}]" if style
+                      else f"{r.diff:+.4f} [{r.ci_low:+.4f}, {r.ci_high:+.4f}]", f"{r.p_value:.4f}",
+                      f"{r.n}" + (f" (+{change.unmatched} unmatched)" if change.unmatched else ""))
+    out.print(table)
+    for title, rows in (("worse", comparison.worse), ("better", comparison.better)):
+        out.print(f"[bold]{len(rows)} cases got {title}[/bold] on {comparison.metric}:")
+        for row in rows:
+            out.print(f"  {row.candidate} {row.case_id}: {row.old:.3f} → {row.new:.3f}  {row.question[:80]}")
+    page = render_html(comparison, html or run_b / f"compare-{old.header['run_id']}.html")
+    out.print(f"html: {page}")
+
+
+baseline_app = typer.Typer(help="Mark runs as baselines for no_regression gates.", no_args_is_help=True)
+app.add_typer(baseline_app, name="baseline")
+
+
+@baseline_app.command("promote")
+def baseline_promote(
+    run_dir: Annotated[Path, typer.Argument(help="The run folder to promote.", show_default=False)],
+    name: Annotated[str, typer.Option(help="Baseline name.")] = "production",
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+    mlflow: Annotated[bool, typer.Option(help="Also tag the run in MLflow.")] = True,
+) -> None:
+    """Make RUN_DIR the baseline NAME: a pointer in reports/<suite>/baselines.json and an MLflow tag."""
+    from evalkit.baselines import promote
+
+    for line in promote(run_dir, name, tracking_uri, use_mlflow=mlflow):
+        out.print(line)
+
+
+def _publish(folder: Path, tracking_uri: str | None, *, log_mlflow: bool, junit: Path | None = None,
+             markdown: Path | None = None) -> None:
     """Render the report, print the table and verdicts, and log to MLflow, all from the saved run."""
     from evalkit.console import print_verdicts, summary_table
     from evalkit.gates import Verdict
@@ -117,6 +184,15 @@ def _publish(folder: Path, tracking_uri: str | None, *, log_mlflow: bool) -> Non
         out.print(f"[yellow]{summary['n_errored_samples']} of {summary['n_samples']} samples errored "
                   f"({summary['error_rate']:.1%}; limit {saved.header['max_error_rate']:.1%})[/yellow]")
     out.print(f"results: {folder}/   report: {html}")
+    if junit:
+        from evalkit.ci import write_junit
+
+        write_junit(saved, junit)
+    if markdown:
+        from evalkit.ci import markdown_summary
+
+        with open(markdown, "a", encoding="utf-8") as handle:
+            handle.write(markdown_summary(saved, summaries))
     if log_mlflow:
         from evalkit.tracking.mlflow import default_store_note, log_run
 

@@ -120,7 +120,8 @@ def _record(candidate: str, case: Case, output: Output, scores: dict[str, Score]
 
 async def run_suite(suite: Suite, *, reports_dir: Path, cache_dir: Path, max_error_rate: float | None = None,
                     concurrency: int | None = None, progress: Progress | None = None,
-                    on_stage: Callable[[str], None] | None = None) -> RunOutcome:
+                    on_stage: Callable[[str], None] | None = None, baseline: str | None = None,
+                    tracking_uri: str | None = None) -> RunOutcome:
     """Run the suite and write its results folder under reports_dir/<suite>/<run id>/."""
     from evalkit.judges.offline import OfflineJudge
 
@@ -153,7 +154,8 @@ async def run_suite(suite: Suite, *, reports_dir: Path, cache_dir: Path, max_err
     finally:
         writer.close()
         outcome = finish(writer.folder, header, samples,
-                         complete=len(samples) == len(suite.cases) * len(suite.candidates))
+                         complete=len(samples) == len(suite.cases) * len(suite.candidates),
+                         baseline=baseline, tracking_uri=tracking_uri)
     return outcome
 
 
@@ -168,12 +170,21 @@ async def _prepare(candidate: Candidate, cases: list[Case]) -> str | None:
     return None
 
 
-def finish(folder: Path, header: dict[str, Any], samples: list[dict[str, Any]], complete: bool = True) -> RunOutcome:
-    """Aggregate, judge the gates and write summary.json (also for an interrupted run, or a re-read one)."""
+def finish(folder: Path, header: dict[str, Any], samples: list[dict[str, Any]], complete: bool = True,
+           baseline: str | None = None, tracking_uri: str | None = None) -> RunOutcome:
+    """Aggregate, judge the gates and write summary.json (also for an interrupted run, or a re-read one).
+
+    `baseline` is the default reference for no-regression gates that do not name their own."""
+    from evalkit.baselines import DEFAULT_BASELINE, resolve
     from evalkit.suite import GateSpec
 
+    def resolve_baseline(ref: str | None) -> tuple[str, Any]:
+        name = ref or baseline or DEFAULT_BASELINE
+        return name, resolve(name, header["suite"]["name"], folder.parent.parent, tracking_uri)
+
     summaries = aggregate(header, samples)
-    verdicts = evaluate_gates([GateSpec.model_validate(g) for g in header["gates"]], summaries)
+    verdicts = evaluate_gates([GateSpec.model_validate(g) for g in header["gates"]], summaries, samples,
+                              resolve_baseline)
     max_error_rate = header["max_error_rate"]
     errored = sum(bool(s["output"].get("error")) or any("error" in sc for sc in s["scores"].values())
                   for s in samples)

@@ -43,17 +43,26 @@ class CasesFile(_Model):
     limit: int | None = Field(default=None, ge=1, description="use only the first N cases")
 
 
+class NoRegression(_Model):
+    """Fail when the metric dropped against a baseline run by more than max_drop, significantly."""
+
+    baseline: str | None = None  # run folder, MLflow run id or baseline name; default: --baseline, else "production"
+    max_drop: float = Field(default=0.0, ge=0)
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+
+
 class GateSpec(_Model):
     metric: str
     min: float | None = None
     max: float | None = None
-    statistic: Literal["mean", "ci_low", "ci_high"] = "mean"  # what the bound applies to
+    statistic: Literal["mean", "ci_low", "ci_high"] = "mean"  # what min/max apply to
+    no_regression: NoRegression | None = None
     candidate: str | None = None  # None: every candidate
 
     @model_validator(mode="after")
-    def _has_bound(self) -> GateSpec:
-        if self.min is None and self.max is None:
-            raise ValueError("a gate needs 'min' or 'max'")
+    def _has_rule(self) -> GateSpec:
+        if self.min is None and self.max is None and self.no_regression is None:
+            raise ValueError("a gate needs 'min', 'max' or 'no_regression'")
         return self
 
 
