@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 _NUMBER = re.compile(r"^\d[\d.,]*$")
 _NEGATIONS = frozenset({"not", "no", "never", "none", "neither", "nor", "without", "cannot", "n't"})
+_PIECE = re.compile(r"[^\W_]+")
 _CITATION = re.compile(r"\s*\[[^\]]{1,80}\]")
 
 
@@ -37,7 +38,7 @@ class Terms(NamedTuple):
     stems: set[str]  # stemmed content words
     numbers: set[str]
     names: set[str]  # capitalised words not starting the sentence, lower-cased
-    words: set[str]  # all words, lower-cased
+    pieces: set[str]  # alphanumeric pieces, lower-cased ("PD-1" gives "pd" and "1")
     negated: bool
 
 
@@ -47,7 +48,8 @@ def _terms(text: str) -> Terms:
     numbers = {t.replace(",", "") for t in tokens if _NUMBER.match(t)}
     content = [t for t in tokens if t not in STOPWORDS and t not in _NEGATIONS]
     names = {n.lower() for n in _NAME.findall(text.strip())} - STOPWORDS
-    return Terms(set(_stemmer().stemWords(content)), numbers, names, set(tokens),
+    pieces = set(_PIECE.findall(text.lower()))
+    return Terms(set(_stemmer().stemWords(content)), numbers, names, pieces,
                  any(t in _NEGATIONS for t in tokens))
 
 
@@ -84,7 +86,7 @@ class OfflineJudge:
             reason = f"only {support:.0%} of its content words are in the best passage sentence"
         elif missing := sorted(wanted.numbers - terms.numbers):
             reason = f"number {missing[0]} is not in the evidence"
-        elif unknown := sorted(wanted.names - terms.words):
+        elif unknown := sorted(wanted.names - terms.pieces):
             reason = f"name '{unknown[0]}' is not in the evidence"
         elif wanted.negated != terms.negated:
             reason = "negation differs from the evidence"

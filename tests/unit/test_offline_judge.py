@@ -36,3 +36,10 @@ def test_score_is_share_of_supported_claims_and_deterministic() -> None:
     assert [c.supported for c in first.claims] == [True, True, False]
     assert first.score == pytest.approx(2 / 3)
     assert OfflineJudge().judge(answer, EVIDENCE) == first
+
+
+def test_a_sentence_copied_from_the_evidence_is_supported() -> None:
+    passage = Passage("d3", "Upregulated PD-1 Expression Is Associated with the Development of Systemic Lupus "
+                            "Erythematosus, but Not the PD-1.1 Allele of the PDCD1 Gene. It mimics EBV-infected cells.", 1)
+    verdict = OfflineJudge().judge(passage.text, [passage])
+    assert verdict.score == 1.0, verdict.claims
