@@ -36,7 +36,7 @@ def detect_format(path: Path) -> str:
 def _open_text(path: Path) -> io.TextIOBase:
     if path.name.lower().endswith(".gz"):
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return open(path, encoding="utf-8")  # noqa: SIM115 - the caller closes it
+    return open(path, encoding="utf-8")
 
 
 def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

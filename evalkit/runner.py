@@ -66,7 +66,7 @@ def build_header(suite: Suite, run_id: str, metrics: list[Metric], max_error_rat
                   "description": suite.spec.description},
         "evalkit_version": __version__,
         "git_commit": git_commit(suite.directory),
-        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "n_cases": len(suite.cases),
         "candidates": [{"name": c.name, "kind": c.kind, "params": c.params()} for c in suite.candidates],
         "metrics": [{"name": m.name, "judge": m.judge} for m in metrics],
@@ -192,7 +192,7 @@ def finish(folder: Path, header: dict[str, Any], samples: list[dict[str, Any]], 
     error_rate = (errored + (expected - len(samples))) / max(1, expected)
     write_summary(folder, {
         "status": "complete" if complete else "interrupted",
-        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "n_samples": len(samples), "n_errored_samples": errored, "error_rate": error_rate,
         "candidates": summaries_to_json(summaries),
         "gates": verdicts_to_json(verdicts),

@@ -74,10 +74,10 @@ class OfflineJudge:
         if not wanted.stems:
             return ClaimVerdict(claim, True, 1.0, reason="no content words")
         best: tuple[float, str | None, str | None, Terms | None] = (0.0, None, None, None)
-        for doc_id, sentence, terms in evidence:
-            coverage = len(wanted.stems & terms.stems) / len(wanted.stems)
+        for source_id, text, candidate in evidence:
+            coverage = len(wanted.stems & candidate.stems) / len(wanted.stems)
             if coverage > best[0]:
-                best = (coverage, doc_id, sentence, terms)
+                best = (coverage, source_id, text, candidate)
         support, doc_id, sentence, terms = best
         if terms is None:
             return ClaimVerdict(claim, False, 0.0, reason="no passage shares a content word")

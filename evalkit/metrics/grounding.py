@@ -18,10 +18,10 @@ class Faithfulness:
     name: str
     judge_impl: Judge
     requires: tuple[str, ...] = ()
+    judge: str | None = None
 
-    @property
-    def judge(self) -> str:
-        return self.judge_impl.name
+    def __post_init__(self) -> None:
+        self.judge = self.judge_impl.name
 
     async def score(self, case: Case, output: Output) -> Score:
         if not output.answer.strip():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from evalkit.metrics.base import MetricContext, Score, metric_registry
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from evalkit.suite import Case
 
 
-@lru_cache(maxsize=None)
+@cache
 def _ragas_metric(kind: str) -> Any:
     os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")  # its telemetry stalls ~5 s offline
     import warnings
@@ -40,10 +40,10 @@ class RagasIdMetric:
     async def score(self, case: Case, output: Output) -> Score:
         from ragas.dataset_schema import SingleTurnSample
 
-        ids = output.retrieved_ids
+        ids: list[str | int] = list(output.retrieved_ids)
         if not ids:
             return Score(error="no retrieved ids")
-        sample = SingleTurnSample(retrieved_context_ids=ids, reference_context_ids=list(case.expected_sources))
+        sample = SingleTurnSample(retrieved_context_ids=ids, reference_context_ids=[*case.expected_sources])
         value = await _ragas_metric(self.kind).single_turn_ascore(sample)
         if value is None or math.isnan(value):
             return Score(error="ragas returned NaN")

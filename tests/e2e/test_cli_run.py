@@ -40,7 +40,7 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory, scifact_slice) -> tup
 
 
 def test_run_passes_and_prints_table(finished_run) -> None:
-    work, result = finished_run
+    _, result = finished_run
     assert result.returncode == 0, result.stderr + result.stdout
     assert "PASS bm25: recall@5" in result.stdout and "PASS hybrid: recall@5" in result.stdout
     assert "ndcg@5" in result.stdout

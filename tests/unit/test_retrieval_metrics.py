@@ -56,8 +56,8 @@ def test_equal_to_ranx(seed: int) -> None:
 
 def test_metric_uses_distinct_documents_in_rank_order() -> None:
     from evalkit.candidates.base import Output, Passage
-    from evalkit.metrics.base import MetricContext, build_metric
     from evalkit.judges.offline import OfflineJudge
+    from evalkit.metrics.base import MetricContext, build_metric
     from evalkit.suite import Case
 
     output = Output(passages=[Passage("x", "", 1), Passage("x", "", 2), Passage("a", "", 3)])
