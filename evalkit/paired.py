@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from evalkit.stats import SEED, mean_ci
 
 PERMUTATIONS = 4000
+EXACT_UP_TO = 16  # cases; 2**16 sign patterns are cheap to enumerate
 
 
 @dataclass
@@ -31,7 +32,9 @@ def sign_flip_p(differences: Sequence[float], shift: float = 0.0, alternative: s
     """p-value for H0: mean(d) = -shift, against mean(d) < -shift ("less") or != ("two-sided").
 
     Under H0 the centred differences d_i + shift are symmetric about 0, so flipping their signs
-    at random gives the null distribution of their mean. The +1 terms keep p > 0 (Phipson & Smyth).
+    at random gives the null distribution of their mean. Up to EXACT_UP_TO cases every sign
+    pattern is enumerated (an exact p); beyond, random patterns with the +1 correction keep p > 0
+    (Phipson & Smyth, 2010).
     """
     import numpy as np
 
@@ -39,14 +42,19 @@ def sign_flip_p(differences: Sequence[float], shift: float = 0.0, alternative: s
     if centred.size == 0:
         return 1.0
     observed = centred.mean()
-    rng = np.random.default_rng(seed)
-    signs = rng.integers(0, 2, size=(permutations, centred.size), dtype=np.int8) * 2 - 1
+    exact = centred.size <= EXACT_UP_TO
+    if exact:
+        patterns = np.arange(2**centred.size)[:, None] >> np.arange(centred.size) & 1
+        signs = (patterns * 2 - 1).astype(np.int8)
+    else:
+        rng = np.random.default_rng(seed)
+        signs = rng.integers(0, 2, size=(permutations, centred.size), dtype=np.int8) * 2 - 1
     null = (signs * centred).mean(axis=1)
     if alternative == "less":
         extreme = np.count_nonzero(null <= observed + 1e-12)
     else:
         extreme = np.count_nonzero(np.abs(null) >= abs(observed) - 1e-12)
-    return float((extreme + 1) / (permutations + 1))
+    return float(extreme / len(null)) if exact else float((extreme + 1) / (permutations + 1))
 
 
 def compare(old: Sequence[float], new: Sequence[float], shift: float = 0.0,

@@ -1,0 +1,105 @@
+"""pytest plugin: `pytest suites/` collects each evalkit suite and makes each gate a test item.
+
+Registered through the `pytest11` entry point. A YAML file is a suite when its top level has
+`candidates` and `metrics`. The suite runs once, on its first item; each gate and candidate it
+applies to is one item, so `-k`, `--junitxml` and pytest's reporting work as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("evalkit")
+    group.addoption("--evalkit-reports", default="reports", help="where evalkit writes run folders")
+    group.addoption("--evalkit-mlflow", action="store_true", help="also log evalkit runs to MLflow")
+    group.addoption("--evalkit-baseline", default=None, help="baseline for no_regression gates")
+
+
+def _is_suite(path: Path) -> bool:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and "candidates" in data and "metrics" in data
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix in (".yaml", ".yml") and _is_suite(file_path):
+        return SuiteFile.from_parent(parent, path=file_path)
+    return None
+
+
+class EvalkitFailure(Exception):
+    """A gate failed, or the suite could not run."""
+
+
+class SuiteFile(pytest.File):
+    _outcome: Any = None
+
+    def collect(self) -> Iterator[pytest.Item]:
+        from evalkit.errors import EvalkitError
+        from evalkit.gates import applies_to, threshold_rule
+        from evalkit.suite import load_suite
+
+        try:
+            self.suite = load_suite(self.path)
+        except EvalkitError as exc:
+            raise self.CollectError(str(exc)) from None
+        names = [c.name for c in self.suite.candidates]
+        for index, gate in enumerate(self.suite.spec.gates):
+            for candidate, kind in applies_to(gate, names):
+                rule = threshold_rule(gate) if kind == "threshold" else "no_regression"
+                yield GateItem.from_parent(self, name=f"{candidate}: {gate.metric} {rule}",
+                                           gate=index, kind=kind, candidate=candidate)
+
+    def outcome(self) -> Any:
+        if self._outcome is None:
+            import asyncio
+
+            from evalkit.cache import cache_dir
+            from evalkit.runner import run_suite
+
+            config = self.config
+            self._outcome = asyncio.run(run_suite(
+                self.suite, reports_dir=Path(config.getoption("--evalkit-reports")), cache_dir=cache_dir(),
+                baseline=config.getoption("--evalkit-baseline")))
+            if config.getoption("--evalkit-mlflow"):
+                from evalkit.results import read_run, summaries_from_json
+                from evalkit.tracking.mlflow import log_run
+
+                saved = read_run(self._outcome.folder)
+                log_run(saved, summaries_from_json((saved.summary or {})["candidates"]))
+        return self._outcome
+
+
+class GateItem(pytest.Item):
+    def __init__(self, *, gate: int, kind: str, candidate: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.gate, self.kind, self.candidate = gate, kind, candidate
+
+    def runtest(self) -> None:
+        assert isinstance(self.parent, SuiteFile)
+        outcome = self.parent.outcome()
+        verdict = next(v for v in outcome.verdicts
+                       if (v.gate, v.kind, v.candidate) == (self.gate, self.kind, self.candidate))
+        if outcome.error_rate > outcome.max_error_rate:
+            raise EvalkitFailure(f"run incomplete: {outcome.error_rate:.1%} of samples errored "
+                                 f"(limit {outcome.max_error_rate:.1%}); results in {outcome.folder}")
+        if not verdict.passed:
+            raise EvalkitFailure(f"{verdict.message} (run {outcome.folder})")
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, EvalkitFailure):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.path.name}::{self.name}"
