@@ -65,6 +65,7 @@ def run(
     baseline: Annotated[str | None, typer.Option(help="Baseline for no_regression gates: run folder, MLflow run id or name [default: production].")] = None,
     junit: JunitOpt = None,
     markdown: MarkdownOpt = None,
+    repeat: Annotated[int, typer.Option(min=1, help="Run N times and measure each metric's run-to-run spread (noise.json).")] = 1,
 ) -> None:
     """Run a suite: every candidate on every case, then metrics, gates, results, MLflow and the HTML report."""
     import asyncio
@@ -77,14 +78,42 @@ def run(
     err.print(f"[bold]{loaded.name}[/bold]: {len(loaded.cases)} cases × {len(loaded.candidates)} candidates")
     from evalkit.runner import run_suite
 
-    with _progress(total) as (advance, stage):
-        outcome = asyncio.run(run_suite(
-            loaded, reports_dir=reports_dir, cache_dir=cache_dir or default_cache_dir(),
-            max_error_rate=max_error_rate, concurrency=concurrency, progress=advance, on_stage=stage,
-            baseline=baseline, tracking_uri=tracking_uri,
-        ))
+    outcomes = []
+    for number in range(1, repeat + 1):
+        if repeat > 1:
+            err.print(f"repeat {number} of {repeat}")
+        with _progress(total) as (advance, stage):
+            outcomes.append(asyncio.run(run_suite(
+                loaded, reports_dir=reports_dir, cache_dir=cache_dir or default_cache_dir(),
+                max_error_rate=max_error_rate, concurrency=concurrency, progress=advance, on_stage=stage,
+                baseline=baseline, tracking_uri=tracking_uri,
+            )))
+    outcome = outcomes[-1]
+    if repeat > 1:
+        outcome = _record_noise(outcomes, baseline, tracking_uri)
     _publish(outcome.folder, tracking_uri, log_mlflow=mlflow, junit=junit, markdown=markdown)
     raise typer.Exit(int(outcome.exit_code))
+
+
+def _record_noise(outcomes: list[Any], baseline: str | None, tracking_uri: str | None) -> Any:
+    """Write noise.json into the last run, print the spread, and re-judge its gates with it."""
+    from rich.table import Table
+
+    from evalkit.noise import measure, write_noise
+    from evalkit.runner import finish
+
+    last = outcomes[-1]
+    noise = measure([o.summaries for o in outcomes])
+    write_noise(last.folder, noise, [o.folder.name for o in outcomes])
+    table = Table(title=f"run-to-run spread over {len(outcomes)} runs (sd of the mean)", title_justify="left")
+    table.add_column("metric")
+    for name in noise:
+        table.add_column(name, justify="right")
+    for metric in last.header["metrics"]:
+        table.add_row(metric["name"], *(f"{noise[c][metric['name']]['sd']:.4f}" if metric["name"] in noise[c]
+                                        else "–" for c in noise))
+    out.print(table)
+    return finish(last.folder, last.header, last.samples, baseline=baseline, tracking_uri=tracking_uri)
 
 
 @app.command()

@@ -55,7 +55,7 @@ def _threshold(index: int, gate: GateSpec, summary: CandidateSummary) -> Verdict
 
 
 def _regression(index: int, gate: GateSpec, candidate: str, samples: list[dict[str, Any]], baseline: Run | None,
-                baseline_name: str) -> Verdict:
+                baseline_name: str, noise: dict[str, dict[str, Any]] | None) -> Verdict:
     from evalkit.paired import regression_verdict
 
     assert gate.no_regression is not None
@@ -77,6 +77,14 @@ def _regression(index: int, gate: GateSpec, candidate: str, samples: list[dict[s
     message = (f"{gate.metric} change {result.diff:+.4f} [{result.ci_low:+.4f}, {result.ci_high:+.4f}] "
                f"vs baseline {baseline.header['run_id']}, p = {result.p_value:.4f}, "
                f"{result.n} matched cases, {unmatched} unmatched")
+    if rule_spec.beyond_noise:
+        measured = (noise or {}).get(candidate, {}).get(gate.metric)
+        if measured is None:
+            message += "; no noise measured (run with --repeat N), so beyond_noise is not applied"
+        else:
+            floor = 2 * measured["sd"]
+            message += f"; noise 2 x sd = {floor:.4f}"
+            failed = failed and -result.diff > floor
     verdict.value, verdict.passed, verdict.message = result.diff, not failed, message
     return verdict
 
@@ -85,7 +93,8 @@ BaselineResolver = Callable[[str | None], "tuple[str, Run | None]"]
 
 
 def evaluate_gates(gates: list[GateSpec], summaries: list[CandidateSummary], samples: list[dict[str, Any]],
-                   resolve_baseline: BaselineResolver | None = None) -> list[Verdict]:
+                   resolve_baseline: BaselineResolver | None = None,
+                   noise: dict[str, dict[str, Any]] | None = None) -> list[Verdict]:
     """One verdict per gate rule and candidate it applies to. A metric with no scored sample fails,
     and so does a no-regression gate whose baseline cannot be found."""
     verdicts = []
@@ -98,7 +107,7 @@ def evaluate_gates(gates: list[GateSpec], summaries: list[CandidateSummary], sam
             if kind == "threshold":
                 verdicts.append(_threshold(index, gate, by_name[candidate]))
             else:
-                verdicts.append(_regression(index, gate, candidate, samples, baseline, baseline_name))
+                verdicts.append(_regression(index, gate, candidate, samples, baseline, baseline_name, noise))
     return verdicts
 
 

@@ -182,9 +182,12 @@ def finish(folder: Path, header: dict[str, Any], samples: list[dict[str, Any]], 
         name = ref or baseline or DEFAULT_BASELINE
         return name, resolve(name, header["suite"]["name"], folder.parent.parent, tracking_uri)
 
+    from evalkit.noise import read_noise
+
     summaries = aggregate(header, samples)
+    noise = read_noise(folder)
     verdicts = evaluate_gates([GateSpec.model_validate(g) for g in header["gates"]], summaries, samples,
-                              resolve_baseline)
+                              resolve_baseline, noise)
     max_error_rate = header["max_error_rate"]
     errored = sum(bool(s["output"].get("error")) or any("error" in sc for sc in s["scores"].values())
                   for s in samples)
@@ -196,5 +199,6 @@ def finish(folder: Path, header: dict[str, Any], samples: list[dict[str, Any]], 
         "n_samples": len(samples), "n_errored_samples": errored, "error_rate": error_rate,
         "candidates": summaries_to_json(summaries),
         "gates": verdicts_to_json(verdicts),
+        **({"noise": noise} if noise else {}),
     })
     return RunOutcome(folder, header, samples, summaries, verdicts, error_rate, max_error_rate)

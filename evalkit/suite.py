@@ -49,6 +49,7 @@ class NoRegression(_Model):
     baseline: str | None = None  # run folder, MLflow run id or baseline name; default: --baseline, else "production"
     max_drop: float = Field(default=0.0, ge=0)
     alpha: float = Field(default=0.05, gt=0, lt=1)
+    beyond_noise: bool = False  # also require the drop to exceed 2 x the run-to-run sd from --repeat
 
 
 class GateSpec(_Model):

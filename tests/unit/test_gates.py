@@ -69,3 +69,18 @@ def test_missing_baseline_fails() -> None:
     result = verdicts([{"metric": "recall@5", "no_regression": {}}], {"a": [1.0] * 4, "b": [1.0] * 4})
     assert not any(v.passed for v in result)
     assert result[0].message.startswith("baseline 'production' not found")
+
+
+def test_beyond_noise_needs_a_drop_larger_than_twice_the_measured_sd() -> None:
+    from evalkit.noise import measure
+
+    baseline = Run(Path("."), {**HEADER, "run_id": "base"}, samples({"a": [1.0] * 4, "b": [1.0] * 4}), None)
+    values = {"a": [0.9] * 4, "b": [0.9] * 4}  # a significant drop of 0.1 for both
+    rows = samples(values)
+    gate = GateSpec.model_validate({"metric": "recall@5", "no_regression": {"beyond_noise": True, "alpha": 0.1}})
+    repeat_1, repeat_2 = aggregate(HEADER, rows), aggregate(HEADER, samples({"a": [0.9] * 4, "b": [0.6] * 4}))
+    noise = measure([repeat_1, repeat_2])
+    assert noise["a"]["recall@5"]["sd"] == 0.0 and noise["b"]["recall@5"]["sd"] == pytest.approx(0.2121, abs=1e-4)
+    a, b = evaluate_gates([gate], repeat_1, rows, lambda ref: ("production", baseline), noise)
+    assert not a.passed  # 0.1 drop, no noise
+    assert b.passed and "noise 2 x sd = 0.4243" in b.message  # 0.1 drop is within this candidate's noise
