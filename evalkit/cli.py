@@ -175,6 +175,47 @@ def compare_command(
     out.print(f"html: {page}")
 
 
+@app.command()
+def calibrate(
+    labels: Annotated[Path, typer.Argument(help="Human-labelled rows (jsonl/csv/parquet): answer, contexts, label.", show_default=False)],
+    judge: Annotated[str, typer.Option(help="The judge to calibrate.")] = "offline",
+    data_name: Annotated[str | None, typer.Option(help="Name of the data set, recorded with the figures.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    save: Annotated[Path | None, typer.Option(help="Save the result as JSON [default: reports/calibration/<judge>.json].")] = None,
+    mlflow: Annotated[bool, typer.Option(help="Log the figures to MLflow (experiment evalkit-calibration).")] = False,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+) -> None:
+    """Measure a judge's agreement with human labels: macro-F1, balanced accuracy, AUROC, Cohen's kappa."""
+    import json
+
+    from evalkit.judges.calibration import calibrate_offline
+
+    if judge != "offline":
+        raise EvalkitError(f"unknown judge '{judge}'", hint="the offline judge is the one evalkit ships: --judge offline")
+    result = calibrate_offline(labels, data_name)
+    path = save or Path("reports") / "calibration" / f"{result['judge']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    if mlflow:
+        from evalkit.tracking.mlflow import log_calibration
+
+        log_calibration(result, tracking_uri)
+    if json_output:
+        print(json.dumps(result, indent=2))
+        return
+    configured = result["configured"]
+    out.print(f"[bold]{result['judge']}[/bold] on {result['data']}: {result['n']} rows "
+              f"({result['n_supported']} supported), judged in {result['seconds']:.1f} s")
+    out.print(f"as configured ({configured['rule']}):")
+    for key in ("macro_f1", "balanced_accuracy", "auroc", "cohen_kappa"):
+        figure = configured[key]
+        out.print(f"  {key:<18} {figure['value']:.3f}  [{figure['ci_low']:.3f}, {figure['ci_high']:.3f}]")
+    best = result["best_threshold"]
+    out.print(f"best threshold on this data (in-sample, optimistic): graded score >= {best['threshold']:.3f} "
+              f"gives macro-F1 {best['macro_f1']:.3f}")
+    out.print(f"saved: {path}")
+
+
 baseline_app = typer.Typer(help="Mark runs as baselines for no_regression gates.", no_args_is_help=True)
 app.add_typer(baseline_app, name="baseline")
 

@@ -60,6 +60,8 @@ def new_run_id() -> str:
 
 
 def build_header(suite: Suite, run_id: str, metrics: list[Metric], max_error_rate: float) -> dict[str, Any]:
+    from evalkit.judges.calibration import agreement_note
+
     return {
         "run_id": run_id,
         "suite": {"name": suite.name, "path": str(suite.path), "hash": suite.content_hash,
@@ -69,7 +71,7 @@ def build_header(suite: Suite, run_id: str, metrics: list[Metric], max_error_rat
         "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "n_cases": len(suite.cases),
         "candidates": [{"name": c.name, "kind": c.kind, "params": c.params()} for c in suite.candidates],
-        "metrics": [{"name": m.name, "judge": m.judge} for m in metrics],
+        "metrics": [{"name": m.name, "judge": m.judge, "judge_agreement": agreement_note(m.judge)} for m in metrics],
         "gates": [g.model_dump() for g in suite.spec.gates],
         "max_error_rate": max_error_rate,
     }

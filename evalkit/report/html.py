@@ -38,7 +38,7 @@ def render_report(run: Run, summaries: list[CandidateSummary]) -> Path:
     html = env.get_template("report.html.j2").render(
         header=run.header, summary=run.summary or {}, summaries=summaries,
         metrics=run.metrics, candidates=run.candidates, cases=_cases(run),
-        judges={m["name"]: m.get("judge") for m in run.header["metrics"]},
+        judges={m["name"]: m.get("judge_agreement") or m.get("judge") for m in run.header["metrics"]},
     )
     path = run.folder / REPORT
     path.write_text(html, encoding="utf-8")

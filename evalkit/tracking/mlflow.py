@@ -76,8 +76,10 @@ def log_run(run: Run, summaries: list[CandidateSummary], tracking_uri: str | Non
         by_name = {c["name"]: c for c in header["candidates"]}
         for summary in summaries:
             candidate = by_name[summary.name]
+            judged = {f"evalkit.judge.{metric_key(m['name'])}": m.get("judge_agreement") or m["judge"]
+                      for m in header["metrics"] if m.get("judge")}
             with mlflow.start_run(run_name=summary.name, nested=True,
-                                  tags={**tags, "evalkit.candidate": summary.name,
+                                  tags={**tags, **judged, "evalkit.candidate": summary.name,
                                         "evalkit.kind": candidate["kind"]}):
                 mlflow.log_params(_params(candidate["params"]))
                 mlflow.log_metrics(_candidate_metrics(summary))
@@ -108,3 +110,20 @@ def default_store_note(tracking_uri: str | None) -> str:
         return f"mlflow ui --backend-store-uri {uri}"
     return f"MLflow at {uri}"
 
+
+
+def log_calibration(result: dict[str, Any], tracking_uri: str | None = None) -> str:
+    """Log a judge calibration as a run in the `evalkit-calibration` experiment."""
+    mlflow = _mlflow()
+    mlflow.set_tracking_uri(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
+    mlflow.set_experiment("evalkit-calibration")
+    with mlflow.start_run(run_name=f"{result['judge']} on {result['data']}",
+                          tags={"evalkit.judge": result["judge"], "evalkit.data": result["data"]}) as run:
+        mlflow.log_params({"n": result["n"], "n_supported": result["n_supported"]})
+        for key, figure in result["configured"].items():
+            if isinstance(figure, dict):
+                mlflow.log_metrics({key: figure["value"], f"{key}/ci_low": figure["ci_low"],
+                                    f"{key}/ci_high": figure["ci_high"]})
+        mlflow.log_metric("best_threshold/macro_f1", result["best_threshold"]["macro_f1"])
+        mlflow.log_dict(result, "calibration.json")
+        return str(run.info.run_id)

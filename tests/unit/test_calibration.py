@@ -1,0 +1,53 @@
+"""Calibration figures equal scikit-learn's on the same predictions, and are deterministic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evalkit.errors import EvalkitError
+from evalkit.judges.calibration import agreement, auroc, best_threshold, calibrate_offline, on_record
+
+ROOT = Path(__file__).resolve().parents[2]
+LABELS = ROOT / "suites" / "data" / "attributionbench" / "dev.jsonl.gz"
+
+
+def test_agreement_equals_scikit_learn() -> None:
+    from sklearn.metrics import balanced_accuracy_score, cohen_kappa_score, f1_score, roc_auc_score
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 500)
+    scores = np.round(labels * 0.3 + rng.random(500), 2)  # rounded: ties exercise AUROC's half counts
+    predicted = scores > 0.6
+    ours = agreement(labels, predicted, scores)
+    assert ours["macro_f1"] == pytest.approx(f1_score(labels, predicted, average="macro"), abs=1e-12)
+    assert ours["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(labels, predicted), abs=1e-12)
+    assert ours["cohen_kappa"] == pytest.approx(cohen_kappa_score(labels, predicted), abs=1e-12)
+    assert ours["auroc"] == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+    assert auroc([0, 1], [0.2, 0.9]) == 1.0
+
+
+def test_best_threshold_by_hand() -> None:
+    # 0.35 and 0.8 both give macro-F1 11/15; the lower threshold is kept
+    assert best_threshold([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == {"threshold": 0.35, "macro_f1": pytest.approx(0.7333, abs=1e-4)}
+
+
+def test_attributionbench_figures_are_deterministic_and_on_record() -> None:
+    first = calibrate_offline(LABELS, "AttributionBench dev")
+    second = calibrate_offline(LABELS, "AttributionBench dev")
+    first.pop("seconds"), second.pop("seconds")
+    assert first == second and first["n"] == 1198 and first["n_supported"] == 599
+    record = on_record("offline-v1")
+    assert record is not None
+    assert record["configured"]["macro_f1"] == first["configured"]["macro_f1"]  # shipped figures are current
+    assert on_record("some-model-judge") is None
+
+
+def test_bad_label_rows(tmp_path: Path) -> None:
+    path = tmp_path / "labels.jsonl"
+    path.write_text(json.dumps({"answer": "x", "contexts": "not a list", "label": 1}) + "\n")
+    with pytest.raises(EvalkitError, match=r"labels.jsonl:1: field 'contexts' must be a list"):
+        calibrate_offline(path)
