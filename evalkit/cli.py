@@ -65,7 +65,10 @@ def run(
     baseline: Annotated[str | None, typer.Option(help="Baseline for no_regression gates: run folder, MLflow run id or name [default: production].")] = None,
     junit: JunitOpt = None,
     markdown: MarkdownOpt = None,
-    repeat: Annotated[int, typer.Option(min=1, help="Run N times and measure each metric's run-to-run spread (noise.json).")] = 1,
+    repeat: Annotated[int, typer.Option(min=1, help="Run N times and measure each metric's run-to-run spread (noise.json); the model-call cache is bypassed.")] = 1,
+    cache: Annotated[bool, typer.Option(help="Use the model-call cache (--no-cache: call every time, store nothing).")] = True,
+    refresh: Annotated[bool, typer.Option(help="Call models again and overwrite their cached responses.")] = False,
+    allow_skipped: Annotated[bool, typer.Option(help="Let gates on candidates skipped for missing credentials pass.")] = False,
 ) -> None:
     """Run a suite: every candidate on every case, then metrics, gates, results, MLflow and the HTML report."""
     import asyncio
@@ -86,7 +89,8 @@ def run(
             outcomes.append(asyncio.run(run_suite(
                 loaded, reports_dir=reports_dir, cache_dir=cache_dir or default_cache_dir(),
                 max_error_rate=max_error_rate, concurrency=concurrency, progress=advance, on_stage=stage,
-                baseline=baseline, tracking_uri=tracking_uri,
+                baseline=baseline, tracking_uri=tracking_uri, use_cache=cache and repeat == 1, refresh=refresh,
+                allow_skipped=allow_skipped,
             )))
     outcome = outcomes[-1]
     if repeat > 1:
@@ -248,6 +252,9 @@ def _publish(folder: Path, tracking_uri: str | None, *, log_mlflow: bool, junit:
     html = render_report(saved, summaries)
     title = f"{saved.header['suite']['name']} · run {saved.header['run_id']}"
     out.print(summary_table(summaries, saved.metrics, title))
+    for candidate in summaries:
+        if candidate.skipped:
+            out.print(f"[yellow]skipped {candidate.name}: {candidate.skipped}[/yellow]")
     print_verdicts(out, [Verdict(**g) for g in saved.summary["gates"]])
     summary = saved.summary
     if summary["n_errored_samples"]:

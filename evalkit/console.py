@@ -27,8 +27,19 @@ def summary_table(summaries: list[CandidateSummary], metrics: list[str], title: 
                 cell += f" [red]{agg.n_errors} err[/red]"
             cells.append(cell)
         table.add_row(metric, *cells)
-    table.add_row("latency p50", *(f"{s.latency_p50_s * 1000:.1f} ms" for s in summaries))
+    table.add_row("latency p50", *(f"{s.latency_p50_s * 1000:.1f} ms" if not s.skipped else "skipped"
+                                   for s in summaries))
+    if any(s.usage for s in summaries):
+        table.add_row("model calls (cached)", *(f"{s.usage['calls']} ({s.usage['cache_hits']})" if s.usage else "–"
+                                                for s in summaries))
+        table.add_row("cost", *(_cost(s.usage) for s in summaries))
     return table
+
+
+def _cost(usage: dict | None) -> str:
+    if not usage:
+        return "–"
+    return "unpriced" if usage["cost_usd"] is None else f"${usage['cost_usd']:.4f}"
 
 
 def print_verdicts(console: Console, verdicts: list[Verdict]) -> None:

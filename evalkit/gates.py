@@ -94,7 +94,7 @@ BaselineResolver = Callable[[str | None], "tuple[str, Run | None]"]
 
 def evaluate_gates(gates: list[GateSpec], summaries: list[CandidateSummary], samples: list[dict[str, Any]],
                    resolve_baseline: BaselineResolver | None = None,
-                   noise: dict[str, dict[str, Any]] | None = None) -> list[Verdict]:
+                   noise: dict[str, dict[str, Any]] | None = None, allow_skipped: bool = False) -> list[Verdict]:
     """One verdict per gate rule and candidate it applies to. A metric with no scored sample fails,
     and so does a no-regression gate whose baseline cannot be found."""
     verdicts = []
@@ -104,7 +104,11 @@ def evaluate_gates(gates: list[GateSpec], summaries: list[CandidateSummary], sam
         if gate.no_regression is not None and resolve_baseline is not None:
             baseline_name, baseline = resolve_baseline(gate.no_regression.baseline)
         for candidate, kind in applies_to(gate, list(by_name)):
-            if kind == "threshold":
+            if reason := by_name[candidate].skipped:
+                allowed = " (allowed by --allow-skipped)" if allow_skipped else ""
+                verdicts.append(Verdict(index, kind, candidate, gate.metric, threshold_rule(gate) or "no_regression",
+                                        None, allow_skipped, f"candidate skipped: {reason}{allowed}"))
+            elif kind == "threshold":
                 verdicts.append(_threshold(index, gate, by_name[candidate]))
             else:
                 verdicts.append(_regression(index, gate, candidate, samples, baseline, baseline_name, noise))

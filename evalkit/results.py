@@ -38,6 +38,8 @@ class CandidateSummary:
     latency_p50_s: float
     latency_p95_s: float
     metrics: dict[str, Aggregate] = field(default_factory=dict)
+    skipped: str | None = None  # why the candidate did not run (e.g. its API key variable is unset)
+    usage: dict[str, Any] | None = None  # model calls, tokens, cost, latency (CallStats.as_dict)
 
 
 class RunWriter:
@@ -110,12 +112,12 @@ def aggregate(header: dict[str, Any], samples: list[dict[str, Any]]) -> list[Can
 
     summaries = []
     judges = {m["name"]: m.get("judge") for m in header["metrics"]}
-    for candidate in (c["name"] for c in header["candidates"]):
-        rows = [s for s in samples if s["candidate"] == candidate]
+    for candidate in header["candidates"]:
+        rows = [s for s in samples if s["candidate"] == candidate["name"]]
         latencies = [s["output"]["latency_s"] for s in rows if not s["output"].get("error")]
         summary = CandidateSummary(
-            candidate, len(rows), sum(bool(s["output"].get("error")) for s in rows),
-            percentile(latencies, 50), percentile(latencies, 95),
+            candidate["name"], len(rows), sum(bool(s["output"].get("error")) for s in rows),
+            percentile(latencies, 50), percentile(latencies, 95), skipped=candidate.get("skipped"),
         )
         for metric, judge in judges.items():
             scores = [s["scores"].get(metric, {}) for s in rows]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import secrets
 import subprocess
 import time
@@ -24,6 +25,7 @@ from evalkit.metrics.base import Metric, MetricContext, Score, build_metric
 from evalkit.results import CandidateSummary, RunWriter, aggregate, summaries_to_json, write_summary
 from evalkit.suite import Case, Suite
 
+USAGE = "usage.json"
 Progress = Callable[[str], None]  # called with the candidate name after each sample
 
 
@@ -59,7 +61,8 @@ def new_run_id() -> str:
     return dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
-def build_header(suite: Suite, run_id: str, metrics: list[Metric], max_error_rate: float) -> dict[str, Any]:
+def build_header(suite: Suite, run_id: str, metrics: list[Metric], max_error_rate: float,
+                 skipped: dict[str, str], allow_skipped: bool) -> dict[str, Any]:
     from evalkit.judges.calibration import agreement_note
 
     return {
@@ -70,11 +73,20 @@ def build_header(suite: Suite, run_id: str, metrics: list[Metric], max_error_rat
         "git_commit": git_commit(suite.directory),
         "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "n_cases": len(suite.cases),
-        "candidates": [{"name": c.name, "kind": c.kind, "params": c.params()} for c in suite.candidates],
+        "candidates": [{"name": c.name, "kind": c.kind, "params": c.params(), "skipped": skipped.get(c.name)}
+                       for c in suite.candidates],
+        "allow_skipped": allow_skipped,
         "metrics": [{"name": m.name, "judge": m.judge, "judge_agreement": agreement_note(m.judge)} for m in metrics],
         "gates": [g.model_dump() for g in suite.spec.gates],
         "max_error_rate": max_error_rate,
     }
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    """`Type: message`, first line only and bounded: some libraries put whole transcripts in messages."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = f"{type(exc).__name__}: {lines[0] if lines else ''}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 async def _score(metric: Metric, case: Case, output: Output) -> Score:
@@ -86,7 +98,7 @@ async def _score(metric: Metric, case: Case, output: Output) -> Score:
     try:
         return await metric.score(case, output)
     except Exception as exc:  # a metric bug or a judge failure is recorded, never a pass
-        return Score(error=f"{type(exc).__name__}: {exc}")
+        return Score(error=_short(exc))
 
 
 async def _answer(candidate: Candidate, case: Case) -> Output:
@@ -94,7 +106,7 @@ async def _answer(candidate: Candidate, case: Case) -> Output:
     try:
         output = await candidate.answer(case)
     except Exception as exc:
-        return Output(error=f"{type(exc).__name__}: {exc}", latency_s=time.perf_counter() - started)
+        return Output(error=_short(exc), latency_s=time.perf_counter() - started)
     return output
 
 
@@ -123,21 +135,34 @@ def _record(candidate: str, case: Case, output: Output, scores: dict[str, Score]
 async def run_suite(suite: Suite, *, reports_dir: Path, cache_dir: Path, max_error_rate: float | None = None,
                     concurrency: int | None = None, progress: Progress | None = None,
                     on_stage: Callable[[str], None] | None = None, baseline: str | None = None,
-                    tracking_uri: str | None = None) -> RunOutcome:
-    """Run the suite and write its results folder under reports_dir/<suite>/<run id>/."""
-    from evalkit.judges.offline import OfflineJudge
+                    tracking_uri: str | None = None, use_cache: bool = True, refresh: bool = False,
+                    allow_skipped: bool = False) -> RunOutcome:
+    """Run the suite and write its results folder under reports_dir/<suite>/<run id>/.
+
+    A candidate whose credentials are missing is skipped with the reason; its gates fail unless
+    `allow_skipped`. Model-call usage and cost per candidate and judge go to usage.json."""
+    from evalkit.judges.factory import build_judge
 
     max_error_rate = suite.spec.max_error_rate if max_error_rate is None else max_error_rate
-    metrics = [build_metric(name, MetricContext(judge=OfflineJudge())) for name in suite.spec.metrics]
+    context = BuildContext(suite.corpus, suite.directory, cache_dir, use_cache, refresh)
+    judge = build_judge(suite.spec.judge, context)
+    metrics = [build_metric(name, MetricContext(judge=judge, endpoint=suite.spec.judge, build=context))
+               for name in suite.spec.metrics]
+    skipped = {c.name: reason for c in suite.candidates if (reason := c.missing_credentials())}
     run_id = new_run_id()
-    header = build_header(suite, run_id, metrics, max_error_rate)
+    header = build_header(suite, run_id, metrics, max_error_rate, skipped, allow_skipped)
     writer = RunWriter(reports_dir / suite.name / run_id, header)
-    context = BuildContext(suite.corpus, suite.directory, cache_dir)
     samples: list[dict[str, Any]] = []
+    spenders: dict[str, Any] = {}
     try:
         semaphore = asyncio.Semaphore(concurrency or suite.spec.concurrency)
         for config in suite.candidates:
+            if config.name in skipped:
+                if on_stage:
+                    on_stage(f"skipping {config.name}: {skipped[config.name]}")
+                continue
             candidate = config.build(context)
+            spenders[f"candidate:{config.name}"] = candidate
             if on_stage:
                 on_stage(f"preparing {config.name}")
             failure = await _prepare(candidate, suite.cases)
@@ -155,8 +180,11 @@ async def run_suite(suite: Suite, *, reports_dir: Path, cache_dir: Path, max_err
             await asyncio.gather(*(one(case) for case in suite.cases))
     finally:
         writer.close()
-        outcome = finish(writer.folder, header, samples,
-                         complete=len(samples) == len(suite.cases) * len(suite.candidates),
+        spenders[f"judge:{judge.name}"] = judge
+        usage = {name: s.stats.as_dict() for name, s in spenders.items() if getattr(s, "stats", None)}
+        (writer.folder / USAGE).write_text(json.dumps(usage, indent=2), encoding="utf-8")
+        ran = len(suite.candidates) - len(skipped)
+        outcome = finish(writer.folder, header, samples, complete=len(samples) == len(suite.cases) * ran,
                          baseline=baseline, tracking_uri=tracking_uri)
     return outcome
 
@@ -187,13 +215,17 @@ def finish(folder: Path, header: dict[str, Any], samples: list[dict[str, Any]], 
     from evalkit.noise import read_noise
 
     summaries = aggregate(header, samples)
+    usage_path = folder / USAGE
+    usage = json.loads(usage_path.read_text(encoding="utf-8")) if usage_path.is_file() else {}
+    for summary in summaries:
+        summary.usage = usage.get(f"candidate:{summary.name}")
     noise = read_noise(folder)
     verdicts = evaluate_gates([GateSpec.model_validate(g) for g in header["gates"]], summaries, samples,
-                              resolve_baseline, noise)
+                              resolve_baseline, noise, header.get("allow_skipped", False))
     max_error_rate = header["max_error_rate"]
     errored = sum(bool(s["output"].get("error")) or any("error" in sc for sc in s["scores"].values())
                   for s in samples)
-    expected = header["n_cases"] * len(header["candidates"])
+    expected = header["n_cases"] * sum(not c.get("skipped") for c in header["candidates"])
     error_rate = (errored + (expected - len(samples))) / max(1, expected)
     write_summary(folder, {
         "status": "complete" if complete else "interrupted",
@@ -202,5 +234,6 @@ def finish(folder: Path, header: dict[str, Any], samples: list[dict[str, Any]], 
         "candidates": summaries_to_json(summaries),
         "gates": verdicts_to_json(verdicts),
         **({"noise": noise} if noise else {}),
+        "judges": {name: value for name, value in usage.items() if name.startswith("judge:")},
     })
     return RunOutcome(folder, header, samples, summaries, verdicts, error_rate, max_error_rate)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from evalkit.candidates.base import CandidateConfig, candidate_kinds
 from evalkit.corpus import Corpus, load_corpus
+from evalkit.endpoints import EndpointSpec
 from evalkit.errors import EvalkitError, did_you_mean
 from evalkit.records import read_records
 from evalkit.yaml_source import Loc, YamlSource, validation_error
@@ -77,6 +78,7 @@ class SuiteSpec(_Model):
     candidates: list[dict[str, Any]] = Field(min_length=1)
     metrics: list[str] = Field(min_length=1)
     gates: list[GateSpec] = Field(default_factory=list)
+    judge: EndpointSpec | None = None  # a model judge for judged metrics; None: the offline judge
     max_error_rate: float = Field(default=0.0, ge=0, le=1)
     concurrency: int = Field(default=4, ge=1, le=256)
 

@@ -54,10 +54,13 @@ class BuildContext:
     corpus: Corpus | None
     suite_dir: Path
     cache_dir: Path
+    use_cache: bool = True  # model-call cache; False with --no-cache
+    refresh: bool = False  # re-call models and overwrite their cache entries (--refresh)
 
 
 class Candidate(Protocol):
     name: str
+    stats: Any  # CallStats of its model calls, or None
 
     async def prepare(self, cases: list[Case]) -> None:
         """Build indexes and batch any work that is cheaper done for all cases at once."""
@@ -79,6 +82,10 @@ class CandidateConfig(BaseModel):
     def needs_corpus(self) -> bool:
         return False
 
+    def missing_credentials(self) -> str | None:
+        """Why this candidate cannot run here (e.g. an unset API key variable), or None."""
+        return None
+
     def params(self) -> dict[str, Any]:
         """The config flattened to dotted keys, for MLflow params and result headers."""
         return _flatten(self.model_dump(mode="json", exclude={"description"}))
@@ -96,5 +103,6 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 candidate_kinds: Registry[type[CandidateConfig]] = Registry(
     "candidate kind",
     "evalkit.candidates",
-    builtins=("evalkit.candidates.rag", "evalkit.candidates.recorded"),
+    builtins=("evalkit.candidates.rag", "evalkit.candidates.recorded", "evalkit.candidates.model",
+              "evalkit.candidates.http", "evalkit.candidates.python"),
 )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.candidates.base import BuildContext, Candidate, CandidateConfig, Output, Passage, candidate_kinds
+from evalkit.candidates.chat import ChatGenerator, ChatSpec
 from evalkit.candidates.extractive import ExtractiveGenerator
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ class ExtractiveSpec(_Spec):
     max_passages: int = Field(default=3, ge=1, description="passages the answer may draw from")
 
 
-GeneratorSpec = Annotated[ExtractiveSpec, Field(discriminator="kind")]
+GeneratorSpec = Annotated[ExtractiveSpec | ChatSpec, Field(discriminator="kind")]
 
 
 @candidate_kinds.register("rag")
@@ -51,6 +52,9 @@ class RagConfig(CandidateConfig):
 
     def needs_corpus(self) -> bool:
         return True
+
+    def missing_credentials(self) -> str | None:
+        return self.generator.missing_key() if isinstance(self.generator, ChatSpec) else None
 
     def build(self, context: BuildContext) -> Candidate:
         return RagCandidate(self, context)
@@ -64,7 +68,11 @@ class RagCandidate:
         self._index: Index | None = None
         self._hits: dict[str, list[Passage]] = {}
         self._retrieval_latency = 0.0
-        self._generator = ExtractiveGenerator(config.generator.max_sentences, config.generator.max_passages)
+        spec = config.generator
+        self._extractive = (ExtractiveGenerator(spec.max_sentences, spec.max_passages)
+                            if isinstance(spec, ExtractiveSpec) else None)
+        self._chat = ChatGenerator(spec, spec.system, spec.prompt, context) if isinstance(spec, ChatSpec) else None
+        self.stats = self._chat.stats if self._chat else None
 
     async def prepare(self, cases: list[Case]) -> None:
         """Build or load the index, then retrieve for all cases in one batch (one embedding pass)."""
@@ -104,6 +112,11 @@ class RagCandidate:
         if passages is None:  # a case that was not prepared (never in a normal run)
             self._prepare([case])
             passages = self._hits[case.id]
-        answer, citations = self._generator.generate(case.question, passages)
+        usage: dict[str, int] = {}
+        if self._chat is not None:
+            answer, citations, usage = await self._chat.generate(case.question, passages)
+        else:
+            assert self._extractive is not None
+            answer, citations = self._extractive.generate(case.question, passages)
         latency = time.perf_counter() - started + self._retrieval_latency
-        return Output(answer=answer, passages=passages, citations=citations, latency_s=latency)
+        return Output(answer=answer, passages=passages, citations=citations, usage=usage, latency_s=latency)

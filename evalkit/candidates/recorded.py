@@ -48,6 +48,8 @@ def _as_list(value: Any, where: str, field: str) -> list[str]:
 
 
 class RecordedCandidate:
+    stats = None
+
     def __init__(self, name: str, path: Path):
         self.name = name
         self.path = path

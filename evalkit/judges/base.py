@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from evalkit.candidates.base import Passage
@@ -27,5 +27,6 @@ class FaithfulnessVerdict:
 
 class Judge(Protocol):
     name: str  # recorded beside every judged score, e.g. "offline-v1" or "gpt-4o-mini@https://..."
+    stats: Any  # CallStats of a model judge's calls; None for the offline judge
 
-    async def faithfulness(self, answer: str, passages: list[Passage]) -> FaithfulnessVerdict: ...
+    async def faithfulness(self, question: str, answer: str, passages: list[Passage]) -> FaithfulnessVerdict: ...

@@ -60,7 +60,9 @@ class OfflineJudge:
     threshold: float = 0.4
     name: str = "offline-v1"
 
-    async def faithfulness(self, answer: str, passages: list[Passage]) -> FaithfulnessVerdict:
+    stats = None  # makes no model calls
+
+    async def faithfulness(self, question: str, answer: str, passages: list[Passage]) -> FaithfulnessVerdict:
         return self.judge(answer, passages)
 
     def judge(self, answer: str, passages: list[Passage]) -> FaithfulnessVerdict:

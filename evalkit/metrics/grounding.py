@@ -27,9 +27,11 @@ class Faithfulness:
         if not output.answer.strip():
             return Score(skipped="empty answer")
         if not output.passages:
-            return Score(error="no retrieved passages to judge the answer against")
-        verdict = await self.judge_impl.faithfulness(output.answer, output.passages)
-        if not verdict.claims:
+            return Score(skipped="no retrieved passages (a closed-book answer)")
+        verdict = await self.judge_impl.faithfulness(case.question, output.answer, output.passages)
+        if verdict.score != verdict.score:  # NaN: the judge found no statement to check
+            return Score(skipped="the judge found no claims in the answer")
+        if not verdict.claims and self.judge_impl.stats is None:
             return Score(skipped="the answer has no claims")
         return Score(verdict.score, details={"judge": self.judge, "claims": [asdict(c) for c in verdict.claims]})
 

@@ -1,0 +1,64 @@
+"""Chat generation shared by the `model` candidate and the `rag` candidate's `chat` generator.
+
+Prompts are jinja2 templates; the defaults ask the model to cite passages as [doc id], and
+`parse_citations` turns those back into document ids.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from evalkit.endpoints import EndpointSpec
+
+if TYPE_CHECKING:
+    from evalkit.candidates.base import BuildContext, Passage
+
+RAG_SYSTEM = ("Answer the question using only the passages. After each sentence, cite the passages it "
+              "comes from as [doc id]. If the passages do not answer the question, say that you do not know.")
+RAG_PROMPT = "Passages:\n{% for p in passages %}[{{ p.doc_id }}] {{ p.text }}\n\n{% endfor %}Question: {{ question }}"
+CLOSED_SYSTEM = "Answer the question concisely and factually."
+CLOSED_PROMPT = "{{ question }}"
+_BRACKETS = re.compile(r"\[([^\[\]\n]{1,300})\]")
+
+
+class ChatSpec(EndpointSpec):
+    """The `chat` generator of a `rag` candidate: a model answering from the retrieved passages."""
+
+    kind: Literal["chat"] = "chat"
+    system: str = RAG_SYSTEM
+    prompt: str = Field(default=RAG_PROMPT, description="jinja2 template with `question` and `passages`")
+
+
+def parse_citations(answer: str, known_ids: list[str]) -> list[str]:
+    """Doc ids cited as [id] or [id1, id2] that are among the retrieved ids, in order of first citation."""
+    known = set(known_ids)
+    cited = (part.strip() for group in _BRACKETS.findall(answer) for part in re.split(r"[,;]", group))
+    return list(dict.fromkeys(doc for doc in cited if doc in known))
+
+
+class ChatGenerator:
+    """Renders the prompt, calls the model through evalkit.llm, and parses citations."""
+
+    def __init__(self, spec: EndpointSpec, system: str, prompt: str, context: BuildContext):
+        from jinja2 import Environment, StrictUndefined
+
+        from evalkit.llm import CallStats
+
+        self.spec, self.system, self.context = spec, system, context
+        self.template = Environment(undefined=StrictUndefined, autoescape=False).from_string(prompt)
+        self.stats = CallStats()
+        self._client: Any = None
+
+    async def generate(self, question: str, passages: list[Passage]) -> tuple[str, list[str], dict[str, int]]:
+        from evalkit.llm import LLMSettings, chat, make_client
+
+        if self._client is None:  # made on first use: its concurrency bound belongs to the running loop
+            settings = LLMSettings(self.context.cache_dir, self.context.use_cache, self.context.refresh)
+            self._client = make_client(self.spec, self.stats, settings)
+        messages = [{"role": "system", "content": self.system},
+                    {"role": "user", "content": self.template.render(question=question, passages=passages)}]
+        answer, usage = await chat(self._client, self.spec, messages)
+        return answer, parse_citations(answer, [p.doc_id for p in passages]), usage

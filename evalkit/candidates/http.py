@@ -1,0 +1,90 @@
+"""The `http` candidate: POST each question to the team's own service and map its JSON reply.
+
+Calls go through evalkit.llm's transport, so they get the same timeouts, retries with backoff on
+429/5xx, concurrency bound and response cache as model calls.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from evalkit.candidates.base import BuildContext, Candidate, CandidateConfig, Output, candidate_kinds
+from evalkit.candidates.mapping import to_output
+from evalkit.endpoints import EndpointSpec
+
+if TYPE_CHECKING:
+    from evalkit.suite import Case
+
+
+@candidate_kinds.register("http")
+class HttpConfig(CandidateConfig):
+    kind: Literal["http"] = "http"
+    url: str = Field(pattern=r"^https?://")
+    question_field: str = "question"  # the request body is {question_field: question, **body}
+    body: dict[str, Any] = Field(default_factory=dict)
+    auth_env: str | None = None  # variable holding a bearer token, sent as Authorization
+    answer_path: str = "answer"  # dotted paths into the JSON reply
+    sources_path: str | None = "sources"
+    source_id_field: str = "id"
+    source_text_field: str | None = "text"
+    contexts_path: str | None = None
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=4, ge=0)
+    concurrency: int = Field(default=8, ge=1)
+
+    def missing_credentials(self) -> str | None:
+        if self.auth_env and not os.environ.get(self.auth_env):
+            return f"{self.auth_env} is not set"
+        return None
+
+    def build(self, context: BuildContext) -> Candidate:
+        return HttpCandidate(self, context)
+
+
+class HttpCandidate:
+    def __init__(self, config: HttpConfig, context: BuildContext):
+        from evalkit.llm import CallStats
+
+        self.name, self.config, self.context = config.name, config, context
+        self.stats = CallStats()
+        self._client: Any = None
+
+    async def prepare(self, cases: list[Case]) -> None:
+        import httpx2
+
+        from evalkit.llm import CallTransport, ResponseCache
+
+        c = self.config
+        policy = EndpointSpec(model=f"http:{c.name}", base_url=c.url, timeout_s=c.timeout_s,
+                              max_retries=c.max_retries, concurrency=c.concurrency)
+        cache = ResponseCache(self.context.cache_dir / "llm") if self.context.use_cache else None
+        headers = {"Authorization": f"Bearer {os.environ[c.auth_env]}"} if c.auth_env else {}
+        self._client = httpx2.AsyncClient(transport=CallTransport(policy, self.stats, cache, self.context.refresh),
+                                          timeout=c.timeout_s, headers=headers)
+
+    async def answer(self, case: Case) -> Output:
+        import httpx2
+
+        c = self.config
+        started = time.perf_counter()
+        try:
+            response = await self._client.post(c.url, json={**c.body, c.question_field: case.question})
+        except httpx2.TimeoutException:
+            return Output(error=f"timed out after {c.timeout_s:g} s ({c.max_retries} retries)")
+        except httpx2.TransportError as exc:
+            return Output(error=f"cannot reach {c.url}: {exc}")
+        latency = time.perf_counter() - started
+        if response.status_code != 200:
+            return Output(error=f"HTTP {response.status_code} from {c.url}: {response.text[:200]}", latency_s=latency)
+        try:
+            data = response.json()
+        except ValueError:
+            return Output(error=f"the reply from {c.url} is not JSON", latency_s=latency)
+        output = to_output(data, c.answer_path, c.sources_path, c.source_id_field, c.contexts_path,
+                           c.source_text_field)
+        output.latency_s = latency
+        return output

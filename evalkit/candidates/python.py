@@ -1,0 +1,70 @@
+"""The `python` candidate: call `module:function` with each question.
+
+The function takes the question (str) and returns the answer (str), or a dict with `answer` and
+optionally `sources` (ids or {id, text} objects), `contexts` and `citations`. It may be async.
+The suite's folder is put on sys.path, so a module next to the suite can be named directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from evalkit.candidates.base import BuildContext, Candidate, CandidateConfig, Output, candidate_kinds
+from evalkit.candidates.mapping import to_output
+from evalkit.errors import EvalkitError
+
+if TYPE_CHECKING:
+    from evalkit.suite import Case
+
+
+@candidate_kinds.register("python")
+class PythonConfig(CandidateConfig):
+    kind: Literal["python"] = "python"
+    function: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", description="module:function")
+
+    def build(self, context: BuildContext) -> Candidate:
+        return PythonCandidate(self, context)
+
+
+class PythonCandidate:
+    stats = None
+
+    def __init__(self, config: PythonConfig, context: BuildContext):
+        self.name, self.config, self.context = config.name, config, context
+        self._function: Callable[..., Any] | None = None
+
+    async def prepare(self, cases: list[Case]) -> None:
+        module_name, function_name = self.config.function.split(":")
+        folder = str(self.context.suite_dir)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise EvalkitError(f"candidate '{self.name}': cannot import '{module_name}' ({exc})",
+                               hint="the module must be importable, or sit next to the suite file") from None
+        function = getattr(module, function_name, None)
+        if not callable(function):
+            raise EvalkitError(f"candidate '{self.name}': '{module_name}' has no function '{function_name}'")
+        self._function = function
+
+    async def answer(self, case: Case) -> Output:
+        assert self._function is not None
+        started = time.perf_counter()
+        if inspect.iscoroutinefunction(self._function):
+            result = await self._function(case.question)
+        else:
+            result = await asyncio.to_thread(self._function, case.question)
+        output = to_output(result, "answer", "sources", "id", "contexts")
+        if isinstance(result, dict) and isinstance(result.get("citations"), list):
+            output.citations = [str(c) for c in result["citations"]]
+        output.latency_s = time.perf_counter() - started
+        return output

@@ -1,0 +1,49 @@
+"""How a suite names a model behind an OpenAI-compatible endpoint (light: no client imports)."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# USD per million tokens (input, output); a suite's `price:` overrides these.
+PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4.1": (2.00, 8.00),
+    "ft:gpt-4o-mini": (0.30, 1.20),
+    "ft:gpt-4.1-mini": (0.80, 3.20),
+}
+
+
+class Price(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    input: float = Field(ge=0, description="USD per million input tokens")
+    output: float = Field(ge=0, description="USD per million output tokens")
+
+
+class EndpointSpec(BaseModel):
+    """A model behind an OpenAI-compatible endpoint, as written in a suite."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    model: str
+    base_url: str | None = None  # None: the OpenAI API
+    api_key_env: str = "OPENAI_API_KEY"  # the name of the variable, never the key itself
+    temperature: float = 0.0
+    max_tokens: int | None = None
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=4, ge=0)
+    concurrency: int = Field(default=8, ge=1, description="calls in flight at once to this endpoint")
+    price: Price | None = None
+
+    def missing_key(self) -> str | None:
+        return None if os.environ.get(self.api_key_env) else f"{self.api_key_env} is not set"
+
+    def prices(self) -> tuple[float, float] | None:
+        if self.price is not None:
+            return self.price.input, self.price.output
+        # fine-tuned models are named ft:<base model>:<org>::<id> and priced by their base
+        base = "ft:" + self.model.split(":")[1] if self.model.startswith("ft:") else self.model
+        return PRICES.get(base)

@@ -1,0 +1,63 @@
+"""Build the suite's judge: the offline judge, or a model judge behind an OpenAI-compatible endpoint."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from evalkit.judges.base import FaithfulnessVerdict, Judge
+
+if TYPE_CHECKING:
+    from evalkit.candidates.base import BuildContext, Passage
+    from evalkit.endpoints import EndpointSpec
+
+
+def build_judge(spec: EndpointSpec | None, context: BuildContext) -> Judge:
+    if spec is None:
+        from evalkit.judges.offline import OfflineJudge
+
+        return OfflineJudge()
+    return RagasJudge(spec, context)
+
+
+class RagasJudge:
+    """Faithfulness by ragas's own metric (statement extraction, then NLI), with the suite's judge model.
+
+    Its client goes through evalkit.llm, so judge calls are cached, retried and counted like
+    candidate calls; ragas's own retries are not relied on.
+    """
+
+    def __init__(self, spec: EndpointSpec, context: BuildContext):
+        from evalkit.llm import CallStats
+
+        self.spec, self.context = spec, context
+        self.name = f"{spec.model}@{spec.base_url or 'openai'}"
+        self.stats = CallStats()
+        self._llm: Any = None
+
+    def llm(self) -> Any:
+        """ragas's LLM wrapper around evalkit's client, made on first use (inside the event loop)."""
+        if self._llm is None:
+            import os
+
+            os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
+            from ragas.llms import llm_factory
+
+            from evalkit.llm import LLMSettings, make_client
+
+            if reason := self.spec.missing_key():
+                from evalkit.errors import EvalkitError
+
+                hint = f"export {self.spec.api_key_env}=... or remove 'judge:' to use the offline judge"
+                raise EvalkitError(f"the judge model cannot run: {reason}", hint=hint)
+            settings = LLMSettings(self.context.cache_dir, self.context.use_cache, self.context.refresh)
+            client = make_client(self.spec, self.stats, settings)
+            self._llm = llm_factory(self.spec.model, client=client, temperature=self.spec.temperature)
+        return self._llm
+
+    async def faithfulness(self, question: str, answer: str, passages: list[Passage]) -> FaithfulnessVerdict:
+        from ragas.metrics.collections import Faithfulness
+
+        metric = Faithfulness(llm=self.llm())
+        result = await metric.ascore(user_input=question, response=answer,
+                                     retrieved_contexts=[p.text for p in passages])
+        return FaithfulnessVerdict(float(result.value), [])

@@ -1,0 +1,213 @@
+"""The one place that talks to OpenAI-compatible endpoints (OpenAI, Azure, vLLM, Ollama, LiteLLM...).
+
+Every client evalkit builds, for candidates and for ragas's judges alike, sends its HTTP through
+`CallTransport`, which adds in one place: a content-addressed cache of responses, bounded
+concurrency per endpoint, retries with exponential backoff and jitter on 429, 5xx and timeouts
+(honouring Retry-After), and usage, cost and latency accounting. Keys come only from environment
+variables named in the suite and are never part of a cache key or a record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evalkit.cache import content_key
+from evalkit.endpoints import EndpointSpec
+
+
+@dataclass
+class CallStats:
+    """What one owner (a candidate or a judge) spent on model calls."""
+
+    calls: int = 0  # HTTP requests sent, retries included
+    cache_hits: int = 0
+    retries: int = 0
+    failures: int = 0  # calls that still failed after their retries
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    priced: bool = True  # False when a model had no known price
+    latencies_s: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        from evalkit.stats import percentile
+
+        return {"calls": self.calls, "cache_hits": self.cache_hits, "retries": self.retries,
+                "failures": self.failures, "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens,
+                "cost_usd": round(self.cost_usd, 6) if self.priced else None,
+                "latency_p50_s": percentile(self.latencies_s, 50), "latency_p95_s": percentile(self.latencies_s, 95)}
+
+
+class ResponseCache:
+    """Responses on disk, one JSON file per request key."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def _path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> Any | None:
+        path = self._path(key)
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    def put(self, key: str, body: Any) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(body), encoding="utf-8")
+        tmp.replace(path)
+
+
+def request_key(url: str, body: Any) -> str:
+    """The cache key of a request: endpoint URL and canonical JSON body (model, messages, parameters)."""
+    return content_key("openai-request", url, body)
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+_semaphores: dict[tuple[str, int], asyncio.Semaphore] = {}
+
+
+def _transport_base() -> Any:
+    import httpx2  # the HTTP library of openai>=3
+
+    return httpx2.AsyncBaseTransport
+
+
+class CallTransport(_transport_base()):  # type: ignore[misc]
+    """An httpx transport with evalkit's cache, retries, concurrency bound and accounting."""
+
+    def __init__(self, spec: EndpointSpec, stats: CallStats, cache: ResponseCache | None, refresh: bool = False,
+                 backoff_s: float = 0.5, max_backoff_s: float = 30.0):
+        import httpx2
+
+        self._inner = httpx2.AsyncHTTPTransport()
+        self.spec, self.stats, self.cache, self.refresh = spec, stats, cache, refresh
+        self.backoff_s, self.max_backoff_s = backoff_s, max_backoff_s
+        key = (spec.base_url or "https://api.openai.com/v1", id(asyncio.get_running_loop()))
+        self._semaphore = _semaphores.setdefault(key, asyncio.Semaphore(spec.concurrency))
+
+    async def handle_async_request(self, request: Any) -> Any:
+        import httpx2
+
+        body = json.loads(request.content) if request.content else None
+        key = request_key(str(request.url), body) if request.method == "POST" and self.cache else None
+        if key and not self.refresh and (cached := self.cache.get(key)) is not None:  # type: ignore[union-attr]
+            self.stats.cache_hits += 1
+            return httpx2.Response(200, json=cached, request=request)
+        for attempt in range(self.spec.max_retries + 1):
+            started = time.perf_counter()
+            self.stats.calls += 1
+            try:
+                async with self._semaphore:
+                    response = await self._inner.handle_async_request(request)
+                    await response.aread()
+            except (httpx2.TimeoutException, httpx2.TransportError):
+                if attempt == self.spec.max_retries:
+                    self.stats.failures += 1
+                    raise
+                await self._sleep(attempt, None)
+                continue
+            retryable = response.status_code == 429 or response.status_code >= 500
+            if retryable and attempt < self.spec.max_retries:
+                await self._sleep(attempt, _retry_after(response.headers))
+                continue
+            self.stats.latencies_s.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                self.stats.failures += 1
+                return response
+            self._account(response, key)
+            return response
+        raise AssertionError("unreachable")
+
+    async def _sleep(self, attempt: int, retry_after: float | None) -> None:
+        self.stats.retries += 1
+        delay = retry_after if retry_after is not None else min(self.max_backoff_s, self.backoff_s * 2**attempt)
+        await asyncio.sleep(delay * (1 + random.random() * 0.25))  # jitter spreads retries apart
+
+    def _account(self, response: Any, key: str | None) -> None:
+        try:
+            payload = response.json()
+        except ValueError:
+            return  # malformed: the client raises on it; nothing to count or cache
+        usage = payload.get("usage") or {} if isinstance(payload, dict) else {}
+        prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        self.stats.prompt_tokens += prompt
+        self.stats.completion_tokens += completion
+        prices = self.spec.prices()
+        if prices is None:
+            self.stats.priced = False
+        else:
+            self.stats.cost_usd += (prompt * prices[0] + completion * prices[1]) / 1e6
+        if key and isinstance(payload, dict) and payload.get("choices"):
+            self.cache.put(key, payload)  # type: ignore[union-attr]
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@dataclass
+class LLMSettings:
+    """Run-wide settings for model calls, from the command line."""
+
+    cache_dir: Path
+    use_cache: bool = True
+    refresh: bool = False
+
+
+def make_client(spec: EndpointSpec, stats: CallStats, settings: LLMSettings) -> Any:
+    """An AsyncOpenAI client whose every request goes through CallTransport (its own retries off)."""
+    import httpx2
+    from openai import AsyncOpenAI
+
+    cache = ResponseCache(settings.cache_dir / "llm") if settings.use_cache else None
+    transport = CallTransport(spec, stats, cache, refresh=settings.refresh)
+    return AsyncOpenAI(api_key=os.environ.get(spec.api_key_env, ""), base_url=spec.base_url,
+                       timeout=spec.timeout_s, max_retries=0,
+                       http_client=httpx2.AsyncClient(transport=transport, timeout=spec.timeout_s))
+
+
+class ModelCallError(Exception):
+    """A model call that produced no usable answer; recorded as the sample's error."""
+
+
+async def chat(client: Any, spec: EndpointSpec, messages: list[dict[str, str]]) -> tuple[str, dict[str, int]]:
+    """One chat completion: (text, usage). Raises ModelCallError on an empty or malformed answer."""
+    import openai
+
+    params: dict[str, Any] = {"model": spec.model, "messages": messages, "temperature": spec.temperature}
+    if spec.max_tokens is not None:
+        params["max_tokens"] = spec.max_tokens
+    try:
+        response = await client.chat.completions.create(**params)
+    except openai.APIStatusError as exc:
+        raise ModelCallError(f"HTTP {exc.status_code} from {spec.model}: {str(exc.message)[:200]}") from None
+    except openai.APITimeoutError:
+        raise ModelCallError(f"timed out after {spec.timeout_s:g} s ({spec.max_retries} retries)") from None
+    except openai.APIConnectionError as exc:
+        raise ModelCallError(f"cannot reach {spec.base_url or 'the OpenAI API'}: {exc}") from None
+    except (openai.APIResponseValidationError, json.JSONDecodeError, ValueError) as exc:
+        raise ModelCallError(f"malformed response from {spec.model}: {exc}") from None
+    if not getattr(response, "choices", None):
+        raise ModelCallError(f"{spec.model} returned no choices")
+    text = response.choices[0].message.content
+    if text is None:
+        raise ModelCallError(f"{spec.model} returned an empty message")
+    usage = response.usage
+    return text, ({"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens}
+                  if usage else {})

@@ -1,0 +1,191 @@
+"""Model-backed candidates and judges over real HTTP to a local OpenAI-compatible server:
+retries, timeouts, garbage, cache, cost, skips, secrets, ragas's judged faithfulness."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evalkit.errors import ExitCode
+from evalkit.runner import run_suite
+from evalkit.suite import load_suite
+from tests.fake_openai import FakeOpenAI
+
+CORPUS = [{"id": "d1", "title": "Aspirin", "text": "Aspirin reduces fever in adults. It is cheap."},
+          {"id": "d2", "title": "Water", "text": "Water boils at 100 degrees at sea level."}]
+
+SUITE = """name: models
+corpus: {{path: corpus.jsonl}}
+cases:
+  - {{id: q1, question: 'What reduces fever?', expected_sources: [d1]}}
+  - {{id: q2, question: 'When does water boil?', expected_sources: [d2]}}
+candidates:
+  - {{name: closed, kind: model, model: gpt-4o-mini, base_url: '{url}', api_key_env: EVALKIT_TEST_KEY,
+      timeout_s: 0.5, max_retries: 2}}
+  - name: rag-chat
+    kind: rag
+    retriever: {{kind: bm25, top_k: 1}}
+    generator: {{kind: chat, model: gpt-4o-mini, base_url: '{url}', api_key_env: EVALKIT_TEST_KEY}}
+metrics: [recall@1, faithfulness]
+gates:
+  - {{metric: recall@1, min: 0.5}}
+max_error_rate: 1.0
+{extra}"""
+
+
+def make_suite(tmp_path: Path, server: FakeOpenAI, extra: str = "") -> Path:
+    (tmp_path / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in CORPUS))
+    path = tmp_path / "suite.yaml"
+    path.write_text(SUITE.format(url=server.base_url, extra=extra))
+    return path
+
+
+def run(path: Path, tmp_path: Path, **options):
+    suite = load_suite(path)
+    return asyncio.run(run_suite(suite, reports_dir=tmp_path / "reports", cache_dir=tmp_path / "cache", **options))
+
+
+@pytest.fixture
+def key(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("EVALKIT_TEST_KEY", "sk-test-PLANTED-4f9a")
+    return "sk-test-PLANTED-4f9a"
+
+
+def by(outcome, candidate: str, case: str) -> dict:
+    return next(s for s in outcome.samples if s["candidate"] == candidate and s["case_id"] == case)
+
+
+def test_answers_citations_usage_and_cost(tmp_path: Path, key: str) -> None:
+    with FakeOpenAI() as server:
+        outcome = run(make_suite(tmp_path, server), tmp_path)
+    assert len(server.requests) == 4  # 2 cases x 2 candidates
+    assert all(r["headers"]["authorization"] == f"Bearer {key}" for r in server.requests)
+    rag = by(outcome, "rag-chat", "q1")["output"]
+    assert rag["answer"] == "Aspirin\nAspirin reduces fever in adults. [d1]" and rag["citations"] == ["d1"]
+    assert by(outcome, "closed", "q1")["output"]["answer"] == "I answer from memory."
+    usage = json.loads((outcome.folder / "usage.json").read_text())["candidate:closed"]
+    assert usage["calls"] == 2 and usage["prompt_tokens"] == 200 and usage["completion_tokens"] == 40
+    assert usage["cost_usd"] == pytest.approx(2 * (100 * 0.15 + 20 * 0.60) / 1e6)
+
+
+def test_retries_on_429_and_500_then_succeeds(tmp_path: Path, key: str) -> None:
+    with FakeOpenAI() as server:
+        server.faults = ["429", "500"]
+        outcome = run(make_suite(tmp_path, server), tmp_path, concurrency=1)
+    usage = json.loads((outcome.folder / "usage.json").read_text())["candidate:closed"]
+    assert usage["retries"] == 2 and usage["calls"] == 4 and usage["failures"] == 0
+    assert all(not s["output"]["error"] for s in outcome.samples)
+
+
+def test_faults_become_per_sample_errors(tmp_path: Path, key: str) -> None:
+    with FakeOpenAI() as server:
+        server.faults = ["hang", "hang", "hang", "garbage", "empty"]  # closed q1 times out (3 tries), q2 garbage
+        outcome = run(make_suite(tmp_path, server), tmp_path, concurrency=1)
+    errors = {s["candidate"] + ":" + s["case_id"]: s["output"]["error"] for s in outcome.samples}
+    assert errors["closed:q1"] == "ModelCallError: timed out after 0.5 s (2 retries)"
+    assert errors["closed:q2"].startswith("ModelCallError: malformed response from gpt-4o-mini")
+    assert errors["rag-chat:q1"] == "ModelCallError: gpt-4o-mini returned no choices"
+    assert errors["rag-chat:q2"] is None
+    summary = {s.name: s for s in outcome.summaries}
+    assert summary["closed"].n_failed == 2 and summary["closed"].metrics["recall@1"].n_errors == 2
+
+
+def test_warm_rerun_makes_no_calls_and_refresh_and_no_cache_do(tmp_path: Path, key: str) -> None:
+    path = None
+    with FakeOpenAI() as server:
+        path = make_suite(tmp_path, server)
+        run(path, tmp_path)
+        assert len(server.requests) == 4
+        warm = run(path, tmp_path)
+        assert len(server.requests) == 4  # zero network calls
+        assert json.loads((warm.folder / "usage.json").read_text())["candidate:closed"]["cache_hits"] == 2
+        run(path, tmp_path, refresh=True)
+        assert len(server.requests) == 8
+        run(path, tmp_path, use_cache=False)
+        assert len(server.requests) == 12
+
+
+def test_missing_key_skips_candidate_and_fails_its_gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EVALKIT_TEST_KEY", raising=False)
+    with FakeOpenAI() as server:
+        path = make_suite(tmp_path, server)
+        outcome = run(path, tmp_path)
+        assert server.requests == []
+        allowed = run(path, tmp_path, allow_skipped=True)
+    assert outcome.samples == [] and outcome.exit_code == ExitCode.GATE_FAILED
+    verdict = outcome.verdicts[0]
+    assert verdict.message == "candidate skipped: EVALKIT_TEST_KEY is not set" and not verdict.passed
+    assert {s.name: s.skipped for s in outcome.summaries}["closed"] == "EVALKIT_TEST_KEY is not set"
+    assert allowed.exit_code == ExitCode.OK
+
+
+def _scripted_judge(schema: str, given: dict) -> str:
+    """Statements: the answer's sentences; a statement is supported unless it says 'invented'."""
+    if schema == "StatementGeneratorOutput":
+        return json.dumps({"statements": [s.strip() + "." for s in given["answer"].split(".") if s.strip()]})
+    assert schema == "NLIStatementOutput", schema
+    return json.dumps({"statements": [{"statement": s, "reason": "scripted", "verdict": int("invented" not in s)}
+                                      for s in given["statements"]]})
+
+
+def test_ragas_faithfulness_with_scripted_judge(tmp_path: Path, key: str) -> None:
+    answers = {"q1": "Aspirin reduces fever. Aspirin was invented on the moon.", "q2": "Aspirin boils water."}
+
+    def answer(body: dict) -> str:
+        prompt = body["messages"][-1]["content"]
+        return answers["q1"] if "fever" in prompt else answers["q2"]
+
+    with FakeOpenAI(answer_for=answer, judge=_scripted_judge) as server:
+        extra = f"judge: {{model: gpt-4o-mini, base_url: '{server.base_url}', api_key_env: EVALKIT_TEST_KEY}}\n"
+        outcome = run(make_suite(tmp_path, server, extra), tmp_path)
+    scores = {(s["candidate"], s["case_id"]): s["scores"]["faithfulness"] for s in outcome.samples}
+    assert scores[("rag-chat", "q1")]["value"] == 0.5  # 1 of 2 statements supported
+    assert scores[("rag-chat", "q2")]["value"] == 1.0
+    assert outcome.header["metrics"][1]["judge"] == f"gpt-4o-mini@{server.base_url}"
+    assert "uncalibrated" in outcome.header["metrics"][1]["judge_agreement"]
+    judge_usage = json.loads((outcome.folder / "usage.json").read_text())[f"judge:gpt-4o-mini@{server.base_url}"]
+    assert judge_usage["calls"] == 4  # 2 calls per judged sample (statements, then verdicts)
+
+
+def test_http_and_python_candidates(tmp_path: Path) -> None:
+    (tmp_path / "my_bot.py").write_text(
+        "def answer(question):\n    return {'answer': 'Water boils at 100 degrees.', 'sources': ['d2']}\n")
+    with FakeOpenAI() as server:
+        url = server.base_url.replace("/v1", "/ask")
+        text = f"""name: teams
+corpus: {{path: corpus.jsonl}}
+cases:
+  - {{id: q1, question: 'When does water boil?', expected_sources: [d2]}}
+candidates:
+  - {{name: api, kind: http, url: '{url}', answer_path: data.text, sources_path: data.sources}}
+  - {{name: fn, kind: python, function: 'my_bot:answer'}}
+metrics: [recall@1, mrr]
+"""
+        (tmp_path / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in CORPUS))
+        (tmp_path / "teams.yaml").write_text(text)
+        outcome = run(tmp_path / "teams.yaml", tmp_path)
+    api, fn = by(outcome, "api", "q1"), by(outcome, "fn", "q1")
+    assert server.requests[0]["body"] == {"question": "When does water boil?"}
+    assert api["output"]["answer"] == "About: When does water boil?" and api["output"]["retrieved_ids"] == ["d1", "d2"]
+    assert api["scores"]["mrr"]["value"] == 0.5
+    assert fn["output"]["retrieved_ids"] == ["d2"] and fn["scores"]["recall@1"]["value"] == 1.0
+
+
+def test_planted_key_appears_in_no_output(tmp_path: Path, key: str) -> None:
+    with FakeOpenAI() as server:
+        path = make_suite(tmp_path, server)
+        env = {**os.environ, "EVALKIT_CACHE_DIR": str(tmp_path / "cache"), "EVALKIT_TEST_KEY": key}
+        result = subprocess.run([sys.executable, "-m", "evalkit", "run", str(path), "--junit", "j.xml",
+                                 "--markdown", "s.md"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                                timeout=300, check=False)
+    assert result.returncode in (0, 1), result.stderr
+    assert key not in result.stdout + result.stderr
+    leaks = [str(p) for p in tmp_path.rglob("*") if p.is_file() and key.encode() in p.read_bytes()]
+    assert leaks == []
+    assert (tmp_path / "mlflow.db").is_file() and list((tmp_path / "cache" / "llm").rglob("*.json"))
