@@ -105,8 +105,9 @@ class CallTransport(_transport_base()):  # type: ignore[misc]
     async def handle_async_request(self, request: Any) -> Any:
         import httpx2
 
-        body = json.loads(request.content) if request.content else None
-        key = request_key(str(request.url), body) if request.method == "POST" and self.cache else None
+        key = None
+        if self.cache is not None and request.method == "POST" and request.content:
+            key = request_key(str(request.url), json.loads(request.content))
         if key and not self.refresh and (cached := self.cache.get(key)) is not None:  # type: ignore[union-attr]
             self.stats.cache_hits += 1
             return httpx2.Response(200, json=cached, request=request)

@@ -36,6 +36,9 @@ def _candidate_metrics(summary: CandidateSummary) -> dict[str, float]:
         "latency_p50_s": summary.latency_p50_s, "latency_p95_s": summary.latency_p95_s,
         "n_failed": float(summary.n_failed),
     }
+    for key, value in (summary.usage or {}).items():
+        if isinstance(value, int | float):
+            values[f"usage/{key}"] = float(value)
     for name, agg in summary.metrics.items():
         key = metric_key(name)
         values[f"{key}/n"] = float(agg.n)
@@ -80,7 +83,8 @@ def log_run(run: Run, summaries: list[CandidateSummary], tracking_uri: str | Non
                       for m in header["metrics"] if m.get("judge")}
             with mlflow.start_run(run_name=summary.name, nested=True,
                                   tags={**tags, **judged, "evalkit.candidate": summary.name,
-                                        "evalkit.kind": candidate["kind"]}):
+                                        "evalkit.kind": candidate["kind"],
+                                        **({"evalkit.skipped": summary.skipped} if summary.skipped else {})}):
                 mlflow.log_params(_params(candidate["params"]))
                 mlflow.log_metrics(_candidate_metrics(summary))
                 mlflow.log_table(pd.DataFrame(_table_rows(run, summary.name)), artifact_file="samples.json")
