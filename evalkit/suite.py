@@ -136,7 +136,7 @@ def load_suite(path: Path, *, limit: int | None = None) -> Suite:
 
     from evalkit.metrics.base import check_metric_names
 
-    check_metric_names(spec.metrics, cases, lambda i: source.where(("metrics", i)))
+    check_metric_names(spec.metrics, cases, lambda i: source.where(("metrics", i)), spec.judge)
     for i, gate in enumerate(spec.gates):
         if gate.metric not in spec.metrics:
             raise EvalkitError(f"gate on metric '{gate.metric}', which the suite does not compute",

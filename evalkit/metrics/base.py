@@ -44,6 +44,21 @@ class MetricContext:
     build: BuildContext | None = None
 
 
+@dataclass
+class _NamedJudge:
+    """Stands in for a model judge while a suite is validated (no client, no calls)."""
+
+    spec: EndpointSpec
+    stats: Any = None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = f"{self.spec.model}@{self.spec.base_url or 'openai'}"
+
+    async def faithfulness(self, question: str, answer: str, passages: list[Any]) -> Any:
+        raise NotImplementedError
+
+
 MetricFactory = Callable[[str, "int | None", MetricContext], Metric]
 
 metric_registry: Registry[MetricFactory] = Registry(
@@ -78,11 +93,12 @@ def build_metric(name: str, context: MetricContext) -> Metric:
     return metric_registry.get(base)(name, k, context)
 
 
-def check_metric_names(names: list[str], cases: list[Case], where: Callable[[int], str]) -> None:
-    """Reject unknown metric names, and metrics that no case has the data for."""
+def check_metric_names(names: list[str], cases: list[Case], where: Callable[[int], str],
+                       judge: EndpointSpec | None = None) -> None:
+    """Reject unknown metric names, model-judged metrics without a judge, and metrics no case has data for."""
     from evalkit.judges.offline import OfflineJudge
 
-    context = MetricContext(judge=OfflineJudge())
+    context = MetricContext(judge=_NamedJudge(judge) if judge else OfflineJudge(), endpoint=judge)
     seen: set[str] = set()
     for i, name in enumerate(names):
         if name in seen:

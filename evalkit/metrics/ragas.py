@@ -1,4 +1,9 @@
-"""Adapters that compute metrics through ragas itself, so the numbers are ragas's own."""
+"""Adapters that compute metrics through ragas itself, so the numbers are ragas's own.
+
+The ID-based context metrics need no model. `context_precision`, `context_recall` and
+`factual_correctness` are judged by the suite's `judge:` model through ragas's collections API,
+with a client whose calls go through evalkit.llm (cache, retries, accounting).
+"""
 
 from __future__ import annotations
 
@@ -56,3 +61,58 @@ for _kind in ("precision", "recall"):
         return RagasIdMetric(name, kind)
 
     metric_registry.register(f"context_{_kind}_ids")(_factory)
+
+
+# name -> (ragas collections class, whether it judges retrieved passages, ascore arguments)
+JUDGED = {
+    "context_precision": ("ContextPrecisionWithReference", True,
+                          lambda case, out: {"user_input": case.question, "reference": case.expected_answer,
+                                             "retrieved_contexts": out.contexts}),
+    "context_recall": ("ContextRecall", True,
+                       lambda case, out: {"user_input": case.question, "retrieved_contexts": out.contexts,
+                                          "reference": case.expected_answer}),
+    "factual_correctness": ("FactualCorrectness", False,
+                            lambda case, out: {"response": out.answer, "reference": case.expected_answer}),
+}
+
+
+@dataclass
+class RagasJudgedMetric:
+    """A ragas metric computed by the suite's judge model."""
+
+    name: str
+    kind: str
+    judge_impl: Any  # RagasJudge
+    requires: tuple[str, ...] = ("expected_answer",)
+    judge: str | None = None
+
+    def __post_init__(self) -> None:
+        self.judge = self.judge_impl.name
+
+    async def score(self, case: Case, output: Output) -> Score:
+        import ragas.metrics.collections as collections
+
+        class_name, uses_passages, arguments = JUDGED[self.kind]
+        if uses_passages and not output.passages:
+            return Score(skipped="no retrieved passages (a closed-book answer)")
+        if not uses_passages and not output.answer.strip():
+            return Score(skipped="empty answer")
+        metric = getattr(collections, class_name)(llm=self.judge_impl.llm())
+        result = await metric.ascore(**arguments(case, output))
+        value = float(result.value)
+        if math.isnan(value):
+            return Score(error="ragas returned NaN (the judge found nothing to score)")
+        return Score(value, details={"judge": self.judge})
+
+
+for _name in JUDGED:
+
+    def _judged_factory(name: str, k: int | None, context: MetricContext, kind: str = _name) -> RagasJudgedMetric:
+        from evalkit.errors import EvalkitError
+
+        if context.endpoint is None:
+            raise EvalkitError(f"metric '{name}' is judged by a model, and the suite has no 'judge:'",
+                               hint="add judge: {model: gpt-4o-mini} (key from OPENAI_API_KEY), or use faithfulness")
+        return RagasJudgedMetric(name, kind, context.judge)
+
+    metric_registry.register(_name)(_judged_factory)

@@ -189,3 +189,36 @@ def test_planted_key_appears_in_no_output(tmp_path: Path, key: str) -> None:
     leaks = [str(p) for p in tmp_path.rglob("*") if p.is_file() and key.encode() in p.read_bytes()]
     assert leaks == []
     assert (tmp_path / "mlflow.db").is_file() and list((tmp_path / "cache" / "llm").rglob("*.json"))
+
+
+def test_ragas_context_recall_with_scripted_judge(tmp_path: Path, key: str) -> None:
+    def judge(schema: str, given: dict) -> str:
+        assert schema == "ContextRecallOutput", schema
+        # the reference has two sentences; the one about fever is in the retrieved context
+        return json.dumps({"classifications": [
+            {"statement": s, "reason": "scripted", "attributed": int("fever" in s and "fever" in given["context"])}
+            for s in given["answer"].split(". ")]})
+
+    with FakeOpenAI(judge=judge) as server:
+        extra = f"judge: {{model: gpt-4o-mini, base_url: '{server.base_url}', api_key_env: EVALKIT_TEST_KEY}}\n"
+        text = SUITE.format(url=server.base_url, extra=extra).replace("[recall@1, faithfulness]", "[context_recall]")
+        text = text.replace("expected_sources: [d1]}", "expected_sources: [d1], expected_answer: 'Aspirin lowers fever. It is cheap'}")
+        (tmp_path / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in CORPUS))
+        (tmp_path / "suite.yaml").write_text(text.replace("  - {metric: recall@1, min: 0.5}\n", ""))
+        (tmp_path / "suite.yaml").write_text((tmp_path / "suite.yaml").read_text().replace("gates:\n", ""))
+        outcome = run(tmp_path / "suite.yaml", tmp_path)
+    scores = {(s["candidate"], s["case_id"]): s["scores"]["context_recall"] for s in outcome.samples}
+    assert scores[("rag-chat", "q1")]["value"] == 0.5
+    assert scores[("rag-chat", "q2")]["skipped"] == "case has no expected_answer"
+    assert scores[("closed", "q1")]["skipped"] == "no retrieved passages (a closed-book answer)"
+
+
+def test_model_judged_metric_without_judge_is_a_suite_error(tmp_path: Path) -> None:
+    from evalkit.errors import EvalkitError
+
+    with FakeOpenAI() as server:
+        path = make_suite(tmp_path, server)
+    path.write_text(path.read_text().replace("[recall@1, faithfulness]", "[recall@1, context_recall]")
+                    .replace("expected_sources: [d1]}", "expected_sources: [d1], expected_answer: x}"))
+    with pytest.raises(EvalkitError, match="metric 'context_recall' is judged by a model, and the suite has no 'judge:'"):
+        load_suite(path)
