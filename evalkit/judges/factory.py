@@ -33,6 +33,7 @@ class RagasJudge:
         self.name = f"{spec.model}@{spec.base_url or 'openai'}"
         self.stats = CallStats()
         self._llm: Any = None
+        self._metrics: dict[str, Any] = {}  # ragas metric objects by class name, built once
 
     def llm(self) -> Any:
         """ragas's LLM wrapper around evalkit's client, made on first use (inside the event loop)."""
@@ -54,10 +55,16 @@ class RagasJudge:
             self._llm = llm_factory(self.spec.model, client=client, temperature=self.spec.temperature)
         return self._llm
 
-    async def faithfulness(self, question: str, answer: str, passages: list[Passage]) -> FaithfulnessVerdict:
-        from ragas.metrics.collections import Faithfulness
+    def metric(self, class_name: str) -> Any:
+        """One instance of a ragas collections metric bound to this judge's model."""
+        if class_name not in self._metrics:
+            import ragas.metrics.collections as collections
 
-        metric = Faithfulness(llm=self.llm())
+            self._metrics[class_name] = getattr(collections, class_name)(llm=self.llm())
+        return self._metrics[class_name]
+
+    async def faithfulness(self, question: str, answer: str, passages: list[Passage]) -> FaithfulnessVerdict:
+        metric = self.metric("Faithfulness")
         result = await metric.ascore(user_input=question, response=answer,
                                      retrieved_contexts=[p.text for p in passages])
         return FaithfulnessVerdict(float(result.value), [])

@@ -90,15 +90,12 @@ class RagasJudgedMetric:
         self.judge = self.judge_impl.name
 
     async def score(self, case: Case, output: Output) -> Score:
-        import ragas.metrics.collections as collections
-
         class_name, uses_passages, arguments = JUDGED[self.kind]
         if uses_passages and not output.passages:
             return Score(skipped="no retrieved passages (a closed-book answer)")
         if not uses_passages and not output.answer.strip():
             return Score(skipped="empty answer")
-        metric = getattr(collections, class_name)(llm=self.judge_impl.llm())
-        result = await metric.ascore(**arguments(case, output))
+        result = await self.judge_impl.metric(class_name).ascore(**arguments(case, output))
         value = float(result.value)
         if math.isnan(value):
             return Score(error="ragas returned NaN (the judge found nothing to score)")
