@@ -56,7 +56,7 @@ def validate(suite: SuiteArg) -> None:
 def run(
     suite: SuiteArg,
     reports_dir: Annotated[Path, typer.Option(help="Where run folders are written.")] = Path("reports"),
-    cache_dir: Annotated[Path | None, typer.Option(help="Index cache [default: .evalkit-cache or $EVALKIT_CACHE_DIR]")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Cache for indexes and model responses [default: .evalkit-cache or $EVALKIT_CACHE_DIR]")] = None,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]")] = None,
     mlflow: Annotated[bool, typer.Option(help="Log the run to MLflow.")] = True,
     limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N cases.")] = None,

@@ -146,7 +146,7 @@ async def run_suite(suite: Suite, *, reports_dir: Path, cache_dir: Path, max_err
     max_error_rate = suite.spec.max_error_rate if max_error_rate is None else max_error_rate
     context = BuildContext(suite.corpus, suite.directory, cache_dir, use_cache, refresh)
     judge = build_judge(suite.spec.judge, context)
-    metrics = [build_metric(name, MetricContext(judge=judge, endpoint=suite.spec.judge, build=context))
+    metrics = [build_metric(name, MetricContext(judge=judge, endpoint=suite.spec.judge))
                for name in suite.spec.metrics]
     skipped = {c.name: reason for c in suite.candidates if (reason := c.missing_credentials())}
     run_id = new_run_id()
@@ -196,7 +196,7 @@ async def _prepare(candidate: Candidate, cases: list[Case]) -> str | None:
     except EvalkitError:
         raise
     except Exception as exc:
-        return f"prepare failed: {type(exc).__name__}: {exc}"
+        return f"prepare failed: {_short(exc)}"
     return None
 
 
@@ -206,13 +206,12 @@ def finish(folder: Path, header: dict[str, Any], samples: list[dict[str, Any]], 
 
     `baseline` is the default reference for no-regression gates that do not name their own."""
     from evalkit.baselines import DEFAULT_BASELINE, resolve
+    from evalkit.noise import read_noise
     from evalkit.suite import GateSpec
 
     def resolve_baseline(ref: str | None) -> tuple[str, Any]:
         name = ref or baseline or DEFAULT_BASELINE
         return name, resolve(name, header["suite"]["name"], folder.parent.parent, tracking_uri)
-
-    from evalkit.noise import read_noise
 
     summaries = aggregate(header, samples)
     usage_path = folder / USAGE

@@ -11,7 +11,7 @@ from evalkit.errors import EvalkitError
 from evalkit.registry import Registry
 
 if TYPE_CHECKING:
-    from evalkit.candidates.base import BuildContext, Output
+    from evalkit.candidates.base import Output
     from evalkit.endpoints import EndpointSpec
     from evalkit.judges.base import Judge
     from evalkit.suite import Case
@@ -41,7 +41,6 @@ class MetricContext:
 
     judge: Judge  # the suite's judge: the offline judge, or a model judge when `judge:` is set
     endpoint: EndpointSpec | None = None  # the suite's `judge:` model, for metrics computed by ragas
-    build: BuildContext | None = None
 
 
 @dataclass
