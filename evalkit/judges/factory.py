@@ -60,7 +60,11 @@ class RagasJudge:
         if class_name not in self._metrics:
             import ragas.metrics.collections as collections
 
-            self._metrics[class_name] = getattr(collections, class_name)(llm=self.llm())
+            extra: dict[str, Any] = {}
+            if class_name == "AnswerRelevancy":
+                # local MiniLM embeddings; one generated question, as repeats at temperature 0 are identical
+                extra = {"embeddings": local_embeddings(), "strictness": 1}
+            self._metrics[class_name] = getattr(collections, class_name)(llm=self.llm(), **extra)
         return self._metrics[class_name]
 
     async def faithfulness(self, question: str, answer: str, passages: list[Passage]) -> FaithfulnessVerdict:
@@ -68,3 +72,21 @@ class RagasJudge:
         result = await metric.ascore(user_input=question, response=answer,
                                      retrieved_contexts=[p.text for p in passages])
         return FaithfulnessVerdict(float(result.value), [])
+
+
+def local_embeddings() -> Any:
+    """ragas's embedding interface over evalkit's local MiniLM (no embedding API calls)."""
+    import asyncio
+
+    from ragas.embeddings.base import BaseRagasEmbedding
+
+    from evalkit.embeddings import encode
+
+    class LocalEmbeddings(BaseRagasEmbedding):
+        def embed_text(self, text: str, **kwargs: Any) -> list[float]:
+            return [float(x) for x in encode([text])[0]]
+
+        async def aembed_text(self, text: str, **kwargs: Any) -> list[float]:
+            return await asyncio.to_thread(self.embed_text, text)
+
+    return LocalEmbeddings()

@@ -73,7 +73,10 @@ JUDGED = {
                                           "reference": case.expected_answer}),
     "factual_correctness": ("FactualCorrectness", False,
                             lambda case, out: {"response": out.answer, "reference": case.expected_answer}),
+    "answer_relevancy": ("AnswerRelevancy", False,
+                         lambda case, out: {"user_input": case.question, "response": out.answer}),
 }
+NEEDS_REFERENCE = {"context_precision", "context_recall", "factual_correctness"}
 
 
 @dataclass
@@ -83,11 +86,12 @@ class RagasJudgedMetric:
     name: str
     kind: str
     judge_impl: Any  # RagasJudge
-    requires: tuple[str, ...] = ("expected_answer",)
+    requires: tuple[str, ...] = ()
     judge: str | None = None
 
     def __post_init__(self) -> None:
         self.judge = self.judge_impl.name
+        self.requires = ("expected_answer",) if self.kind in NEEDS_REFERENCE else ()
 
     async def score(self, case: Case, output: Output) -> Score:
         class_name, uses_passages, arguments = JUDGED[self.kind]

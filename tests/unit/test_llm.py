@@ -222,3 +222,21 @@ def test_model_judged_metric_without_judge_is_a_suite_error(tmp_path: Path) -> N
                     .replace("expected_sources: [d1]}", "expected_sources: [d1], expected_answer: x}"))
     with pytest.raises(EvalkitError, match="metric 'context_recall' is judged by a model, and the suite has no 'judge:'"):
         load_suite(path)
+
+
+def test_ragas_answer_relevancy_with_scripted_judge(tmp_path: Path, key: str) -> None:
+    def judge(schema: str, given: dict) -> str:
+        assert schema == "AnswerRelevanceOutput", schema
+        evasive = "memory" in given["response"]  # the closed-book script answers "I answer from memory."
+        return json.dumps({"question": "What reduces fever?", "noncommittal": int(evasive)})
+
+    with FakeOpenAI(judge=judge) as server:
+        extra = f"judge: {{model: gpt-4o-mini, base_url: '{server.base_url}', api_key_env: EVALKIT_TEST_KEY}}\n"
+        text = SUITE.format(url=server.base_url, extra=extra).replace("[recall@1, faithfulness]", "[answer_relevancy]")
+        (tmp_path / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in CORPUS))
+        (tmp_path / "suite.yaml").write_text(text.replace("gates:\n  - {metric: recall@1, min: 0.5}\n", ""))
+        outcome = run(tmp_path / "suite.yaml", tmp_path)
+    scores = {(s["candidate"], s["case_id"]): s["scores"]["answer_relevancy"]["value"] for s in outcome.samples}
+    assert scores[("rag-chat", "q1")] == pytest.approx(1.0, abs=1e-5)  # generated question == the question
+    assert 0.0 < scores[("rag-chat", "q2")] < 0.5  # a question about fever for a question about water
+    assert scores[("closed", "q1")] == 0.0  # noncommittal
