@@ -14,6 +14,7 @@ import json
 import os
 import random
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,9 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
-_semaphores: dict[tuple[str, int], asyncio.Semaphore] = {}
+# one bound per endpoint and event loop (a semaphore belongs to the loop it was made in)
+_semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary())
 
 
 def _transport_base() -> Any:
@@ -99,8 +102,9 @@ class CallTransport(_transport_base()):  # type: ignore[misc]
         self._inner = httpx2.AsyncHTTPTransport()
         self.spec, self.stats, self.cache, self.refresh = spec, stats, cache, refresh
         self.backoff_s, self.max_backoff_s = backoff_s, max_backoff_s
-        key = (spec.base_url or "https://api.openai.com/v1", id(asyncio.get_running_loop()))
-        self._semaphore = _semaphores.setdefault(key, asyncio.Semaphore(spec.concurrency))
+        per_loop = _semaphores.setdefault(asyncio.get_running_loop(), {})
+        endpoint = spec.base_url or "https://api.openai.com/v1"
+        self._semaphore = per_loop.setdefault(endpoint, asyncio.Semaphore(spec.concurrency))
 
     async def handle_async_request(self, request: Any) -> Any:
         import httpx2
