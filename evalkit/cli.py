@@ -77,7 +77,7 @@ def run(
     from evalkit.suite import load_suite
 
     loaded = load_suite(suite, limit=limit)
-    total = len(loaded.cases) * len(loaded.candidates)
+    total = len(loaded.cases) * sum(not c.missing_credentials() for c in loaded.candidates)
     err.print(f"[bold]{loaded.name}[/bold]: {len(loaded.cases)} cases × {len(loaded.candidates)} candidates")
     from evalkit.runner import run_suite
 
