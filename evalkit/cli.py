@@ -182,7 +182,7 @@ def compare_command(
 @app.command()
 def calibrate(
     labels: Annotated[Path, typer.Argument(help="Human-labelled rows (jsonl/csv/parquet): answer, contexts, label.", show_default=False)],
-    judge: Annotated[str, typer.Option(help="The judge to calibrate.")] = "offline",
+    suite: Annotated[Path | None, typer.Option(help="Calibrate this suite's `judge:` model instead of the offline judge.")] = None,
     data_name: Annotated[str | None, typer.Option(help="Name of the data set, recorded with the figures.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
     save: Annotated[Path | None, typer.Option(help="Save the result as JSON [default: reports/calibration/<judge>.json].")] = None,
@@ -192,11 +192,21 @@ def calibrate(
     """Measure a judge's agreement with human labels: macro-F1, balanced accuracy, AUROC, Cohen's kappa."""
     import json
 
-    from evalkit.judges.calibration import calibrate_offline
+    from evalkit.cache import cache_dir
+    from evalkit.candidates.base import BuildContext
+    from evalkit.judges.calibration import calibrate
+    from evalkit.judges.factory import build_judge
 
-    if judge != "offline":
-        raise EvalkitError(f"unknown judge '{judge}'", hint="the offline judge is the one evalkit ships: --judge offline")
-    result = calibrate_offline(labels, data_name)
+    endpoint = None
+    if suite is not None:
+        from evalkit.suite import load_suite
+
+        endpoint = load_suite(suite).spec.judge
+        if endpoint is None:
+            raise EvalkitError("the suite has no 'judge:' model to calibrate", where=str(suite),
+                               hint="omit --suite to calibrate the offline judge")
+    judge = build_judge(endpoint, BuildContext(None, Path("."), cache_dir()))
+    result = calibrate(labels, judge, data_name)
     path = save or Path("reports") / "calibration" / f"{result['judge']}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2), encoding="utf-8")

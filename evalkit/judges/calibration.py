@@ -8,6 +8,7 @@ number, name or negation check counting 0. Each agreement figure carries a boots
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EvalkitError
+from evalkit.judges.base import Judge
 from evalkit.records import read_records
 from evalkit.stats import SEED
 
@@ -27,6 +29,7 @@ class LabelledRow:
     answer: str
     contexts: list[str]
     label: int
+    question: str = ""
 
 
 def load_labels(path: Path) -> list[LabelledRow]:
@@ -42,7 +45,8 @@ def load_labels(path: Path) -> list[LabelledRow]:
         contexts = row["contexts"]
         if isinstance(contexts, str) or not isinstance(contexts, list):
             raise EvalkitError("field 'contexts' must be a list of passages", where=where)
-        rows.append(LabelledRow(str(row["answer"]), [str(c) for c in contexts], int(row["label"])))
+        rows.append(LabelledRow(str(row["answer"]), [str(c) for c in contexts], int(row["label"]),
+                                str(row.get("question") or "")))
     if len({r.label for r in rows}) < 2:
         raise EvalkitError("calibration needs rows of both labels", where=str(path))
     return rows
@@ -110,22 +114,35 @@ def best_threshold(labels: Any, scores: Any) -> dict[str, float]:
     return best
 
 
-def calibrate_offline(path: Path, data_name: str | None = None) -> dict[str, Any]:
-    from evalkit.candidates.base import Passage
-    from evalkit.judges.offline import OfflineJudge
+def _graded(verdict: Any) -> float:
+    """Mean claim support, a claim that failed a number, name or negation check counting 0; a model
+    judge without per-claim verdicts is graded by its score."""
+    claims = verdict.claims
+    if not claims:
+        return float(verdict.score) if verdict.score == verdict.score else 0.0
+    hard = ("number", "name", "negation")
+    return sum(c.support if c.supported or not c.reason.startswith(hard) else 0.0 for c in claims) / len(claims)
 
-    rows = load_labels(path)
-    judge = OfflineJudge()
-    started = time.perf_counter()
-    predicted, scores = [], []
-    for row in rows:
+
+async def _judge_rows(judge: Judge, rows: list[LabelledRow]) -> list[Any]:
+    from evalkit.candidates.base import Passage
+
+    async def one(row: LabelledRow) -> Any:
         passages = [Passage(f"context-{i}", text, i + 1) for i, text in enumerate(row.contexts)]
-        verdict = judge.judge(row.answer, passages)
-        claims = verdict.claims
-        predicted.append(int(bool(claims) and all(c.supported for c in claims)))
-        scores.append(sum(c.support if c.supported or not c.reason.startswith(("number", "name", "negation"))
-                          else 0.0 for c in claims) / max(1, len(claims)))
+        return await judge.faithfulness(row.question or "(no question)", row.answer, passages)
+
+    return list(await asyncio.gather(*(one(row) for row in rows)))
+
+
+def calibrate(path: Path, judge: Judge, data_name: str | None = None) -> dict[str, Any]:
+    """Run `judge` over the labelled rows and measure its agreement with the labels."""
+    rows = load_labels(path)
+    started = time.perf_counter()
+    verdicts = asyncio.run(_judge_rows(judge, rows))
     seconds = time.perf_counter() - started
+    # "supported" as the judge is configured: every claim supported (a model judge: score 1)
+    predicted = [int(v.score == 1.0 and (not v.claims or all(c.supported for c in v.claims))) for v in verdicts]
+    scores = [_graded(v) for v in verdicts]
     labels = [r.label for r in rows]
     return {
         "judge": judge.name,

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from evalkit.errors import EvalkitError
-from evalkit.judges.calibration import agreement, auroc, best_threshold, calibrate_offline, on_record
+from evalkit.judges.calibration import agreement, auroc, best_threshold, calibrate, on_record
+from evalkit.judges.offline import OfflineJudge
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELS = ROOT / "suites" / "data" / "attributionbench" / "dev.jsonl.gz"
@@ -36,8 +37,8 @@ def test_best_threshold_by_hand() -> None:
 
 
 def test_attributionbench_figures_are_deterministic_and_on_record() -> None:
-    first = calibrate_offline(LABELS, "AttributionBench dev")
-    second = calibrate_offline(LABELS, "AttributionBench dev")
+    first = calibrate(LABELS, OfflineJudge(), "AttributionBench dev")
+    second = calibrate(LABELS, OfflineJudge(), "AttributionBench dev")
     first.pop("seconds"), second.pop("seconds")
     assert first == second and first["n"] == 1198 and first["n_supported"] == 599
     record = on_record("offline-v1")
@@ -50,4 +51,4 @@ def test_bad_label_rows(tmp_path: Path) -> None:
     path = tmp_path / "labels.jsonl"
     path.write_text(json.dumps({"answer": "x", "contexts": "not a list", "label": 1}) + "\n")
     with pytest.raises(EvalkitError, match=r"labels.jsonl:1: field 'contexts' must be a list"):
-        calibrate_offline(path)
+        calibrate(path, OfflineJudge())

@@ -240,3 +240,23 @@ def test_ragas_answer_relevancy_with_scripted_judge(tmp_path: Path, key: str) ->
     assert scores[("rag-chat", "q1")] == pytest.approx(1.0, abs=1e-5)  # generated question == the question
     assert 0.0 < scores[("rag-chat", "q2")] < 0.5  # a question about fever for a question about water
     assert scores[("closed", "q1")] == 0.0  # noncommittal
+
+
+def test_calibrate_the_suites_model_judge(tmp_path: Path, key: str) -> None:
+    rows = [{"question": "q", "contexts": ["Aspirin reduces fever."], "answer": a, "label": label}
+            for a, label in [("Aspirin reduces fever.", 1), ("Aspirin was invented on the moon.", 0),
+                             ("Aspirin is cheap.", 1), ("It was invented in 1899.", 1)]]
+    (tmp_path / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with FakeOpenAI(judge=_scripted_judge) as server:
+        extra = f"judge: {{model: gpt-4o-mini, base_url: '{server.base_url}', api_key_env: EVALKIT_TEST_KEY}}\n"
+        path = make_suite(tmp_path, server, extra)
+        env = {**os.environ, "EVALKIT_CACHE_DIR": str(tmp_path / "cache")}
+        result = subprocess.run([sys.executable, "-m", "evalkit", "calibrate", "labels.jsonl", "--suite", str(path),
+                                 "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+                                check=False)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["judge"] == f"gpt-4o-mini@{server.base_url}" and figures["n"] == 4
+    # the scripted judge rejects both "invented" answers; one of them is labelled supported
+    assert figures["configured"]["balanced_accuracy"]["value"] == pytest.approx((2 / 3 + 1) / 2)
+    assert len(server.requests) == 8  # 2 judge calls per row
