@@ -89,9 +89,11 @@ def _short(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-async def _score(metric: Metric, case: Case, output: Output) -> Score:
+async def _score(metric: Metric, case: Case, output: Output, judge_missing: str | None = None) -> Score:
     if output.error:
         return Score(error=f"candidate failed: {output.error}")
+    if metric.judge and judge_missing:
+        return Score(skipped=f"judge skipped: {judge_missing}")
     for needed in metric.requires:
         if not getattr(case, needed):
             return Score(skipped=f"case has no {needed}")
@@ -149,6 +151,9 @@ async def run_suite(suite: Suite, *, reports_dir: Path, cache_dir: Path, max_err
     metrics = [build_metric(name, MetricContext(judge=judge, endpoint=suite.spec.judge))
                for name in suite.spec.metrics]
     skipped = {c.name: reason for c in suite.candidates if (reason := c.missing_credentials())}
+    judge_missing = suite.spec.judge.missing_key() if suite.spec.judge else None
+    if judge_missing and on_stage:
+        on_stage(f"judged metrics skipped: the judge's {judge_missing}")
     run_id = new_run_id()
     header = build_header(suite, run_id, metrics, max_error_rate, skipped, allow_skipped)
     writer = RunWriter(reports_dir / suite.name / run_id, header)
@@ -170,7 +175,7 @@ async def run_suite(suite: Suite, *, reports_dir: Path, cache_dir: Path, max_err
             async def one(case: Case, candidate: Candidate = candidate, failure: str | None = failure) -> None:
                 async with semaphore:
                     output = Output(error=failure) if failure else await _answer(candidate, case)
-                    scores = {m.name: await _score(m, case, output) for m in metrics}
+                    scores = {m.name: await _score(m, case, output, judge_missing) for m in metrics}
                 record = _record(candidate.name, case, output, scores)
                 writer.add(record)
                 samples.append(record)

@@ -260,3 +260,13 @@ def test_calibrate_the_suites_model_judge(tmp_path: Path, key: str) -> None:
     # the scripted judge rejects both "invented" answers; one of them is labelled supported
     assert figures["configured"]["balanced_accuracy"]["value"] == pytest.approx((2 / 3 + 1) / 2)
     assert len(server.requests) == 8  # 2 judge calls per row
+
+
+def test_missing_judge_key_skips_judged_metrics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str) -> None:
+    with FakeOpenAI() as server:
+        extra = f"judge: {{model: gpt-4o-mini, base_url: '{server.base_url}', api_key_env: EVALKIT_JUDGE_KEY}}\n"
+        monkeypatch.delenv("EVALKIT_JUDGE_KEY", raising=False)
+        outcome = run(make_suite(tmp_path, server, extra), tmp_path)
+    score = by(outcome, "rag-chat", "q1")["scores"]["faithfulness"]
+    assert score == {"skipped": "judge skipped: EVALKIT_JUDGE_KEY is not set"}
+    assert by(outcome, "rag-chat", "q1")["scores"]["recall@1"]["value"] == 1.0
