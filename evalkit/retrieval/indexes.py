@@ -65,7 +65,7 @@ class Bm25Index:
         from llama_index.retrievers.bm25 import BM25Retriever
 
         nodes = [TextNode(id_=c.node_id, text=c.text) for c in self.chunks]
-        BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=10).persist(str(folder))
+        BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=10).persist(str(folder), show_progress=False)
 
     def search(self, queries: list[str], n: int) -> list[Hits]:
         self._retriever.similarity_top_k = min(n, len(self.chunks))
