@@ -315,6 +315,8 @@ def main() -> None:
     import click
 
     _offline_environment()
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = 120  # CI logs: room for three candidates' columns without wrapping
     try:
         code = app(standalone_mode=False)
     except EvalkitError as exc:
