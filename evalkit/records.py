@@ -16,7 +16,6 @@ from typing import Any
 
 from evalkit.errors import EvalkitError
 
-FORMATS = ("jsonl", "csv", "parquet")
 
 
 def detect_format(path: Path) -> str:
