@@ -17,7 +17,6 @@ from typing import Any
 from evalkit.errors import EvalkitError
 
 
-
 def detect_format(path: Path) -> str:
     name = path.name.lower()
     for suffix, fmt in ((".jsonl", "jsonl"), (".jsonl.gz", "jsonl"), (".json", "jsonl"),
