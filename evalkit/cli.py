@@ -312,8 +312,6 @@ class _progress:
 
 
 def main() -> None:
-    import click
-
     _offline_environment()
     if not out.is_terminal and "COLUMNS" not in os.environ:
         out.width = 120  # CI logs: room for three candidates' columns without wrapping
@@ -322,12 +320,13 @@ def main() -> None:
     except EvalkitError as exc:
         err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         sys.exit(int(exc.exit_code))
-    except click.ClickException as exc:  # usage errors: unknown option, missing argument
-        exc.show()
-        sys.exit(int(ExitCode.BAD_INPUT))
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         err.print("interrupted: finished samples are kept in the run folder")
         sys.exit(130)
+    except typer.TyperException as exc:  # usage errors: unknown option, missing argument
+        show = getattr(exc, "show", None)
+        show() if callable(show) else err.print(f"error: {exc}")
+        sys.exit(int(ExitCode.BAD_INPUT))
     sys.exit(code if isinstance(code, int) else 0)
 
 

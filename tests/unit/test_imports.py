@@ -18,3 +18,9 @@ def test_import_is_light() -> None:
 def test_help_works() -> None:
     result = subprocess.run([sys.executable, "-m", "evalkit", "--help"], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and "run" in result.stdout and "validate" in result.stdout
+
+
+def test_usage_error_is_one_message_and_exit_2() -> None:
+    result = subprocess.run([sys.executable, "-m", "evalkit", "run"], capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert "Missing" in result.stderr and "Traceback" not in result.stderr
