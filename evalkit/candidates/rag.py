@@ -108,10 +108,7 @@ class RagCandidate:
 
     async def answer(self, case: Case) -> Output:
         started = time.perf_counter()
-        passages = self._hits.get(case.id)
-        if passages is None:  # a case that was not prepared (never in a normal run)
-            self._prepare([case])
-            passages = self._hits[case.id]
+        passages = self._hits[case.id]  # retrieved in prepare()
         usage: dict[str, int] = {}
         if self._chat is not None:
             answer, citations, usage = await self._chat.generate(case.question, passages)
