@@ -31,6 +31,21 @@ JunitOpt = Annotated[Path | None, typer.Option(help="Write JUnit XML (one test c
 MarkdownOpt = Annotated[Path | None, typer.Option(help="Write (append to) a Markdown summary, e.g. $GITHUB_STEP_SUMMARY.")]
 
 
+def _version(value: bool) -> None:
+    if value:
+        from evalkit import __version__
+
+        out.print(f"evalkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """Evaluate grounded question answering: YAML suites → candidates → metrics → MLflow and HTML."""
+
+
 def _offline_environment() -> None:
     """No telemetry and no hub downloads from any library evalkit drives."""
     for name, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"),
