@@ -43,5 +43,6 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: print the figures recorded in the README and docs/."""
     _install(session, "test")
-    for script in session.posargs or ["benchmarks/bench_judge.py", "benchmarks/bench_llm.py", "benchmarks/bench_demo.py"]:
+    scripts = ["benchmarks/bench_judge.py", "benchmarks/bench_llm.py", "benchmarks/bench_demo.py"]
+    for script in session.posargs or scripts:
         session.run("python", script, env=OFFLINE)
