@@ -38,6 +38,11 @@ class EndpointSpec(BaseModel):
     concurrency: int = Field(default=8, ge=1, description="calls in flight at once to this endpoint")
     price: Price | None = None
 
+    @property
+    def label(self) -> str:
+        """How results name this model, e.g. `gpt-4o-mini@openai` (never includes the key)."""
+        return f"{self.model}@{self.base_url or 'openai'}"
+
     def missing_key(self) -> str | None:
         return None if os.environ.get(self.api_key_env) else f"{self.api_key_env} is not set"
 

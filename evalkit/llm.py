@@ -17,10 +17,13 @@ import time
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalkit.cache import content_key
 from evalkit.endpoints import EndpointSpec
+
+if TYPE_CHECKING:
+    from evalkit.candidates.base import BuildContext
 
 
 @dataclass
@@ -166,25 +169,21 @@ class CallTransport(_transport_base()):  # type: ignore[misc]
         await self._inner.aclose()
 
 
-@dataclass
-class LLMSettings:
-    """Run-wide settings for model calls, from the command line."""
-
-    cache_dir: Path
-    use_cache: bool = True
-    refresh: bool = False
+def make_transport(spec: EndpointSpec, stats: CallStats, context: BuildContext) -> CallTransport:
+    """The transport for one owner's calls, with the run's cache settings (--no-cache, --refresh)."""
+    cache = ResponseCache(context.cache_dir / "llm") if context.use_cache else None
+    return CallTransport(spec, stats, cache, refresh=context.refresh)
 
 
-def make_client(spec: EndpointSpec, stats: CallStats, settings: LLMSettings) -> Any:
+def make_client(spec: EndpointSpec, stats: CallStats, context: BuildContext) -> Any:
     """An AsyncOpenAI client whose every request goes through CallTransport (its own retries off)."""
     import httpx2
     from openai import AsyncOpenAI
 
-    cache = ResponseCache(settings.cache_dir / "llm") if settings.use_cache else None
-    transport = CallTransport(spec, stats, cache, refresh=settings.refresh)
     return AsyncOpenAI(api_key=os.environ.get(spec.api_key_env, ""), base_url=spec.base_url,
                        timeout=spec.timeout_s, max_retries=0,
-                       http_client=httpx2.AsyncClient(transport=transport, timeout=spec.timeout_s))
+                       http_client=httpx2.AsyncClient(transport=make_transport(spec, stats, context),
+                                                      timeout=spec.timeout_s))
 
 
 class ModelCallError(Exception):

@@ -53,11 +53,10 @@ class ChatGenerator:
         self._client: Any = None
 
     async def generate(self, question: str, passages: list[Passage]) -> tuple[str, list[str], dict[str, int]]:
-        from evalkit.llm import LLMSettings, chat, make_client
+        from evalkit.llm import chat, make_client
 
         if self._client is None:  # made on first use: its concurrency bound belongs to the running loop
-            settings = LLMSettings(self.context.cache_dir, self.context.use_cache, self.context.refresh)
-            self._client = make_client(self.spec, self.stats, settings)
+            self._client = make_client(self.spec, self.stats, self.context)
         messages = [{"role": "system", "content": self.system},
                     {"role": "user", "content": self.template.render(question=question, passages=passages)}]
         answer, usage = await chat(self._client, self.spec, messages)

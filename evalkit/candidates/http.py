@@ -56,14 +56,13 @@ class HttpCandidate:
     async def prepare(self, cases: list[Case]) -> None:
         import httpx2
 
-        from evalkit.llm import CallTransport, ResponseCache
+        from evalkit.llm import make_transport
 
         c = self.config
         policy = EndpointSpec(model=f"http:{c.name}", base_url=c.url, timeout_s=c.timeout_s,
                               max_retries=c.max_retries, concurrency=c.concurrency)
-        cache = ResponseCache(self.context.cache_dir / "llm") if self.context.use_cache else None
         headers = {"Authorization": f"Bearer {os.environ[c.auth_env]}"} if c.auth_env else {}
-        self._client = httpx2.AsyncClient(transport=CallTransport(policy, self.stats, cache, self.context.refresh),
+        self._client = httpx2.AsyncClient(transport=make_transport(policy, self.stats, self.context),
                                           timeout=c.timeout_s, headers=headers)
 
     async def answer(self, case: Case) -> Output:

@@ -30,7 +30,7 @@ class RagasJudge:
         from evalkit.llm import CallStats
 
         self.spec, self.context = spec, context
-        self.name = f"{spec.model}@{spec.base_url or 'openai'}"
+        self.name = spec.label
         self.stats = CallStats()
         self._llm: Any = None
         self._metrics: dict[str, Any] = {}  # ragas metric objects by class name, built once
@@ -43,15 +43,14 @@ class RagasJudge:
             os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
             from ragas.llms import llm_factory
 
-            from evalkit.llm import LLMSettings, make_client
+            from evalkit.llm import make_client
 
             if reason := self.spec.missing_key():
                 from evalkit.errors import EvalkitError
 
                 hint = f"export {self.spec.api_key_env}=... or remove 'judge:' to use the offline judge"
                 raise EvalkitError(f"the judge model cannot run: {reason}", hint=hint)
-            settings = LLMSettings(self.context.cache_dir, self.context.use_cache, self.context.refresh)
-            client = make_client(self.spec, self.stats, settings)
+            client = make_client(self.spec, self.stats, self.context)
             self._llm = llm_factory(self.spec.model, client=client, temperature=self.spec.temperature)
         return self._llm
 

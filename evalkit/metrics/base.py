@@ -52,7 +52,7 @@ class _NamedJudge:
     name: str = ""
 
     def __post_init__(self) -> None:
-        self.name = f"{self.spec.model}@{self.spec.base_url or 'openai'}"
+        self.name = self.spec.label
 
     async def faithfulness(self, question: str, answer: str, passages: list[Any]) -> Any:
         raise NotImplementedError
