@@ -73,9 +73,6 @@ def compare_runs(old: Run, new: Run, metric: str | None = None, top: int = 10) -
 
 
 def render_html(comparison: Comparison, path: Path) -> Path:
-    from jinja2 import Environment, PackageLoader, select_autoescape
+    from evalkit.report.html import render
 
-    env = Environment(loader=PackageLoader("evalkit", "report/templates"),
-                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
-    path.write_text(env.get_template("compare.html.j2").render(c=comparison), encoding="utf-8")
-    return path
+    return render("compare.html.j2", path, c=comparison)

@@ -28,18 +28,22 @@ def _cases(run: Run) -> list[dict[str, Any]]:
     return list(cases.values())
 
 
-def render_report(run: Run, summaries: list[CandidateSummary]) -> Path:
-    """Write report.html into the run folder and return its path."""
+def render(template: str, path: Path, **context: Any) -> Path:
+    """Render one of evalkit's HTML templates (autoescaped, self-contained) to `path`."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(loader=PackageLoader("evalkit", "report/templates"),
                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
     env.filters["fmt"] = _fmt
-    html = env.get_template("report.html.j2").render(
+    path.write_text(env.get_template(template).render(**context), encoding="utf-8")
+    return path
+
+
+def render_report(run: Run, summaries: list[CandidateSummary]) -> Path:
+    """Write report.html into the run folder and return its path."""
+    return render(
+        "report.html.j2", run.folder / REPORT,
         header=run.header, summary=run.summary or {}, summaries=summaries,
         metrics=run.metrics, candidates=run.candidates, cases=_cases(run),
         judges={m["name"]: m.get("judge_agreement") or m.get("judge") for m in run.header["metrics"]},
     )
-    path = run.folder / REPORT
-    path.write_text(html, encoding="utf-8")
-    return path
