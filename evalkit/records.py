@@ -74,3 +74,23 @@ def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 yield number, row
         except (OSError, EOFError, UnicodeDecodeError) as exc:
             raise EvalkitError(f"cannot read file ({exc})", where=str(path)) from None
+
+
+def list_cell(value: Any, where: str, field: str) -> list[str]:
+    """A list-valued cell as a list of strings: a JSON list, 'a;b' text (CSV), or a numpy array (parquet)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                raise EvalkitError(f"field '{field}' is not a JSON list", where=where) from None
+        else:
+            return [part.strip() for part in text.split(";") if part.strip()]
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if not isinstance(value, list):
+        raise EvalkitError(f"field '{field}' must be a list", where=where)
+    return [str(item) for item in value]

@@ -13,7 +13,7 @@ from evalkit.candidates.base import CandidateConfig, candidate_kinds
 from evalkit.corpus import Corpus, load_corpus
 from evalkit.endpoints import EndpointSpec
 from evalkit.errors import EvalkitError, did_you_mean
-from evalkit.records import read_records
+from evalkit.records import list_cell, read_records
 from evalkit.yaml_source import Loc, YamlSource, validation_error
 
 Id = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int | float) else v)]
@@ -196,7 +196,7 @@ def _load_cases(source: YamlSource, spec: SuiteSpec, limit: int | None) -> tuple
         for number, row in read_records(file):
             if limit is not None and len(cases) >= limit:
                 break
-            row = _split_lists(row)
+            row = _split_lists(row, f"{file}:{number}")
             try:
                 cases.append(Case.model_validate(row))
             except ValidationError as exc:
@@ -218,18 +218,13 @@ def _load_cases(source: YamlSource, spec: SuiteSpec, limit: int | None) -> tuple
     return cases, where_case
 
 
-def _split_lists(row: dict[str, Any]) -> dict[str, Any]:
-    """CSV cells hold lists as 'a;b'; parquet gives numpy arrays. Normalise both to lists; drop empty cells."""
+def _split_lists(row: dict[str, Any], where: str) -> dict[str, Any]:
+    """Normalise list cells (CSV 'a;b', parquet arrays) to lists and drop empty cells."""
     out: dict[str, Any] = {}
     for key, value in row.items():
         if value is None or value == "" or (isinstance(value, float) and value != value):
             continue
-        if key in ("expected_sources", "tags"):
-            if isinstance(value, str):
-                value = [part.strip() for part in value.split(";") if part.strip()]
-            elif hasattr(value, "tolist"):
-                value = value.tolist()
-        out[key] = value
+        out[key] = list_cell(value, where, key) if key in ("expected_sources", "tags") else value
     return out
 
 

@@ -7,13 +7,12 @@ separated by ';'.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from evalkit.candidates.base import BuildContext, Candidate, CandidateConfig, Output, Passage, candidate_kinds
 from evalkit.errors import EvalkitError
-from evalkit.records import read_records
+from evalkit.records import list_cell, read_records
 
 if TYPE_CHECKING:
     from evalkit.suite import Case
@@ -26,25 +25,6 @@ class RecordedConfig(CandidateConfig):
 
     def build(self, context: BuildContext) -> Candidate:
         return RecordedCandidate(self.name, (context.suite_dir / self.path).resolve())
-
-
-def _as_list(value: Any, where: str, field: str) -> list[str]:
-    if value is None or (isinstance(value, float) and value != value):
-        return []
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError:
-                raise EvalkitError(f"field '{field}' is not a JSON list", where=where) from None
-        else:
-            return [part.strip() for part in text.split(";") if part.strip()]
-    if hasattr(value, "tolist"):
-        value = value.tolist()
-    if not isinstance(value, list):
-        raise EvalkitError(f"field '{field}' must be a list", where=where)
-    return [str(item) for item in value]
 
 
 class RecordedCandidate:
@@ -60,8 +40,8 @@ class RecordedCandidate:
             where = f"{self.path}:{number}"
             if "id" not in row:
                 raise EvalkitError("missing field 'id' (the case id)", where=where)
-            ids = _as_list(row.get("retrieved_ids"), where, "retrieved_ids")
-            texts = _as_list(row.get("contexts"), where, "contexts")
+            ids = list_cell(row.get("retrieved_ids"), where, "retrieved_ids")
+            texts = list_cell(row.get("contexts"), where, "contexts")
             if texts and len(texts) != len(ids):
                 raise EvalkitError(
                     f"{len(ids)} retrieved_ids but {len(texts)} contexts", where=where,
@@ -72,7 +52,7 @@ class RecordedCandidate:
             self._outputs[str(row["id"])] = Output(
                 answer=str(row.get("answer") or ""),
                 passages=passages,
-                citations=_as_list(row.get("citations"), where, "citations"),
+                citations=list_cell(row.get("citations"), where, "citations"),
                 latency_s=float(row.get("latency_s") or 0.0),
                 error=str(error) if error else None,
             )
