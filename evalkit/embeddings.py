@@ -39,12 +39,19 @@ def load_model(name: str = DEFAULT_MODEL) -> Any:
     return SentenceTransformer(path, device="cpu")
 
 
-def encode(texts: list[str], name: str = DEFAULT_MODEL, batch_size: int = 64) -> Any:
-    """Unit-normalised embeddings as a float32 numpy array of shape (len(texts), dim)."""
+def encode(texts: list[str], name: str = DEFAULT_MODEL, batch_size: int = 64, max_tokens: int | None = None) -> Any:
+    """Unit-normalised embeddings as a float32 numpy array of shape (len(texts), dim).
+
+    `max_tokens` truncates inputs for this call only; the shared model keeps its own limit."""
     model = load_model(name)
     with _lock:
-        return model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                            convert_to_numpy=True, show_progress_bar=False)
+        default = model.max_seq_length
+        model.max_seq_length = max_tokens or default
+        try:
+            return model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                                convert_to_numpy=True, show_progress_bar=False)
+        finally:
+            model.max_seq_length = default
 
 
 def cosine_similarity(a: str, b: str, name: str = DEFAULT_MODEL) -> float:

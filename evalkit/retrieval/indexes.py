@@ -34,7 +34,9 @@ def _memoised(key: str, make: Any) -> Any:
         return _memo[key]
 
 
-def load_or_build_chunks(corpus: Corpus, chunk_size: int, chunk_overlap: int, cache: Path) -> list[Chunk]:
+def load_or_build_chunks(corpus: Corpus, chunk_size: int, chunk_overlap: int,
+                         cache: Path) -> tuple[list[Chunk], str]:
+    """The corpus's chunks and their cache key (which the indexes built on them extend)."""
     key = content_key("chunks", corpus.content_hash, chunk_size, chunk_overlap)
 
     def build(folder: Path) -> None:
@@ -44,8 +46,8 @@ def load_or_build_chunks(corpus: Corpus, chunk_size: int, chunk_overlap: int, ca
         folder, _ = cached_dir(cache / "chunks", key, build)
         return load_chunks(folder / "chunks.jsonl")
 
-    result: list[Chunk] = _memoised(key, make)
-    return result
+    chunks: list[Chunk] = _memoised(key, make)
+    return chunks, key
 
 
 class Bm25Index:
@@ -92,10 +94,9 @@ class DenseIndex:
         load_model(model)  # load now, so query latency does not include it
 
     def _encode(self, texts: list[str]) -> Any:
-        from evalkit.embeddings import encode, load_model
+        from evalkit.embeddings import encode
 
-        load_model(self.model).max_seq_length = self.max_tokens
-        return encode(texts, self.model)
+        return encode(texts, self.model, max_tokens=self.max_tokens)
 
     def _build(self, folder: Path) -> None:
         import numpy as np
@@ -140,8 +141,7 @@ class HybridIndex:
 
 def build_index(corpus: Corpus, settings: dict[str, Any], cache: Path) -> Index:
     """The index for one retriever setting (kind, chunking, model), shared by candidates that agree."""
-    chunks = load_or_build_chunks(corpus, settings["chunk_size"], settings["chunk_overlap"], cache)
-    chunks_key = content_key("chunks", corpus.content_hash, settings["chunk_size"], settings["chunk_overlap"])
+    chunks, chunks_key = load_or_build_chunks(corpus, settings["chunk_size"], settings["chunk_overlap"], cache)
 
     def bm25() -> Bm25Index:
         index: Bm25Index = _memoised(content_key("bm25", chunks_key), lambda: Bm25Index(chunks, cache, chunks_key))

@@ -31,3 +31,13 @@ def test_semantic_similarity_with_local_model() -> None:
     close = cosine_similarity("Aspirin lowers fever.", "Fever is reduced by aspirin.")
     far = cosine_similarity("Aspirin lowers fever.", "The stock market fell on Tuesday.")
     assert close > 0.7 and far < 0.3
+
+
+def test_a_truncated_encode_leaves_the_shared_model_alone() -> None:
+    from evalkit.embeddings import encode, load_model
+
+    long_text = "aspirin " * 300
+    full = encode([long_text])[0]
+    truncated = encode([long_text], max_tokens=16)[0]
+    assert load_model().max_seq_length == 256  # the dense retriever's 128-token limit does not leak
+    assert (full == encode([long_text])[0]).all() and not (full == truncated).all()
