@@ -76,9 +76,9 @@ def _client(tracking_uri: str | None) -> Any:
         if not Path("mlflow.db").is_file():
             return None  # nothing logged here; do not create an empty store
         uri = "sqlite:///mlflow.db"
-    from evalkit.tracking.mlflow import _mlflow
+    from evalkit.tracking.mlflow import import_mlflow
 
-    return _mlflow().tracking.MlflowClient(tracking_uri=uri)
+    return import_mlflow().tracking.MlflowClient(tracking_uri=uri)
 
 
 def _mlflow_search(client: Any, suite: str, tags: dict[str, str]) -> list[Any]:

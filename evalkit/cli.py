@@ -110,7 +110,7 @@ def run(
     outcome = outcomes[-1]
     if repeat > 1:
         outcome = _record_noise(outcomes, baseline, tracking_uri)
-    _publish(outcome.folder, tracking_uri, log_mlflow=mlflow, junit=junit, markdown=markdown)
+    _publish(outcome, tracking_uri, log_mlflow=mlflow, junit=junit, markdown=markdown)
     raise typer.Exit(int(outcome.exit_code))
 
 
@@ -152,7 +152,7 @@ def report(
     complete = (saved.summary or {}).get("status", "complete") == "complete"
     outcome = finish(run_dir, saved.header, saved.samples, complete=complete, baseline=baseline,
                      tracking_uri=tracking_uri)
-    _publish(outcome.folder, tracking_uri, log_mlflow=mlflow, junit=junit, markdown=markdown)
+    _publish(outcome, tracking_uri, log_mlflow=mlflow, junit=junit, markdown=markdown)
     raise typer.Exit(int(outcome.exit_code))
 
 
@@ -263,25 +263,21 @@ def baseline_promote(
         out.print(line)
 
 
-def _publish(folder: Path, tracking_uri: str | None, *, log_mlflow: bool, junit: Path | None = None,
+def _publish(outcome: Any, tracking_uri: str | None, *, log_mlflow: bool, junit: Path | None = None,
              markdown: Path | None = None) -> None:
-    """Render the report, print the table and verdicts, and log to MLflow, all from the saved run."""
+    """Render the report, print the table and verdicts, and log to MLflow, all from the run's record."""
     from evalkit.console import print_verdicts, summary_table
-    from evalkit.gates import Verdict
     from evalkit.report.html import render_report
-    from evalkit.results import read_run, summaries_from_json
 
-    saved = read_run(folder)
-    assert saved.summary is not None
-    summaries = summaries_from_json(saved.summary["candidates"])
+    saved, summaries, folder = outcome.run, outcome.summaries, outcome.folder
     html = render_report(saved, summaries)
     title = f"{saved.header['suite']['name']} · run {saved.header['run_id']}"
     out.print(summary_table(summaries, saved.metrics, title))
     for candidate in summaries:
         if candidate.skipped:
             out.print(f"[yellow]skipped {candidate.name}: {candidate.skipped}[/yellow]")
-    print_verdicts(out, [Verdict(**g) for g in saved.summary["gates"]])
-    summary = saved.summary
+    print_verdicts(out, outcome.verdicts)
+    summary = outcome.summary
     if summary["n_errored_samples"]:
         out.print(f"[yellow]{summary['n_errored_samples']} of {summary['n_samples']} samples errored "
                   f"({summary['error_rate']:.1%}; limit {saved.header['max_error_rate']:.1%})[/yellow]")

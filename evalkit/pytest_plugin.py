@@ -72,11 +72,9 @@ class SuiteFile(pytest.File):
                 self.suite, reports_dir=Path(config.getoption("--evalkit-reports")), cache_dir=cache_dir(),
                 baseline=config.getoption("--evalkit-baseline")))
             if config.getoption("--evalkit-mlflow"):
-                from evalkit.results import read_run, summaries_from_json
                 from evalkit.tracking.mlflow import log_run
 
-                saved = read_run(self._outcome.folder)
-                log_run(saved, summaries_from_json((saved.summary or {})["candidates"]))
+                log_run(self._outcome.run, self._outcome.summaries)
         return self._outcome
 
 

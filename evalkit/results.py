@@ -133,11 +133,3 @@ def aggregate(header: dict[str, Any], samples: list[dict[str, Any]]) -> list[Can
 
 def summaries_to_json(summaries: list[CandidateSummary]) -> list[dict[str, Any]]:
     return [asdict(s) for s in summaries]
-
-
-def summaries_from_json(data: list[dict[str, Any]]) -> list[CandidateSummary]:
-    out = []
-    for item in data:
-        metrics = {name: Aggregate(**agg) for name, agg in item["metrics"].items()}
-        out.append(CandidateSummary(**{**item, "metrics": metrics}))
-    return out

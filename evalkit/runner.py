@@ -22,7 +22,7 @@ from evalkit.candidates.base import BuildContext, Candidate, Output
 from evalkit.errors import EvalkitError, ExitCode
 from evalkit.gates import Verdict, evaluate_gates, verdicts_to_json
 from evalkit.metrics.base import Metric, MetricContext, Score, build_metric
-from evalkit.results import CandidateSummary, RunWriter, aggregate, summaries_to_json, write_summary
+from evalkit.results import CandidateSummary, Run, RunWriter, aggregate, summaries_to_json, write_summary
 from evalkit.suite import Case, Suite
 
 USAGE = "usage.json"
@@ -38,6 +38,12 @@ class RunOutcome:
     verdicts: list[Verdict]
     error_rate: float
     max_error_rate: float
+    summary: dict[str, Any]  # what summary.json holds
+
+    @property
+    def run(self) -> Run:
+        """The run as every sink reads it, without reading it back from disk."""
+        return Run(self.folder, self.header, self.samples, self.summary)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -231,7 +237,7 @@ def finish(folder: Path, header: dict[str, Any], samples: list[dict[str, Any]], 
                   for s in samples)
     expected = header["n_cases"] * sum(not c.get("skipped") for c in header["candidates"])
     error_rate = (errored + (expected - len(samples))) / max(1, expected)
-    write_summary(folder, {
+    record = {
         "status": "complete" if complete else "interrupted",
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "n_samples": len(samples), "n_errored_samples": errored, "error_rate": error_rate,
@@ -239,5 +245,6 @@ def finish(folder: Path, header: dict[str, Any], samples: list[dict[str, Any]], 
         "gates": verdicts_to_json(verdicts),
         **({"noise": noise} if noise else {}),
         "judges": {name: value for name, value in usage.items() if name.startswith("judge:")},
-    })
-    return RunOutcome(folder, header, samples, summaries, verdicts, error_rate, max_error_rate)
+    }
+    write_summary(folder, record)
+    return RunOutcome(folder, header, samples, summaries, verdicts, error_rate, max_error_rate, record)

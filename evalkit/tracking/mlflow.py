@@ -22,7 +22,8 @@ def metric_key(name: str) -> str:
     return _UNSAFE.sub("_", name.replace("@", "_at_"))
 
 
-def _mlflow() -> Any:
+def import_mlflow() -> Any:
+    """mlflow, imported with its telemetry off and its start-up logging quiet."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # no INFO lines about database migrations
@@ -58,7 +59,7 @@ def log_run(run: Run, summaries: list[CandidateSummary], tracking_uri: str | Non
     """Log the run and return the parent MLflow run id. Artifacts come from the run folder."""
     import pandas as pd
 
-    mlflow = _mlflow()
+    mlflow = import_mlflow()
     mlflow.set_tracking_uri(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
     header = run.header
     suite = header["suite"]
@@ -118,7 +119,7 @@ def default_store_note(tracking_uri: str | None) -> str:
 
 def log_calibration(result: dict[str, Any], tracking_uri: str | None = None) -> str:
     """Log a judge calibration as a run in the `evalkit-calibration` experiment."""
-    mlflow = _mlflow()
+    mlflow = import_mlflow()
     mlflow.set_tracking_uri(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
     mlflow.set_experiment("evalkit-calibration")
     with mlflow.start_run(run_name=f"{result['judge']} on {result['data']}",
