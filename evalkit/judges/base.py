@@ -17,6 +17,7 @@ class ClaimVerdict:
     doc_id: str | None = None  # where the best support came from
     evidence: str | None = None  # the supporting sentence
     reason: str = ""  # why a claim failed, e.g. "number 12 not in the evidence"
+    failed_check: str | None = None  # "number", "name" or "negation" when a hard check failed
 
 
 @dataclass

@@ -120,8 +120,7 @@ def _graded(verdict: Any) -> float:
     claims = verdict.claims
     if not claims:
         return float(verdict.score) if verdict.score == verdict.score else 0.0
-    hard = ("number", "name", "negation")
-    return sum(c.support if c.supported or not c.reason.startswith(hard) else 0.0 for c in claims) / len(claims)
+    return sum(0.0 if c.failed_check else c.support for c in claims) / len(claims)
 
 
 async def _judge_rows(judge: Judge, rows: list[LabelledRow]) -> list[Any]:

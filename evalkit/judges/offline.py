@@ -85,13 +85,13 @@ class OfflineJudge:
         support, doc_id, sentence, terms = best
         if terms is None:
             return ClaimVerdict(claim, False, 0.0, reason="no passage shares a content word")
-        reason = ""
+        reason, check = "", None
         if support < self.threshold:
             reason = f"only {support:.0%} of its content words are in the best passage sentence"
         elif missing := sorted(wanted.numbers - terms.numbers):
-            reason = f"number {missing[0]} is not in the evidence"
+            reason, check = f"number {missing[0]} is not in the evidence", "number"
         elif unknown := sorted(wanted.names - terms.pieces):
-            reason = f"name '{unknown[0]}' is not in the evidence"
+            reason, check = f"name '{unknown[0]}' is not in the evidence", "name"
         elif wanted.negated != terms.negated:
-            reason = "negation differs from the evidence"
-        return ClaimVerdict(claim, not reason, support, doc_id, sentence, reason)
+            reason, check = "negation differs from the evidence", "negation"
+        return ClaimVerdict(claim, not reason, support, doc_id, sentence, reason, check)
