@@ -51,15 +51,14 @@ class FakeOpenAI:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with server._lock:
+                    server.requests.append({"path": self.path, "body": body, "headers": headers})
+                    fault = server.faults.pop(0) if server.faults and self.path != "/ask" else None
                 if self.path == "/ask":  # a team's own product endpoint
-                    with server._lock:
-                        server.requests.append({"path": self.path, "body": body, "headers": {k.lower(): v for k, v in self.headers.items()}})
                     reply = {"data": {"text": f"About: {body['question']}",
                                       "sources": [{"id": "d1", "text": "Aspirin reduces fever."}, {"id": "d2"}]}}
                     return self._send(200, reply)
-                with server._lock:
-                    server.requests.append({"path": self.path, "body": body, "headers": {k.lower(): v for k, v in self.headers.items()}})
-                    fault = server.faults.pop(0) if server.faults else None
                 if server.latency_s:
                     time.sleep(server.latency_s)
                 if fault == "429":

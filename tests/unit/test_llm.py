@@ -23,7 +23,7 @@ CORPUS = [{"id": "d1", "title": "Aspirin", "text": "Aspirin reduces fever in adu
 SUITE = """name: models
 corpus: {{path: corpus.jsonl}}
 cases:
-  - {{id: q1, question: 'What reduces fever?', expected_sources: [d1]}}
+  - {{id: q1, question: 'What reduces fever?', expected_sources: [d1]{q1_extra}}}
   - {{id: q2, question: 'When does water boil?', expected_sources: [d2]}}
 candidates:
   - {{name: closed, kind: model, model: gpt-4o-mini, base_url: '{url}', api_key_env: EVALKIT_TEST_KEY,
@@ -32,18 +32,24 @@ candidates:
     kind: rag
     retriever: {{kind: bm25, top_k: 1}}
     generator: {{kind: chat, model: gpt-4o-mini, base_url: '{url}', api_key_env: EVALKIT_TEST_KEY}}
-metrics: [recall@1, faithfulness]
-gates:
-  - {{metric: recall@1, min: 0.5}}
-max_error_rate: 1.0
+metrics: {metrics}
+{gates}max_error_rate: 1.0
 {extra}"""
 
 
-def make_suite(tmp_path: Path, server: FakeOpenAI, extra: str = "") -> Path:
+def make_suite(tmp_path: Path, server: FakeOpenAI, extra: str = "", metrics: str = "[recall@1, faithfulness]",
+               gate: bool = True, q1_answer: str | None = None) -> Path:
+    """The two-candidate suite above; `extra` adds top-level keys (e.g. a judge)."""
     (tmp_path / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in CORPUS))
     path = tmp_path / "suite.yaml"
-    path.write_text(SUITE.format(url=server.base_url, extra=extra))
+    path.write_text(SUITE.format(url=server.base_url, extra=extra, metrics=metrics,
+                                 gates="gates:\n  - {metric: recall@1, min: 0.5}\n" if gate else "",
+                                 q1_extra=f", expected_answer: '{q1_answer}'" if q1_answer else ""))
     return path
+
+
+def judge_section(server: FakeOpenAI, key_env: str = "EVALKIT_TEST_KEY") -> str:
+    return f"judge: {{model: gpt-4o-mini, base_url: '{server.base_url}', api_key_env: {key_env}}}\n"
 
 
 def run(path: Path, tmp_path: Path, **options):
@@ -142,7 +148,7 @@ def test_ragas_faithfulness_with_scripted_judge(tmp_path: Path, key: str) -> Non
         return answers["q1"] if "fever" in prompt else answers["q2"]
 
     with FakeOpenAI(answer_for=answer, judge=_scripted_judge) as server:
-        extra = f"judge: {{model: gpt-4o-mini, base_url: '{server.base_url}', api_key_env: EVALKIT_TEST_KEY}}\n"
+        extra = judge_section(server)
         outcome = run(make_suite(tmp_path, server, extra), tmp_path)
     scores = {(s["candidate"], s["case_id"]): s["scores"]["faithfulness"] for s in outcome.samples}
     assert scores[("rag-chat", "q1")]["value"] == 0.5  # 1 of 2 statements supported
@@ -200,13 +206,9 @@ def test_ragas_context_recall_with_scripted_judge(tmp_path: Path, key: str) -> N
             for s in given["answer"].split(". ")]})
 
     with FakeOpenAI(judge=judge) as server:
-        extra = f"judge: {{model: gpt-4o-mini, base_url: '{server.base_url}', api_key_env: EVALKIT_TEST_KEY}}\n"
-        text = SUITE.format(url=server.base_url, extra=extra).replace("[recall@1, faithfulness]", "[context_recall]")
-        text = text.replace("expected_sources: [d1]}", "expected_sources: [d1], expected_answer: 'Aspirin lowers fever. It is cheap'}")
-        (tmp_path / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in CORPUS))
-        (tmp_path / "suite.yaml").write_text(text.replace("  - {metric: recall@1, min: 0.5}\n", ""))
-        (tmp_path / "suite.yaml").write_text((tmp_path / "suite.yaml").read_text().replace("gates:\n", ""))
-        outcome = run(tmp_path / "suite.yaml", tmp_path)
+        path = make_suite(tmp_path, server, judge_section(server), "[context_recall]", gate=False,
+                          q1_answer="Aspirin lowers fever. It is cheap")
+        outcome = run(path, tmp_path)
     scores = {(s["candidate"], s["case_id"]): s["scores"]["context_recall"] for s in outcome.samples}
     assert scores[("rag-chat", "q1")]["value"] == 0.5
     assert scores[("rag-chat", "q2")]["skipped"] == "case has no expected_answer"
@@ -217,9 +219,7 @@ def test_model_judged_metric_without_judge_is_a_suite_error(tmp_path: Path) -> N
     from evalkit.errors import EvalkitError
 
     with FakeOpenAI() as server:
-        path = make_suite(tmp_path, server)
-    path.write_text(path.read_text().replace("[recall@1, faithfulness]", "[recall@1, context_recall]")
-                    .replace("expected_sources: [d1]}", "expected_sources: [d1], expected_answer: x}"))
+        path = make_suite(tmp_path, server, metrics="[recall@1, context_recall]", q1_answer="x")
     with pytest.raises(EvalkitError, match="metric 'context_recall' is judged by a model, and the suite has no 'judge:'"):
         load_suite(path)
 
@@ -231,11 +231,7 @@ def test_ragas_answer_relevancy_with_scripted_judge(tmp_path: Path, key: str) ->
         return json.dumps({"question": "What reduces fever?", "noncommittal": int(evasive)})
 
     with FakeOpenAI(judge=judge) as server:
-        extra = f"judge: {{model: gpt-4o-mini, base_url: '{server.base_url}', api_key_env: EVALKIT_TEST_KEY}}\n"
-        text = SUITE.format(url=server.base_url, extra=extra).replace("[recall@1, faithfulness]", "[answer_relevancy]")
-        (tmp_path / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in CORPUS))
-        (tmp_path / "suite.yaml").write_text(text.replace("gates:\n  - {metric: recall@1, min: 0.5}\n", ""))
-        outcome = run(tmp_path / "suite.yaml", tmp_path)
+        outcome = run(make_suite(tmp_path, server, judge_section(server), "[answer_relevancy]", gate=False), tmp_path)
     scores = {(s["candidate"], s["case_id"]): s["scores"]["answer_relevancy"]["value"] for s in outcome.samples}
     assert scores[("rag-chat", "q1")] == pytest.approx(1.0, abs=1e-5)  # generated question == the question
     assert 0.0 < scores[("rag-chat", "q2")] < 0.5  # a question about fever for a question about water
@@ -248,7 +244,7 @@ def test_calibrate_the_suites_model_judge(tmp_path: Path, key: str) -> None:
                              ("Aspirin is cheap.", 1), ("It was invented in 1899.", 1)]]
     (tmp_path / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     with FakeOpenAI(judge=_scripted_judge) as server:
-        extra = f"judge: {{model: gpt-4o-mini, base_url: '{server.base_url}', api_key_env: EVALKIT_TEST_KEY}}\n"
+        extra = judge_section(server)
         path = make_suite(tmp_path, server, extra)
         env = {**os.environ, "EVALKIT_CACHE_DIR": str(tmp_path / "cache")}
         result = subprocess.run([sys.executable, "-m", "evalkit", "calibrate", "labels.jsonl", "--suite", str(path),
@@ -264,7 +260,7 @@ def test_calibrate_the_suites_model_judge(tmp_path: Path, key: str) -> None:
 
 def test_missing_judge_key_skips_judged_metrics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str) -> None:
     with FakeOpenAI() as server:
-        extra = f"judge: {{model: gpt-4o-mini, base_url: '{server.base_url}', api_key_env: EVALKIT_JUDGE_KEY}}\n"
+        extra = judge_section(server, "EVALKIT_JUDGE_KEY")
         monkeypatch.delenv("EVALKIT_JUDGE_KEY", raising=False)
         outcome = run(make_suite(tmp_path, server, extra), tmp_path)
     score = by(outcome, "rag-chat", "q1")["scores"]["faithfulness"]
