@@ -22,7 +22,7 @@ class ClaimVerdict:
 
 @dataclass
 class FaithfulnessVerdict:
-    score: float  # supported claims / claims
+    score: float  # supported claims / claims; NaN when the answer has no claim to judge
     claims: list[ClaimVerdict] = field(default_factory=list)
 
 

@@ -68,7 +68,7 @@ class OfflineJudge:
     def judge(self, answer: str, passages: list[Passage]) -> FaithfulnessVerdict:
         claims = [c for c in sentences(_CITATION.sub("", answer)) if words(c)]
         if not claims:
-            return FaithfulnessVerdict(0.0, [])
+            return FaithfulnessVerdict(float("nan"), [])  # nothing to judge, as with ragas
         evidence = [(p.doc_id, s, _terms(s)) for p in passages for s in sentences(p.text)]
         verdicts = [self._claim(claim, evidence) for claim in claims]
         return FaithfulnessVerdict(sum(v.supported for v in verdicts) / len(verdicts), verdicts)

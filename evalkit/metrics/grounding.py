@@ -29,10 +29,8 @@ class Faithfulness:
         if not output.passages:
             return Score(skipped="no retrieved passages (a closed-book answer)")
         verdict = await self.judge_impl.faithfulness(case.question, output.answer, output.passages)
-        if verdict.score != verdict.score:  # NaN: the judge found no statement to check
+        if verdict.score != verdict.score:  # NaN: the judge found no claim to check
             return Score(skipped="the judge found no claims in the answer")
-        if not verdict.claims and self.judge_impl.stats is None:
-            return Score(skipped="the answer has no claims")
         return Score(verdict.score, details={"judge": self.judge, "claims": [asdict(c) for c in verdict.claims]})
 
 
