@@ -190,11 +190,14 @@ class ModelCallError(Exception):
     """A model call that produced no usable answer; recorded as the sample's error."""
 
 
-async def chat(client: Any, spec: EndpointSpec, messages: list[dict[str, str]]) -> tuple[str, dict[str, int]]:
+async def chat(client: Any, spec: EndpointSpec, messages: list[dict[str, str]],
+               response_format: dict[str, Any] | None = None) -> tuple[str, dict[str, int]]:
     """One chat completion: (text, usage). Raises ModelCallError on an empty or malformed answer."""
     import openai
 
     params: dict[str, Any] = {"model": spec.model, "messages": messages, "temperature": spec.temperature}
+    if response_format is not None:
+        params["response_format"] = response_format
     if spec.max_tokens is not None:
         params["max_tokens"] = spec.max_tokens
     try:

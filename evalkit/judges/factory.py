@@ -36,13 +36,12 @@ class RagasJudge:
         self._metrics: dict[str, Any] = {}  # ragas metric objects by class name, built once
 
     def llm(self) -> Any:
-        """ragas's LLM wrapper around evalkit's client, made on first use (inside the event loop)."""
+        """ragas's LLM interface over evalkit's client, made on first use (inside the event loop)."""
         if self._llm is None:
             import os
 
             os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
-            from ragas.llms import llm_factory
-
+            from evalkit.judges.json_mode import JsonModeLLM
             from evalkit.llm import make_client
 
             if reason := self.spec.missing_key():
@@ -51,7 +50,7 @@ class RagasJudge:
                 hint = f"export {self.spec.api_key_env}=... or remove 'judge:' to use the offline judge"
                 raise EvalkitError(f"the judge model cannot run: {reason}", hint=hint)
             client = make_client(self.spec, self.stats, self.context)
-            self._llm = llm_factory(self.spec.model, client=client, temperature=self.spec.temperature)
+            self._llm = JsonModeLLM(client, self.spec)
         return self._llm
 
     def metric(self, class_name: str) -> Any:

@@ -159,6 +159,21 @@ def test_ragas_faithfulness_with_scripted_judge(tmp_path: Path, key: str) -> Non
     assert judge_usage["calls"] == 4  # 2 calls per judged sample (statements, then verdicts)
 
 
+def test_judge_reply_off_schema_is_a_per_sample_error_and_a_fenced_reply_is_read(tmp_path: Path, key: str) -> None:
+    def judge(schema: str, given: dict) -> str:
+        if "boils" in given.get("answer", ""):
+            return json.dumps({"claims": ["not the schema"]})
+        reply = _scripted_judge(schema, given)
+        return f"```json\n{reply}\n```" if schema == "NLIStatementOutput" else reply
+
+    answers = {"q1": "Aspirin reduces fever.", "q2": "Aspirin boils water."}
+    with FakeOpenAI(answer_for=lambda body: answers["q1" if "fever" in str(body) else "q2"], judge=judge) as server:
+        outcome = run(make_suite(tmp_path, server, judge_section(server), gate=False), tmp_path)
+    assert by(outcome, "rag-chat", "q1")["scores"]["faithfulness"]["value"] == 1.0
+    error = by(outcome, "rag-chat", "q2")["scores"]["faithfulness"]["error"]
+    assert "not a valid StatementGeneratorOutput (statements: Field required)" in error
+
+
 def test_http_and_python_candidates(tmp_path: Path) -> None:
     (tmp_path / "my_bot.py").write_text(
         "def answer(question):\n    return {'answer': 'Water boils at 100 degrees.', 'sources': ['d2']}\n")
