@@ -14,6 +14,7 @@ import json
 import multiprocessing
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -80,14 +81,24 @@ def measure(cases: int, latency: float, concurrency: int) -> tuple[float, float,
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", type=int, default=1000)
-    cases = parser.parse_args().cases
-    measure(20, 0.0, 8)  # warm up imports (ragas, instructor) outside the timed runs
-    wall, _, calls = measure(cases, 0.200, 64)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the median is reported")
+    args = parser.parse_args()
+    measure(20, 0.0, 8)  # warm up imports (ragas) outside the timed runs
+    walls, calls = [], 0
+    for _ in range(args.repeat):
+        wall, _, calls = measure(args.cases, 0.200, 64)
+        walls.append(wall)
     ideal = calls * 0.200 / 64
-    print(f"{cases} judged samples, {calls} calls at 200 ms, concurrency 64: {wall:.2f} s "
-          f"(ideal {ideal:.2f} s, {wall / ideal:.2f}x ideal)")
-    wall, cpu, calls = measure(cases, 0.020, 64)
-    print(f"harness CPU at 20 ms latency: {cpu / calls * 1000:.2f} ms per call ({calls} calls, wall {wall:.2f} s)")
+    wall = statistics.median(walls)
+    print(f"{args.cases} judged samples, {calls} calls at 200 ms, concurrency 64: median {wall:.2f} s of "
+          f"{args.repeat} (ideal {ideal:.2f} s, {wall / ideal:.2f}x ideal; runs: "
+          + ", ".join(f"{w:.2f}" for w in walls) + ")")
+    cpu_per_call = []
+    for _ in range(args.repeat):
+        wall, cpu, calls = measure(args.cases, 0.020, 64)
+        cpu_per_call.append(cpu / calls * 1000)
+    print(f"harness CPU at 20 ms latency: median {statistics.median(cpu_per_call):.2f} ms per call "
+          f"({calls} calls per run; runs: " + ", ".join(f"{c:.2f}" for c in cpu_per_call) + ")")
 
 
 if __name__ == "__main__":

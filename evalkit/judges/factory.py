@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from evalkit.judges.base import FaithfulnessVerdict, Judge
@@ -34,13 +35,12 @@ class RagasJudge:
         self.stats = CallStats()
         self._llm: Any = None
         self._metrics: dict[str, Any] = {}  # ragas metric objects by class name, built once
+        os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")  # its telemetry stalls ~5 s offline
+        import ragas.metrics.collections  # noqa: F401  (imported now, so the runner's gc.freeze() covers it)
 
     def llm(self) -> Any:
         """ragas's LLM interface over evalkit's client, made on first use (inside the event loop)."""
         if self._llm is None:
-            import os
-
-            os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
             from evalkit.judges.json_mode import JsonModeLLM
             from evalkit.llm import make_client
 
