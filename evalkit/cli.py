@@ -209,7 +209,7 @@ def calibrate(
 
     from evalkit.cache import cache_dir
     from evalkit.candidates.base import BuildContext
-    from evalkit.judges.calibration import calibrate
+    from evalkit.judges.calibration import calibrate, on_record
     from evalkit.judges.factory import build_judge
 
     endpoint = None
@@ -242,6 +242,11 @@ def calibrate(
     best = result["best_threshold"]
     out.print(f"best threshold on this data (in-sample, optimistic): graded score >= {best['threshold']:.3f} "
               f"gives macro-F1 {best['macro_f1']:.3f}")
+    record = on_record(result["judge"])
+    if record and "method" in record and record.get("data_digest") == result["data_digest"]:
+        figure = record["configured"]["macro_f1"]["value"]
+        out.print(f"note: {result['judge']} learned its weights from these rows, so the figures above are "
+                  f"in-sample; its {record['method'].split(':')[0]} macro-F1 here is {figure:.3f}")
     out.print(f"saved: {path}")
 
 

@@ -2,8 +2,8 @@
 
 Each labelled row has question, contexts, answer and label (1 = supported by the contexts). The
 judge's verdict on a row is "supported" when it supports every claim of the answer; its graded
-score (for AUROC and the threshold search) is the mean claim support, with a claim that failed a
-number, name or negation check counting 0. Each agreement figure carries a bootstrap 95% CI.
+score (for AUROC and the threshold search) is the support of its weakest claim, a claim that
+failed a number, name or negation check counting 0. Each agreement figure carries a bootstrap 95% CI.
 """
 
 from __future__ import annotations
@@ -115,15 +115,15 @@ def best_threshold(labels: Any, scores: Any) -> dict[str, float]:
 
 
 def _graded(verdict: Any) -> float:
-    """Mean claim support, a claim that failed a number, name or negation check counting 0; a model
-    judge without per-claim verdicts is graded by its score."""
+    """The support of the answer's weakest claim, a claim that failed a number, name or negation
+    check counting 0; a model judge without per-claim verdicts is graded by its score."""
     claims = verdict.claims
     if not claims:
         return float(verdict.score) if verdict.score == verdict.score else 0.0
-    return sum(0.0 if c.failed_check else c.support for c in claims) / len(claims)
+    return min(0.0 if c.failed_check else c.support for c in claims)
 
 
-async def _judge_rows(judge: Judge, rows: list[LabelledRow]) -> list[Any]:
+async def judge_rows(judge: Judge, rows: list[LabelledRow]) -> list[Any]:
     from evalkit.candidates.base import Passage
 
     async def one(row: LabelledRow) -> Any:
@@ -133,25 +133,39 @@ async def _judge_rows(judge: Judge, rows: list[LabelledRow]) -> list[Any]:
     return list(await asyncio.gather(*(one(row) for row in rows)))
 
 
-def calibrate(path: Path, judge: Judge, data_name: str | None = None) -> dict[str, Any]:
-    """Run `judge` over the labelled rows and measure its agreement with the labels."""
-    rows = load_labels(path)
-    started = time.perf_counter()
-    verdicts = asyncio.run(_judge_rows(judge, rows))
-    seconds = time.perf_counter() - started
+def rows_digest(rows: list[LabelledRow]) -> str:
+    """Identifies a set of labelled rows, so a judge's training data is recognised wherever it lies."""
+    import hashlib
+
+    canonical = json.dumps([[r.question, r.answer, r.contexts, r.label] for r in rows], ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def judged_figures(judge: str, data_name: str, rows: list[LabelledRow], verdicts: list[Any],
+                   seconds: float | None) -> dict[str, Any]:
+    """The calibration record of a judge's verdicts on labelled rows."""
     # "supported" as the judge is configured: every claim supported (a model judge: score 1)
     predicted = [int(v.score == 1.0 and (not v.claims or all(c.supported for c in v.claims))) for v in verdicts]
     scores = [_graded(v) for v in verdicts]
     labels = [r.label for r in rows]
     return {
-        "judge": judge.name,
-        "data": data_name or path.name,
+        "judge": judge,
+        "data": data_name,
         "n": len(rows),
         "n_supported": sum(labels),
-        "seconds": round(seconds, 3),
+        "data_digest": rows_digest(rows),
+        "seconds": None if seconds is None else round(seconds, 3),
         "configured": {"rule": "supported when every claim is supported", **_with_ci(labels, predicted, scores)},
         "best_threshold": best_threshold(labels, scores),
     }
+
+
+def calibrate(path: Path, judge: Judge, data_name: str | None = None) -> dict[str, Any]:
+    """Run `judge` over the labelled rows and measure its agreement with the labels."""
+    rows = load_labels(path)
+    started = time.perf_counter()
+    verdicts = asyncio.run(judge_rows(judge, rows))
+    return judged_figures(judge.name, data_name or path.name, rows, verdicts, time.perf_counter() - started)
 
 
 def on_record(judge: str) -> dict[str, Any] | None:

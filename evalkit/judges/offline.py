@@ -1,97 +1,106 @@
 """The offline faithfulness judge: deterministic, CPU-only, no network.
 
-For each claim (sentence) of the answer it finds the best-supporting sentence among the
-retrieved passages by stemmed content-word coverage, then requires that the claim's numbers and
-negations appear in that support. faithfulness = supported claims / claims.
+Each claim (sentence) of the answer is measured against the sentences of the retrieved passages
+(evalkit.judges.features) and a logistic model learned from human labels (AttributionBench dev,
+docs/calibration.md) turns the measures into the probability that the evidence supports it. A
+claim is supported when that probability reaches the threshold and its numbers and names appear
+in the evidence and its negation agrees with its best support. faithfulness = supported claims / claims.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple
+from importlib import resources
+from typing import TYPE_CHECKING, Any
 
 from evalkit.judges.base import ClaimVerdict, FaithfulnessVerdict
-from evalkit.text import STOPWORDS, sentences, words
+from evalkit.judges.features import FEATURES, Evidence, claim_features, terms
+from evalkit.text import sentences, words
 
 if TYPE_CHECKING:
     from evalkit.candidates.base import Passage
 
-_NUMBER = re.compile(r"^\d[\d.,]*$")
-_NEGATIONS = frozenset({"not", "no", "never", "none", "neither", "nor", "without", "cannot", "n't"})
-_PIECE = re.compile(r"[^\W_]+")
+NAME = "offline-v2"
+# a negation is compared only with a support that says nearly the same thing; a sentence sharing
+# fewer words may negate something else ("not X, but Y")
+NEGATION_COVERAGE = 0.7
 _CITATION = re.compile(r"\s*\[[^\]]{1,80}\]")
 
 
+@dataclass(frozen=True)
+class Weights:
+    """A standardised logistic model over FEATURES, as fitted by evalkit.judges.learn."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    threshold: float = 0.5
+
+    def probability(self, values: list[float]) -> float:
+        z = self.intercept + sum(c * (v - m) / s for c, v, m, s in
+                                 zip(self.coef, values, self.mean, self.scale, strict=True))
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"features": list(FEATURES), "mean": list(self.mean), "scale": list(self.scale),
+                "coef": list(self.coef), "intercept": self.intercept, "threshold": self.threshold}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Weights:
+        if tuple(data["features"]) != FEATURES:
+            raise ValueError("the weights were fitted on other features; refit with evalkit.judges.learn")
+        return cls(tuple(data["mean"]), tuple(data["scale"]), tuple(data["coef"]), float(data["intercept"]),
+                   float(data["threshold"]))
+
+
 @lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    import Stemmer  # PyStemmer, installed with the BM25 retriever
-
-    return Stemmer.Stemmer("english")
-
-
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z]+\b")
-
-
-class Terms(NamedTuple):
-    stems: set[str]  # stemmed content words
-    numbers: set[str]
-    names: set[str]  # capitalised words not starting the sentence, lower-cased
-    pieces: set[str]  # alphanumeric pieces, lower-cased ("PD-1" gives "pd" and "1")
-    negated: bool
-
-
-def _terms(text: str) -> Terms:
-    text = text.replace("n't", " not")
-    tokens = words(text)
-    numbers = {t.replace(",", "") for t in tokens if _NUMBER.match(t)}
-    content = [t for t in tokens if t not in STOPWORDS and t not in _NEGATIONS]
-    names = {n.lower() for n in _NAME.findall(text.strip())} - STOPWORDS
-    pieces = set(_PIECE.findall(text.lower()))
-    return Terms(set(_stemmer().stemWords(content)), numbers, names, pieces,
-                 any(t in _NEGATIONS for t in tokens))
+def shipped_weights() -> Weights:
+    path = resources.files("evalkit.judges").joinpath("calibrations", f"{NAME}.weights.json")
+    return Weights.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 
 @dataclass
 class OfflineJudge:
-    # share of a claim's content words that its best support must contain; chosen by 5-fold CV
-    # on AttributionBench dev (docs/calibration.md)
-    threshold: float = 0.4
-    name: str = "offline-v1"
+    weights: Weights = field(default_factory=shipped_weights)
+    name: str = NAME
 
     stats = None  # makes no model calls
 
     async def faithfulness(self, question: str, answer: str, passages: list[Passage]) -> FaithfulnessVerdict:
-        return self.judge(answer, passages)
+        return self.judge(answer, passages, question)
 
-    def judge(self, answer: str, passages: list[Passage]) -> FaithfulnessVerdict:
+    def judge(self, answer: str, passages: list[Passage], question: str = "") -> FaithfulnessVerdict:
         claims = [c for c in sentences(_CITATION.sub("", answer)) if words(c)]
         if not claims:
             return FaithfulnessVerdict(float("nan"), [])  # nothing to judge, as with ragas
-        evidence = [(p.doc_id, s, _terms(s)) for p in passages for s in sentences(p.text)]
-        verdicts = [self._claim(claim, evidence) for claim in claims]
+        evidence, asked = Evidence(passages), terms(question)
+        verdicts = [self._claim(claim, asked, evidence) for claim in claims]
         return FaithfulnessVerdict(sum(v.supported for v in verdicts) / len(verdicts), verdicts)
 
-    def _claim(self, claim: str, evidence: list[tuple[str, str, Terms]]) -> ClaimVerdict:
-        wanted = _terms(claim)
+    def _claim(self, claim: str, asked: Any, evidence: Evidence) -> ClaimVerdict:
+        measured = claim_features(claim, asked, evidence)
+        wanted = measured.claim
         if not wanted.stems:
             return ClaimVerdict(claim, True, 1.0, reason="no content words")
-        best: tuple[float, str | None, str | None, Terms | None] = (0.0, None, None, None)
-        for source_id, text, candidate in evidence:
-            coverage = len(wanted.stems & candidate.stems) / len(wanted.stems)
-            if coverage > best[0]:
-                best = (coverage, source_id, text, candidate)
-        support, doc_id, sentence, terms = best
-        if terms is None:
-            return ClaimVerdict(claim, False, 0.0, reason="no passage shares a content word")
+        if measured.best is None:
+            return ClaimVerdict(claim, False, 0.0, reason="there is no evidence")
+        probability = self.weights.probability(measured.values)
+        doc_id, sentence = evidence.sentences[measured.best]
+        best = evidence.terms[measured.best]
+        coverage = measured.values[FEATURES.index("best_sentence_coverage")]
         reason, check = "", None
-        if support < self.threshold:
-            reason = f"only {support:.0%} of its content words are in the best passage sentence"
-        elif missing := sorted(wanted.numbers - terms.numbers):
+        if missing := sorted(wanted.numbers - evidence.numbers):
             reason, check = f"number {missing[0]} is not in the evidence", "number"
-        elif unknown := sorted(wanted.names - terms.pieces):
+        elif unknown := sorted(wanted.names - evidence.pieces):
             reason, check = f"name '{unknown[0]}' is not in the evidence", "name"
-        elif wanted.negated != terms.negated:
+        elif wanted.negated != best.negated and coverage >= NEGATION_COVERAGE:
             reason, check = "negation differs from the evidence", "negation"
-        return ClaimVerdict(claim, not reason, support, doc_id, sentence, reason, check)
+        elif probability < self.weights.threshold:
+            reason = (f"support {probability:.2f} is below {self.weights.threshold:.2f} "
+                      f"(the best sentence has {coverage:.0%} of its content words)")
+        return ClaimVerdict(claim, not reason, probability, doc_id, sentence, reason, check)

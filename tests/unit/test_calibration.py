@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from evalkit.errors import EvalkitError
-from evalkit.judges.calibration import agreement, auroc, best_threshold, calibrate, on_record
-from evalkit.judges.offline import OfflineJudge
+from evalkit.judges.calibration import agreement, auroc, best_threshold, calibrate, load_labels, on_record
+from evalkit.judges.learn import cross_validate
+from evalkit.judges.offline import OfflineJudge, shipped_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELS = ROOT / "suites" / "data" / "attributionbench" / "dev.jsonl.gz"
@@ -36,15 +37,23 @@ def test_best_threshold_by_hand() -> None:
     assert best_threshold([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == {"threshold": 0.35, "macro_f1": pytest.approx(0.7333, abs=1e-4)}
 
 
-def test_attributionbench_figures_are_deterministic_and_on_record() -> None:
+def test_attributionbench_figures_are_deterministic() -> None:
     first = calibrate(LABELS, OfflineJudge(), "AttributionBench dev")
     second = calibrate(LABELS, OfflineJudge(), "AttributionBench dev")
     first.pop("seconds"), second.pop("seconds")
     assert first == second and first["n"] == 1198 and first["n_supported"] == 599
-    record = on_record("offline-v1")
-    assert record is not None
-    assert record["configured"]["macro_f1"] == first["configured"]["macro_f1"]  # shipped figures are current
     assert on_record("some-model-judge") is None
+
+
+def test_shipped_weights_and_calibration_are_what_learning_produces() -> None:
+    """The figures on record are cross-validated, and refitting reproduces the shipped weights."""
+    record, weights = cross_validate(load_labels(LABELS), "AttributionBench dev")
+    shipped = on_record("offline-v2")
+    assert shipped is not None and shipped["configured"] == record["configured"]
+    assert "cross-validation" in shipped["method"]
+    assert weights == shipped_weights()
+    in_sample = calibrate(LABELS, OfflineJudge(), "AttributionBench dev")["configured"]["macro_f1"]["value"]
+    assert record["configured"]["macro_f1"]["value"] < in_sample  # held-out rows are harder than seen ones
 
 
 def test_bad_label_rows(tmp_path: Path) -> None:
