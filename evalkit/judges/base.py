@@ -27,7 +27,7 @@ class FaithfulnessVerdict:
 
 
 class Judge(Protocol):
-    name: str  # recorded beside every judged score, e.g. "offline-v1" or "gpt-4o-mini@https://..."
+    name: str  # recorded beside every judged score, e.g. "offline-v2" or "gpt-4o-mini@https://..."
     stats: Any  # CallStats of a model judge's calls; None for the offline judge
 
     async def faithfulness(self, question: str, answer: str, passages: list[Passage]) -> FaithfulnessVerdict: ...
