@@ -3,9 +3,9 @@
     python -m evalkit.judges.learn suites/data/attributionbench/dev.jsonl.gz
 
 Each fold fits a standardised, L2-regularised logistic regression on four fifths of the rows (one
-feature vector per labelled answer) and runs the complete judge, hard checks included, on the held
--out fifth; the pooled held-out verdicts give the agreement figures, which are written as the
-judge's calibration on record. The weights shipped are then fitted on all rows. Needs
+feature vector per labelled answer) and runs the complete judge, hard checks included, on the
+remaining fifth; the pooled held-out verdicts give the agreement figures, which are written as
+the judge's calibration on record. The weights shipped are then fitted on all rows. Needs
 scikit-learn (`pip install -e '.[test]'`); judging itself needs only the weights file.
 """
 

@@ -18,7 +18,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from evalkit.judges.base import ClaimVerdict, FaithfulnessVerdict
-from evalkit.judges.features import FEATURES, Evidence, claim_features, terms
+from evalkit.judges.features import FEATURES, Evidence, Terms, claim_features, terms
 from evalkit.text import sentences, words
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class OfflineJudge:
         verdicts = [self._claim(claim, asked, evidence) for claim in claims]
         return FaithfulnessVerdict(sum(v.supported for v in verdicts) / len(verdicts), verdicts)
 
-    def _claim(self, claim: str, asked: Any, evidence: Evidence) -> ClaimVerdict:
+    def _claim(self, claim: str, asked: Terms, evidence: Evidence) -> ClaimVerdict:
         measured = claim_features(claim, asked, evidence)
         wanted = measured.claim
         if not wanted.stems:
