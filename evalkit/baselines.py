@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from evalkit.cache import write_json_atomic
 from evalkit.errors import EvalkitError
 from evalkit.results import Run, read_run
 
@@ -34,9 +35,7 @@ def promote(run_folder: Path, name: str, tracking_uri: str | None = None, use_ml
     pointers = _pointers(reports_dir, suite)
     pointers[name] = run_id
     path = reports_dir / suite / POINTERS
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(pointers, indent=2), encoding="utf-8")
-    tmp.replace(path)
+    write_json_atomic(path, pointers, indent=2)
     done = [f"{path}: {name} -> {run_id}"]
     if use_mlflow:
         parent = _mlflow_parent(suite, tracking_uri, {"evalkit.run_id": run_id})

@@ -28,6 +28,14 @@ def content_key(*parts: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def write_json_atomic(path: Path, data: Any, indent: int | None = None) -> None:
+    """Write JSON so that readers see the old file or the whole new one, never a partial write."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=indent), encoding="utf-8")
+    tmp.replace(path)
+
+
 def cached_dir(root: Path, key: str, build: Callable[[Path], None]) -> tuple[Path, bool]:
     """Return (folder for `key`, was it already there). `build(tmp)` fills a fresh folder,
     which is renamed into place only when complete, so an interrupted build leaves nothing behind."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evalkit.cache import content_key
+from evalkit.cache import content_key, write_json_atomic
 from evalkit.endpoints import EndpointSpec
 
 if TYPE_CHECKING:
@@ -64,11 +64,7 @@ class ResponseCache:
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
     def put(self, key: str, body: Any) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(body), encoding="utf-8")
-        tmp.replace(path)
+        write_json_atomic(self._path(key), body)
 
 
 def request_key(url: str, body: Any) -> str:
@@ -203,7 +199,7 @@ async def chat(client: Any, spec: EndpointSpec, messages: list[dict[str, str]],
         params["max_tokens"] = spec.max_tokens
     try:
         # the client's low-level post: the body is already plain JSON, and the typed create()
-        # spends ~0.5 ms per call transforming it (benchmarks/bench_llm.py)
+        # spends ~0.4 ms per call transforming it (benchmarks/bench_llm.py)
         response = await client.post("/chat/completions", body=params, cast_to=ChatCompletion)
     except openai.APIStatusError as exc:
         raise ModelCallError(f"HTTP {exc.status_code} from {spec.model}: {str(exc.message)[:200]}") from None

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from evalkit.cache import write_json_atomic
 from evalkit.errors import EvalkitError
 
 SCHEMA = "evalkit.run/1"
@@ -78,9 +79,7 @@ class Run:
 
 
 def write_summary(folder: Path, summary: dict[str, Any]) -> None:
-    tmp = folder / (SUMMARY + ".tmp")
-    tmp.write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    tmp.replace(folder / SUMMARY)
+    write_json_atomic(folder / SUMMARY, summary, indent=2)
 
 
 def read_run(folder: Path) -> Run:
