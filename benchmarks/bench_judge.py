@@ -11,7 +11,6 @@ import statistics
 import time
 from pathlib import Path
 
-from evalkit.candidates.base import Passage
 from evalkit.judges.calibration import load_labels
 from evalkit.judges.offline import OfflineJudge
 
@@ -23,14 +22,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     repeats = parser.parse_args().repeats
     rows = load_labels(LABELS)
-    inputs = [(r.answer, [Passage(f"c{i}", text, i + 1) for i, text in enumerate(r.contexts)]) for r in rows]
+    inputs = [(r.answer, r.passages(), r.question) for r in rows]  # as calibration and runs judge them
     judge = OfflineJudge()
     judge.judge(*inputs[0])  # load the stemmer
     timings = []
     for _ in range(repeats):
         started = time.perf_counter()
-        for answer, passages in inputs:
-            judge.judge(answer, passages)
+        for answer, passages, question in inputs:
+            judge.judge(answer, passages, question)
         timings.append(time.perf_counter() - started)
     median = statistics.median(timings)
     print(f"offline judge: {len(rows)} claims in {median:.2f} s (median of {repeats}); "

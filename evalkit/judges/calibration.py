@@ -14,12 +14,15 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import EvalkitError
 from evalkit.judges.base import Judge
 from evalkit.records import read_records
 from evalkit.stats import SEED
+
+if TYPE_CHECKING:
+    from evalkit.candidates.base import Passage
 
 RESAMPLES = 1000
 
@@ -30,6 +33,11 @@ class LabelledRow:
     contexts: list[str]
     label: int
     question: str = ""
+
+    def passages(self) -> list[Passage]:
+        from evalkit.candidates.base import Passage
+
+        return [Passage(f"context-{i}", text, i + 1) for i, text in enumerate(self.contexts)]
 
 
 def load_labels(path: Path) -> list[LabelledRow]:
@@ -124,28 +132,24 @@ def _graded(verdict: Any) -> float:
 
 
 async def judge_rows(judge: Judge, rows: list[LabelledRow]) -> list[Any]:
-    from evalkit.candidates.base import Passage
-
     async def one(row: LabelledRow) -> Any:
-        passages = [Passage(f"context-{i}", text, i + 1) for i, text in enumerate(row.contexts)]
-        return await judge.faithfulness(row.question or "(no question)", row.answer, passages)
+        return await judge.faithfulness(row.question or "(no question)", row.answer, row.passages())
 
     return list(await asyncio.gather(*(one(row) for row in rows)))
 
 
 def rows_digest(rows: list[LabelledRow]) -> str:
     """Identifies a set of labelled rows, so a judge's training data is recognised wherever it lies."""
-    import hashlib
+    from evalkit.cache import content_key
 
-    canonical = json.dumps([[r.question, r.answer, r.contexts, r.label] for r in rows], ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    return content_key("labelled-rows", [[r.question, r.answer, r.contexts, r.label] for r in rows])[:16]
 
 
 def judged_figures(judge: str, data_name: str, rows: list[LabelledRow], verdicts: list[Any],
                    seconds: float | None) -> dict[str, Any]:
     """The calibration record of a judge's verdicts on labelled rows."""
-    # "supported" as the judge is configured: every claim supported (a model judge: score 1)
-    predicted = [int(v.score == 1.0 and (not v.claims or all(c.supported for c in v.claims))) for v in verdicts]
+    # "supported" as the judge is configured: every claim supported, i.e. a score of 1 (NaN is not)
+    predicted = [int(v.score == 1.0) for v in verdicts]
     scores = [_graded(v) for v in verdicts]
     labels = [r.label for r in rows]
     return {
