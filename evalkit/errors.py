@@ -34,9 +34,15 @@ class EvalkitError(Exception):
         return text
 
 
-def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str | None:
-    """The closest of `choices` to a misspelt `word`, phrased as a hint, or None."""
+def closest(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str | None:
+    """The one of `choices` a misspelt `word` most likely meant, or None."""
     import difflib
 
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else None
+    return close[0] if close else None
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str | None:
+    """The closest of `choices` to a misspelt `word`, phrased as a hint, or None."""
+    meant = closest(word, choices)
+    return f"did you mean '{meant}'?" if meant else None

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from evalkit.errors import EvalkitError, did_you_mean
+from evalkit.errors import EvalkitError, closest
 
 Loc = tuple[int | str, ...]
 
@@ -94,11 +94,11 @@ def validation_error(
     if kind == "extra_forbidden":
         unknown = str(loc[-1])
         allowed = _field_names(model, tuple(first["loc"])[:-1])
-        hint = did_you_mean(unknown, allowed)
-        meant = hint.split("'")[1] if hint else None
+        meant = closest(unknown, allowed)
         others = [e for e in errors[1:] if not (e["type"] == "missing" and e["loc"][-1] == meant)]
         more = f" (and {len(others)} more)" if others else ""
-        hint = hint or (f"allowed keys: {', '.join(sorted(allowed))}" if allowed else None)
+        hint = f"did you mean '{meant}'?" if meant else (f"allowed keys: {', '.join(sorted(allowed))}"
+                                                         if allowed else None)
         where_key = f"{where(loc, key=True)}: {dotted(loc[:-1]) or 'top level'}"
         return EvalkitError(f"unknown key '{unknown}'{more}", where=where_key, hint=hint)
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""

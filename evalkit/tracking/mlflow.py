@@ -22,6 +22,10 @@ def metric_key(name: str) -> str:
     return _UNSAFE.sub("_", name.replace("@", "_at_"))
 
 
+def resolve_uri(tracking_uri: str | None) -> str:
+    return tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
 def import_mlflow() -> Any:
     """mlflow, imported with its telemetry off and its start-up logging quiet."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -60,7 +64,7 @@ def log_run(run: Run, summaries: list[CandidateSummary], tracking_uri: str | Non
     import pandas as pd
 
     mlflow = import_mlflow()
-    mlflow.set_tracking_uri(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
+    mlflow.set_tracking_uri(resolve_uri(tracking_uri))
     header = run.header
     suite = header["suite"]
     mlflow.set_experiment(f"evalkit-{suite['name']}")
@@ -78,10 +82,10 @@ def log_run(run: Run, summaries: list[CandidateSummary], tracking_uri: str | Non
         gates = (run.summary or {}).get("gates", [])
         mlflow.log_metric("gates_failed", float(sum(not g["passed"] for g in gates)))
         by_name = {c["name"]: c for c in header["candidates"]}
+        judged = {f"evalkit.judge.{metric_key(m['name'])}": m.get("judge_agreement") or m["judge"]
+                  for m in header["metrics"] if m.get("judge")}
         for summary in summaries:
             candidate = by_name[summary.name]
-            judged = {f"evalkit.judge.{metric_key(m['name'])}": m.get("judge_agreement") or m["judge"]
-                      for m in header["metrics"] if m.get("judge")}
             with mlflow.start_run(run_name=summary.name, nested=True,
                                   tags={**tags, **judged, "evalkit.candidate": summary.name,
                                         "evalkit.kind": candidate["kind"],
@@ -110,17 +114,16 @@ def _table_rows(run: Run, candidate: str) -> list[dict[str, Any]]:
 
 
 def default_store_note(tracking_uri: str | None) -> str:
-    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    uri = resolve_uri(tracking_uri)
     if uri.startswith("sqlite:///"):
         return f"mlflow ui --backend-store-uri {uri}"
     return f"MLflow at {uri}"
 
 
-
 def log_calibration(result: dict[str, Any], tracking_uri: str | None = None) -> str:
     """Log a judge calibration as a run in the `evalkit-calibration` experiment."""
     mlflow = import_mlflow()
-    mlflow.set_tracking_uri(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
+    mlflow.set_tracking_uri(resolve_uri(tracking_uri))
     mlflow.set_experiment("evalkit-calibration")
     with mlflow.start_run(run_name=f"{result['judge']} on {result['data']}",
                           tags={"evalkit.judge": result["judge"], "evalkit.data": result["data"]}) as run:
