@@ -18,8 +18,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def timed(args: list[str], env: dict[str, str] | None = None) -> float:
+    """Seconds one command takes; a run that did not complete (exit 2 or more) has no valid time."""
     started = time.perf_counter()
-    subprocess.run(args, cwd=ROOT, check=False, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    result = subprocess.run(args, cwd=ROOT, check=False, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    if result.returncode not in (0, 1):  # 1: a gate failed, the run itself completed
+        sys.exit(f"{' '.join(args[2:])} exited {result.returncode}: {result.stderr.strip()[-500:]}")
     return time.perf_counter() - started
 
 

@@ -204,7 +204,7 @@ async def run_suite(suite: Suite, *, reports_dir: Path, cache_dir: Path, max_err
         (writer.folder / USAGE).write_text(json.dumps(usage, indent=2), encoding="utf-8")
         ran = len(suite.candidates) - len(skipped)
         outcome = finish(writer.folder, header, samples, complete=len(samples) == len(suite.cases) * ran,
-                         baseline=baseline, tracking_uri=tracking_uri)
+                         baseline=baseline, tracking_uri=tracking_uri, usage=usage)
     return outcome
 
 
@@ -220,10 +220,12 @@ async def _prepare(candidate: Candidate, cases: list[Case]) -> str | None:
 
 
 def finish(folder: Path, header: dict[str, Any], samples: list[dict[str, Any]], complete: bool = True,
-           baseline: str | None = None, tracking_uri: str | None = None) -> RunOutcome:
+           baseline: str | None = None, tracking_uri: str | None = None,
+           usage: dict[str, Any] | None = None) -> RunOutcome:
     """Aggregate, judge the gates and write summary.json (also for an interrupted run, or a re-read one).
 
-    `baseline` is the default reference for no-regression gates that do not name their own."""
+    `baseline` is the default reference for no-regression gates that do not name their own;
+    `usage` is the run's usage.json, read from the folder when not given."""
     from evalkit.baselines import DEFAULT_BASELINE, resolve
     from evalkit.noise import read_noise
     from evalkit.suite import GateSpec
@@ -233,8 +235,9 @@ def finish(folder: Path, header: dict[str, Any], samples: list[dict[str, Any]], 
         return name, resolve(name, header["suite"]["name"], folder.parent.parent, tracking_uri)
 
     summaries = aggregate(header, samples)
-    usage_path = folder / USAGE
-    usage = json.loads(usage_path.read_text(encoding="utf-8")) if usage_path.is_file() else {}
+    if usage is None:
+        usage_path = folder / USAGE
+        usage = json.loads(usage_path.read_text(encoding="utf-8")) if usage_path.is_file() else {}
     for summary in summaries:
         summary.usage = usage.get(f"candidate:{summary.name}")
     noise = read_noise(folder)

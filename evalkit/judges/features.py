@@ -64,6 +64,9 @@ class Terms:
         return set(zip(*(self.sequence[i:] for i in range(n)), strict=False))
 
 
+NO_TERMS = Terms((), frozenset(), frozenset(), frozenset(), frozenset(), False)
+
+
 def terms(text: str) -> Terms:
     text = text.replace("n't", " not")
     tokens = words(text)
@@ -103,9 +106,9 @@ def claim_features(claim: str, question: Terms, evidence: Evidence) -> ClaimFeat
     coverage = [_share(c.stems, t.stems, 0.0) for t in evidence.terms]
     order = sorted(range(len(coverage)), key=lambda i: -coverage[i])
     best = order[0] if order else None
-    empty = Terms((), frozenset(), frozenset(), frozenset(), frozenset(), False)
-    top = evidence.terms[best] if best is not None else empty
-    window = frozenset().union(*(t.stems for t in evidence.terms[max(0, (best or 0) - 1):(best or 0) + 2]))
+    top = evidence.terms[best] if best is not None else NO_TERMS
+    near = evidence.terms[max(0, best - 1):best + 2] if best is not None else []
+    window = frozenset().union(*(t.stems for t in near))
     top3 = frozenset().union(*(evidence.terms[i].stems for i in order[:3]))
     new = c.stems - question.stems
     long_words = {s for s in c.stems if len(s) >= 6}

@@ -103,7 +103,6 @@ def test_faults_become_per_sample_errors(tmp_path: Path, key: str) -> None:
 
 
 def test_warm_rerun_makes_no_calls_and_refresh_and_no_cache_do(tmp_path: Path, key: str) -> None:
-    path = None
     with FakeOpenAI() as server:
         path = make_suite(tmp_path, server)
         run(path, tmp_path)

@@ -6,6 +6,7 @@ import asyncio
 import random
 
 import pytest
+import ranx
 
 from evalkit.metrics import retrieval as r
 
@@ -40,7 +41,6 @@ def _random_runs(seed: int, n_queries: int = 200) -> tuple[dict, dict]:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_equal_to_ranx(seed: int) -> None:
-    ranx = pytest.importorskip("ranx")
     qrels, run = _random_runs(seed)
     names = {"hit_rate@5": (r.hit_rate, 5), "recall@10": (r.recall, 10), "precision@10": (r.precision, 10),
              "mrr": (r.reciprocal_rank, None), "mrr@5": (r.reciprocal_rank, 5), "ndcg@10": (r.ndcg, 10),
