@@ -172,9 +172,14 @@ def calibrate(path: Path, judge: Judge, data_name: str | None = None) -> dict[st
     return judged_figures(judge.name, data_name or path.name, rows, verdicts, time.perf_counter() - started)
 
 
+def shipped_file(name: str) -> Any:
+    """A file shipped in evalkit/judges/calibrations (a calibration record or learned weights)."""
+    return resources.files("evalkit.judges").joinpath("calibrations", name)
+
+
 def on_record(judge: str) -> dict[str, Any] | None:
     """The calibration shipped with evalkit for a judge, or None when it has none."""
-    path = resources.files("evalkit.judges").joinpath("calibrations", f"{judge}.json")
+    path = shipped_file(f"{judge}.json")
     if not path.is_file():
         return None
     result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))

@@ -14,7 +14,6 @@ import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from evalkit.judges.base import ClaimVerdict, FaithfulnessVerdict
@@ -60,8 +59,9 @@ class Weights:
 
 @lru_cache(maxsize=1)
 def shipped_weights() -> Weights:
-    path = resources.files("evalkit.judges").joinpath("calibrations", f"{NAME}.weights.json")
-    return Weights.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    from evalkit.judges.calibration import shipped_file
+
+    return Weights.from_dict(json.loads(shipped_file(f"{NAME}.weights.json").read_text(encoding="utf-8")))
 
 
 @dataclass
