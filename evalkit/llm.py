@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx2  # the HTTP library of openai>=3
+
+from evalkit.aiohttp_transport import AiohttpTransport
 from evalkit.cache import content_key, write_json_atomic
 from evalkit.endpoints import EndpointSpec
 
@@ -80,34 +83,38 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
-# one bound per endpoint and event loop (a semaphore belongs to the loop it was made in)
-_semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
+@dataclass
+class _Endpoint:
+    """What every call to one endpoint from one event loop shares (both belong to that loop)."""
+
+    semaphore: asyncio.Semaphore  # the endpoint's concurrency bound
+    pool: AiohttpTransport  # its connections
+
+
+_endpoints: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Endpoint]] = (
     weakref.WeakKeyDictionary())
 
 
-def _transport_base() -> Any:
-    import httpx2  # the HTTP library of openai>=3
+async def close_connections() -> None:
+    """Close the connection pools of the running event loop; call once its model calls are done."""
+    for endpoint in _endpoints.pop(asyncio.get_running_loop(), {}).values():
+        await endpoint.pool.aclose()
 
-    return httpx2.AsyncBaseTransport
 
-
-class CallTransport(_transport_base()):  # type: ignore[misc]
+class CallTransport(httpx2.AsyncBaseTransport):
     """An httpx transport with evalkit's cache, retries, concurrency bound and accounting."""
 
     def __init__(self, spec: EndpointSpec, stats: CallStats, cache: ResponseCache | None, refresh: bool = False,
                  backoff_s: float = 0.5, max_backoff_s: float = 30.0):
-        import httpx2
-
-        self._inner = httpx2.AsyncHTTPTransport()
         self.spec, self.stats, self.cache, self.refresh = spec, stats, cache, refresh
         self.backoff_s, self.max_backoff_s = backoff_s, max_backoff_s
-        per_loop = _semaphores.setdefault(asyncio.get_running_loop(), {})
-        endpoint = spec.base_url or "https://api.openai.com/v1"
-        self._semaphore = per_loop.setdefault(endpoint, asyncio.Semaphore(spec.concurrency))
+        per_loop = _endpoints.setdefault(asyncio.get_running_loop(), {})
+        url = spec.base_url or "https://api.openai.com/v1"
+        if url not in per_loop:
+            per_loop[url] = _Endpoint(asyncio.Semaphore(spec.concurrency), AiohttpTransport(spec.concurrency))
+        self._semaphore, self._inner = per_loop[url].semaphore, per_loop[url].pool
 
-    async def handle_async_request(self, request: Any) -> Any:
-        import httpx2
-
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         key = None
         if self.cache is not None and request.method == "POST" and request.content:
             key = request_key(str(request.url), json.loads(request.content))
@@ -162,7 +169,7 @@ class CallTransport(_transport_base()):  # type: ignore[misc]
             self.cache.put(key, payload)  # type: ignore[union-attr]
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        """Nothing to close: the endpoint's pool is shared, and close_connections() closes it."""
 
 
 def make_transport(spec: EndpointSpec, stats: CallStats, context: BuildContext) -> CallTransport:
@@ -173,7 +180,6 @@ def make_transport(spec: EndpointSpec, stats: CallStats, context: BuildContext) 
 
 def make_client(spec: EndpointSpec, stats: CallStats, context: BuildContext) -> Any:
     """An AsyncOpenAI client whose every request goes through CallTransport (its own retries off)."""
-    import httpx2
     from openai import AsyncOpenAI
 
     return AsyncOpenAI(api_key=os.environ.get(spec.api_key_env, ""), base_url=spec.base_url,
@@ -190,7 +196,6 @@ async def chat(client: Any, spec: EndpointSpec, messages: list[dict[str, str]],
                response_format: dict[str, Any] | None = None) -> tuple[str, dict[str, int]]:
     """One chat completion: (text, usage). Raises ModelCallError on an empty or malformed answer."""
     import openai
-    from openai.types.chat import ChatCompletion
 
     params: dict[str, Any] = {"model": spec.model, "messages": messages, "temperature": spec.temperature}
     if response_format is not None:
@@ -198,22 +203,37 @@ async def chat(client: Any, spec: EndpointSpec, messages: list[dict[str, str]],
     if spec.max_tokens is not None:
         params["max_tokens"] = spec.max_tokens
     try:
-        # the client's low-level post: the body is already plain JSON, and the typed create()
-        # spends ~0.4 ms per call transforming it (benchmarks/bench_llm.py)
-        response = await client.post("/chat/completions", body=params, cast_to=ChatCompletion)
+        # the client's low-level post, answered as plain JSON: the typed create() and ChatCompletion
+        # spend ~0.5 ms per call transforming a body that is already plain JSON (benchmarks/bench_llm.py)
+        payload = await client.post("/chat/completions", body=params, cast_to=object)
     except openai.APIStatusError as exc:
         raise ModelCallError(f"HTTP {exc.status_code} from {spec.model}: {str(exc.message)[:200]}") from None
     except openai.APITimeoutError:
         raise ModelCallError(f"timed out after {spec.timeout_s:g} s ({spec.max_retries} retries)") from None
     except openai.APIConnectionError as exc:
         raise ModelCallError(f"cannot reach {spec.base_url or 'the OpenAI API'}: {exc}") from None
-    except (openai.APIResponseValidationError, json.JSONDecodeError, ValueError) as exc:
+    except (openai.APIResponseValidationError, ValueError) as exc:  # JSONDecodeError is a ValueError
         raise ModelCallError(f"malformed response from {spec.model}: {exc}") from None
-    if not getattr(response, "choices", None):
-        raise ModelCallError(f"{spec.model} returned no choices")
-    text = response.choices[0].message.content
+    return _completion_text(payload, spec.model), _usage(payload)
+
+
+def _completion_text(payload: Any, model: str) -> str:
+    """The first choice's message text of a chat completion, or a ModelCallError saying what is wrong."""
+    choices = payload.get("choices") if isinstance(payload, dict) else None
+    if not choices or not isinstance(choices, list):
+        raise ModelCallError(f"{model} returned no choices")
+    message = choices[0].get("message") if isinstance(choices[0], dict) else None
+    text = message.get("content") if isinstance(message, dict) else None
     if text is None:
-        raise ModelCallError(f"{spec.model} returned an empty message")
-    usage = response.usage
-    return text, ({"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens}
-                  if usage else {})
+        raise ModelCallError(f"{model} returned an empty message")
+    if not isinstance(text, str):
+        raise ModelCallError(f"malformed response from {model}: message content is {type(text).__name__}")
+    return text
+
+
+def _usage(payload: dict[str, Any]) -> dict[str, int]:
+    usage = payload.get("usage")
+    if not isinstance(usage, dict):
+        return {}
+    return {"prompt_tokens": int(usage.get("prompt_tokens") or 0),
+            "completion_tokens": int(usage.get("completion_tokens") or 0)}

@@ -200,6 +200,10 @@ async def run_suite(suite: Suite, *, reports_dir: Path, cache_dir: Path, max_err
     finally:
         writer.close()
         spenders[f"judge:{judge.name}"] = judge
+        if any(getattr(s, "stats", None) is not None for s in spenders.values()):
+            from evalkit.llm import close_connections
+
+            await close_connections()
         usage = {name: s.stats.as_dict() for name, s in spenders.items() if getattr(s, "stats", None)}
         (writer.folder / USAGE).write_text(json.dumps(usage, indent=2), encoding="utf-8")
         ran = len(suite.candidates) - len(skipped)

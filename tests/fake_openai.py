@@ -40,9 +40,10 @@ def echo_answer(request: dict[str, Any]) -> str:
 
 class FakeOpenAI:
     def __init__(self, answer_for: Callable[[dict[str, Any]], str] = echo_answer, latency_s: float = 0.0,
-                 judge: Callable[[str, dict[str, Any]], str] | None = None):
-        """`judge(schema title, input)` answers ragas's structured prompts with JSON text."""
-        self.answer_for, self.latency_s, self.judge = answer_for, latency_s, judge
+                 judge: Callable[[str, dict[str, Any]], str] | None = None, gzip: bool = False):
+        """`judge(schema title, input)` answers ragas's structured prompts with JSON text;
+        `gzip` compresses answers."""
+        self.answer_for, self.latency_s, self.judge, self.gzip = answer_for, latency_s, judge, gzip
         self.faults: list[str] = []
         self.requests: list[dict[str, Any]] = []
         self._loop = asyncio.new_event_loop()
@@ -79,7 +80,10 @@ class FakeOpenAI:
             schema = re.findall(r'"title": "(\w+)", "type": "object"}', prompt)[-1]
             given = json.loads(prompt.rsplit("input: ", 1)[1].rsplit("Output:", 1)[0])
             return web.json_response(_completion(self.judge(schema, given)))
-        return web.json_response(_completion(self.answer_for(body)))
+        response = web.json_response(_completion(self.answer_for(body)))
+        if self.gzip:  # as api.openai.com does for clients that accept it
+            response.enable_compression(web.ContentCoding.gzip)
+        return response
 
     async def _start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -88,6 +92,11 @@ class FakeOpenAI:
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0, backlog=256).start()
         self._port = self._runner.addresses[0][1]
+
+    def open_connections(self) -> int:
+        """Client connections the server holds open now."""
+        server = self._runner.server if self._runner else None
+        return len(server.connections) if server else 0
 
     @property
     def base_url(self) -> str:
@@ -103,3 +112,4 @@ class FakeOpenAI:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        self._loop.close()

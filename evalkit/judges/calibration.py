@@ -135,7 +135,13 @@ async def judge_rows(judge: Judge, rows: list[LabelledRow]) -> list[Any]:
     async def one(row: LabelledRow) -> Any:
         return await judge.faithfulness(row.question or "(no question)", row.answer, row.passages())
 
-    return list(await asyncio.gather(*(one(row) for row in rows)))
+    try:
+        return list(await asyncio.gather(*(one(row) for row in rows)))
+    finally:
+        if judge.stats is not None:  # a model judge: its connections belong to this event loop
+            from evalkit.llm import close_connections
+
+            await close_connections()
 
 
 def rows_digest(rows: list[LabelledRow]) -> str:

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from evalkit.judges.base import FaithfulnessVerdict, Judge
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from evalkit.candidates.base import BuildContext, Passage
     from evalkit.endpoints import EndpointSpec
 
@@ -57,12 +59,17 @@ class RagasJudge:
         """One instance of a ragas collections metric bound to this judge's model."""
         if class_name not in self._metrics:
             import ragas.metrics.collections as collections
+            from ragas.prompt.metrics.base_prompt import BasePrompt
 
             extra: dict[str, Any] = {}
             if class_name == "AnswerRelevancy":
                 # local MiniLM embeddings; one generated question, as repeats at temperature 0 are identical
                 extra = {"embeddings": local_embeddings(), "strictness": 1}
-            self._metrics[class_name] = getattr(collections, class_name)(llm=self.llm(), **extra)
+            metric = getattr(collections, class_name)(llm=self.llm(), **extra)
+            for prompt in vars(metric).values():
+                if isinstance(prompt, BasePrompt):
+                    prompt.output_model = schema_once(prompt.output_model)
+            self._metrics[class_name] = metric
         return self._metrics[class_name]
 
     async def faithfulness(self, question: str, answer: str, passages: list[Passage]) -> FaithfulnessVerdict:
@@ -70,6 +77,27 @@ class RagasJudge:
         result = await metric.ascore(user_input=question, response=answer,
                                      retrieved_contexts=[p.text for p in passages])
         return FaithfulnessVerdict(float(result.value), [])
+
+
+_schema_once: dict[type[BaseModel], type[BaseModel]] = {}
+
+
+def schema_once(model: type[BaseModel]) -> type[BaseModel]:
+    """`model`, with its JSON schema computed once instead of on every prompt ragas renders.
+
+    ragas's prompts put their output model's schema in every prompt, and pydantic builds it
+    anew each time: 0.14 ms of the event loop's time per judge call (benchmarks/bench_llm.py)."""
+    if model not in _schema_once:
+        schema = model.model_json_schema()
+
+        class SchemaOnce(model):  # type: ignore[valid-type,misc]
+            @classmethod
+            def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+                return schema
+
+        SchemaOnce.__name__, SchemaOnce.__qualname__ = model.__name__, model.__qualname__
+        _schema_once[model] = SchemaOnce
+    return _schema_once[model]
 
 
 def local_embeddings() -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -80,6 +81,14 @@ def test_answers_citations_usage_and_cost(tmp_path: Path, key: str) -> None:
     assert usage["cost_usd"] == pytest.approx(2 * (100 * 0.15 + 20 * 0.60) / 1e6)
 
 
+def test_compressed_answers_are_read(tmp_path: Path, key: str) -> None:
+    with FakeOpenAI(gzip=True) as server:
+        outcome = run(make_suite(tmp_path, server), tmp_path)
+    assert all("gzip" in r["headers"]["accept-encoding"] for r in server.requests)  # so the server compressed
+    assert by(outcome, "rag-chat", "q1")["output"]["answer"] == "Aspirin\nAspirin reduces fever in adults. [d1]"
+    assert all(not s["output"]["error"] for s in outcome.samples)
+
+
 def test_retries_on_429_and_500_then_succeeds(tmp_path: Path, key: str) -> None:
     with FakeOpenAI() as server:
         server.faults = ["429", "500"]
@@ -100,6 +109,48 @@ def test_faults_become_per_sample_errors(tmp_path: Path, key: str) -> None:
     assert errors["rag-chat:q2"] is None
     summary = {s.name: s for s in outcome.summaries}
     assert summary["closed"].n_failed == 2 and summary["closed"].metrics["recall@1"].n_errors == 2
+
+
+def test_unreachable_endpoint_is_a_per_sample_error(tmp_path: Path, key: str) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "suite.yaml").write_text(
+        "name: down\ncases:\n  - {id: q1, question: 'What reduces fever?', expected_answer: aspirin}\n"
+        f"candidates:\n  - {{name: closed, kind: model, model: gpt-4o-mini, base_url: 'http://127.0.0.1:{port}/v1',"
+        " api_key_env: EVALKIT_TEST_KEY, max_retries: 1}\nmetrics: [token_f1]\nmax_error_rate: 1.0\n")
+    outcome = run(tmp_path / "suite.yaml", tmp_path)
+    error = outcome.samples[0]["output"]["error"]
+    assert error.startswith(f"ModelCallError: cannot reach http://127.0.0.1:{port}/v1"), error
+    assert json.loads((outcome.folder / "usage.json").read_text())["candidate:closed"]["calls"] == 2  # 1 retry
+
+
+def test_calls_go_through_the_proxy_the_environment_names(tmp_path: Path, key: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with FakeOpenAI() as proxy:  # answers the absolute-form requests a client sends to an HTTP proxy
+        monkeypatch.setenv("HTTP_PROXY", proxy.base_url.removesuffix("/v1"))
+        (tmp_path / "suite.yaml").write_text(
+            "name: proxied\ncases:\n  - {id: q1, question: 'What reduces fever?', expected_answer: aspirin}\n"
+            "candidates:\n  - {name: closed, kind: model, model: gpt-4o-mini, base_url: 'http://models.example.invalid/v1',"
+            " api_key_env: EVALKIT_TEST_KEY, max_retries: 0}\nmetrics: [token_f1]\n")
+        outcome = run(tmp_path / "suite.yaml", tmp_path)
+    assert outcome.samples[0]["output"]["answer"] == "I answer from memory."
+    assert [r["headers"]["host"] for r in proxy.requests] == ["models.example.invalid"]
+
+
+def test_run_closes_its_connections(tmp_path: Path, key: str) -> None:
+    with FakeOpenAI(judge=_scripted_judge) as server:
+        suite = load_suite(make_suite(tmp_path, server, judge_section(server)))
+
+        async def run_and_count() -> int:
+            await run_suite(suite, reports_dir=tmp_path / "reports", cache_dir=tmp_path / "cache", use_cache=False)
+            await asyncio.sleep(0.2)  # the server notices a closed connection on its next read
+            return server.open_connections()
+
+        assert asyncio.run(run_and_count()) == 0
+        assert len(server.requests) > 4  # candidates' and judge's calls were made
 
 
 def test_warm_rerun_makes_no_calls_and_refresh_and_no_cache_do(tmp_path: Path, key: str) -> None:
@@ -156,6 +207,33 @@ def test_ragas_faithfulness_with_scripted_judge(tmp_path: Path, key: str) -> Non
     assert "uncalibrated" in outcome.header["metrics"][1]["judge_agreement"]
     judge_usage = json.loads((outcome.folder / "usage.json").read_text())[f"judge:gpt-4o-mini@{server.base_url}"]
     assert judge_usage["calls"] == 4  # 2 calls per judged sample (statements, then verdicts)
+
+
+def test_judge_prompts_render_exactly_as_ragas_renders_them(tmp_path: Path, key: str) -> None:
+    """evalkit computes each output schema once; the prompts sent must still be ragas's own, byte for byte."""
+    from ragas.prompt.metrics.base_prompt import BasePrompt
+
+    from evalkit.candidates.base import BuildContext
+    from evalkit.endpoints import EndpointSpec
+    from evalkit.judges.factory import RagasJudge
+    from evalkit.llm import close_connections
+    from evalkit.metrics.ragas import JUDGED
+
+    async def compare() -> int:
+        spec = EndpointSpec(model="gpt-4o-mini", base_url="http://127.0.0.1:9/v1", api_key_env="EVALKIT_TEST_KEY")
+        judge = RagasJudge(spec, BuildContext(None, tmp_path, tmp_path / "cache"))
+        compared = 0
+        for class_name in ["Faithfulness", *(name for name, _, _ in JUDGED.values())]:
+            for prompt in vars(judge.metric(class_name)).values():
+                if isinstance(prompt, BasePrompt):
+                    ragas_own = type(prompt)()
+                    for example_input, _ in ragas_own.examples:
+                        assert prompt.to_string(example_input) == ragas_own.to_string(example_input)
+                        compared += 1
+        await close_connections()
+        return compared
+
+    assert asyncio.run(compare()) >= 6
 
 
 def test_judge_reply_off_schema_is_a_per_sample_error_and_a_fenced_reply_is_read(tmp_path: Path, key: str) -> None:
