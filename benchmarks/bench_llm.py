@@ -81,7 +81,7 @@ def measure(cases: int, latency: float, concurrency: int) -> tuple[float, float,
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the median is reported")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per figure; the median is reported")
     args = parser.parse_args()
     measure(20, 0.0, 8)  # warm up imports (ragas) outside the timed runs
     walls, calls = [], 0

@@ -9,11 +9,19 @@ and raises httpx2's exceptions, so the openai client and evalkit's retries see n
 
 from __future__ import annotations
 
+import ssl
 import urllib.request
+from functools import cache
 from typing import Any
 
 import aiohttp
 import httpx2
+
+
+@cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx2's default TLS trust (certifi, SSL_CERT_FILE), built once: loading it takes 35-90 ms."""
+    return httpx2.create_ssl_context()
 
 
 class AiohttpTransport(httpx2.AsyncBaseTransport):
@@ -25,7 +33,7 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
         self._proxies: dict[tuple[str, str], str | None] = {}
 
     def _open(self) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(limit=self.max_connections, ssl=httpx2.create_ssl_context())
+        connector = aiohttp.TCPConnector(limit=self.max_connections, ssl=_tls_context())
         return aiohttp.ClientSession(connector=connector, auto_decompress=False)
 
     def _proxy(self, url: httpx2.URL) -> str | None:
