@@ -3,8 +3,10 @@
 Every client evalkit builds, for candidates and for ragas's judges alike, sends its HTTP through
 `CallTransport`, which adds in one place: a content-addressed cache of responses, bounded
 concurrency per endpoint, retries with exponential backoff and jitter on 429, 5xx and timeouts
-(honouring Retry-After), and usage, cost and latency accounting. Keys come only from environment
-variables named in the suite and are never part of a cache key or a record.
+(honouring Retry-After), and usage, cost and latency accounting. Underneath, one aiohttp
+connection pool per endpoint and event loop carries the requests; `close_connections()` closes
+them when a run is done. Keys come only from environment variables named in the suite and are
+never part of a cache key or a record.
 """
 
 from __future__ import annotations
@@ -167,9 +169,6 @@ class CallTransport(httpx2.AsyncBaseTransport):
             self.stats.cost_usd += (prompt * prices[0] + completion * prices[1]) / 1e6
         if key and isinstance(payload, dict) and payload.get("choices"):
             self.cache.put(key, payload)  # type: ignore[union-attr]
-
-    async def aclose(self) -> None:
-        """Nothing to close: the endpoint's pool is shared, and close_connections() closes it."""
 
 
 def make_transport(spec: EndpointSpec, stats: CallStats, context: BuildContext) -> CallTransport:
