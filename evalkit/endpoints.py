@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,7 +16,9 @@ PRICES: dict[str, tuple[float, float]] = {
     "gpt-4.1": (2.00, 8.00),
     "ft:gpt-4o-mini": (0.30, 1.20),
     "ft:gpt-4.1-mini": (0.80, 3.20),
+    "gpt-4o-2024-05-13": (5.00, 15.00),  # the first gpt-4o snapshot kept its launch price
 }
+_SNAPSHOT_DATE = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 
 
 class Price(BaseModel):
@@ -49,6 +52,8 @@ class EndpointSpec(BaseModel):
     def prices(self) -> tuple[float, float] | None:
         if self.price is not None:
             return self.price.input, self.price.output
-        # fine-tuned models are named ft:<base model>:<org>::<id> and priced by their base
-        base = "ft:" + self.model.split(":")[1] if self.model.startswith("ft:") else self.model
-        return PRICES.get(base)
+        # fine-tuned models are named ft:<base model>:<org>::<id> and priced by their base; a dated
+        # snapshot (gpt-4o-mini-2024-07-18, the base of every fine-tune) is priced as its model
+        # unless the table lists it
+        name = "ft:" + self.model.split(":")[1] if self.model.startswith("ft:") else self.model
+        return PRICES.get(name) or PRICES.get(_SNAPSHOT_DATE.sub("", name))
