@@ -283,6 +283,7 @@ def test_planted_key_appears_in_no_output(tmp_path: Path, key: str) -> None:
                                  "--markdown", "s.md"], cwd=tmp_path, env=env, capture_output=True, text=True,
                                 timeout=300, check=False)
     assert result.returncode in (0, 1), result.stderr
+    assert "Unclosed" not in result.stderr  # every connection was closed
     assert key not in result.stdout + result.stderr
     leaks = [str(p) for p in tmp_path.rglob("*") if p.is_file() and key.encode() in p.read_bytes()]
     assert leaks == []
@@ -343,6 +344,7 @@ def test_calibrate_the_suites_model_judge(tmp_path: Path, key: str) -> None:
                                  "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
                                 check=False)
     assert result.returncode == 0, result.stderr
+    assert "Unclosed" not in result.stderr  # the judge's connections were closed
     figures = json.loads(result.stdout)
     assert figures["judge"] == f"gpt-4o-mini@{server.base_url}" and figures["n"] == 4
     # the scripted judge rejects both "invented" answers; one of them is labelled supported
