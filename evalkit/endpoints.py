@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 # USD per million tokens (input, output); a suite's `price:` overrides these.
 PRICES: dict[str, tuple[float, float]] = {
@@ -19,6 +20,18 @@ PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o-2024-05-13": (5.00, 15.00),  # the first gpt-4o snapshot kept its launch price
 }
 _SNAPSHOT_DATE = re.compile(r"-\d{4}-\d{2}-\d{2}$")
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _variable_name(value: str) -> str:
+    # a key pasted in its place would be recorded with the run's parameters; never echo it back
+    if not _VARIABLE_NAME.match(value):
+        raise ValueError("this takes the name of an environment variable (like OPENAI_API_KEY), not the key "
+                         "itself; export the key under that name")
+    return value
+
+
+EnvVarName = Annotated[str, AfterValidator(_variable_name)]  # where a suite names the variable holding a secret
 
 
 class Price(BaseModel):
@@ -33,7 +46,9 @@ class EndpointSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     model: str
     base_url: str | None = None  # None: the OpenAI API
-    api_key_env: str = "OPENAI_API_KEY"  # the name of the variable, never the key itself
+    # the name of the variable holding the key, never the key itself; null for a server that takes
+    # no key (a local vLLM, Ollama or llama.cpp server)
+    api_key_env: EnvVarName | None = "OPENAI_API_KEY"
     temperature: float = 0.0
     max_tokens: int | None = None
     timeout_s: float = Field(default=60.0, gt=0)
@@ -47,7 +62,14 @@ class EndpointSpec(BaseModel):
         return f"{self.model}@{self.base_url or 'openai'}"
 
     def missing_key(self) -> str | None:
-        return None if os.environ.get(self.api_key_env) else f"{self.api_key_env} is not set"
+        if self.api_key_env is None or os.environ.get(self.api_key_env):
+            return None
+        return f"{self.api_key_env} is not set"
+
+    def api_key(self) -> str:
+        """The key from the environment; a placeholder for a server that takes none (the openai
+        client refuses to start without one, and such servers ignore it)."""
+        return os.environ.get(self.api_key_env, "") if self.api_key_env else "no-key"
 
     def prices(self) -> tuple[float, float] | None:
         if self.price is not None:

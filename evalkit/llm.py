@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import time
 import weakref
@@ -181,7 +180,7 @@ def make_client(spec: EndpointSpec, stats: CallStats, context: BuildContext) -> 
     """An AsyncOpenAI client whose every request goes through CallTransport (its own retries off)."""
     from openai import AsyncOpenAI
 
-    return AsyncOpenAI(api_key=os.environ.get(spec.api_key_env, ""), base_url=spec.base_url,
+    return AsyncOpenAI(api_key=spec.api_key(), base_url=spec.base_url,
                        timeout=spec.timeout_s, max_retries=0,
                        http_client=httpx2.AsyncClient(transport=make_transport(spec, stats, context),
                                                       timeout=spec.timeout_s))

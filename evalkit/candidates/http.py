@@ -14,7 +14,7 @@ from pydantic import Field
 
 from evalkit.candidates.base import BuildContext, Candidate, CandidateConfig, Output, candidate_kinds
 from evalkit.candidates.mapping import to_output
-from evalkit.endpoints import EndpointSpec
+from evalkit.endpoints import EndpointSpec, EnvVarName
 
 if TYPE_CHECKING:
     from evalkit.suite import Case
@@ -26,7 +26,7 @@ class HttpConfig(CandidateConfig):
     url: str = Field(pattern=r"^https?://")
     question_field: str = "question"  # the request body is {question_field: question, **body}
     body: dict[str, Any] = Field(default_factory=dict)
-    auth_env: str | None = None  # variable holding a bearer token, sent as Authorization
+    auth_env: EnvVarName | None = None  # variable holding a bearer token, sent as Authorization
     answer_path: str = "answer"  # dotted paths into the JSON reply
     sources_path: str | None = "sources"
     source_id_field: str = "id"

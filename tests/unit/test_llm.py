@@ -140,6 +140,18 @@ def test_calls_go_through_the_proxy_the_environment_names(tmp_path: Path, key: s
     assert [r["headers"]["host"] for r in proxy.requests] == ["models.example.invalid"]
 
 
+def test_a_local_server_that_takes_no_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with FakeOpenAI() as server:
+        (tmp_path / "suite.yaml").write_text(
+            "name: local\ncases:\n  - {id: q1, question: 'What reduces fever?', expected_answer: aspirin}\n"
+            f"candidates:\n  - {{name: vllm, kind: model, model: my-finetune, base_url: '{server.base_url}',"
+            " api_key_env: null}\nmetrics: [token_f1]\n")
+        outcome = run(tmp_path / "suite.yaml", tmp_path)
+    assert outcome.header["candidates"][0]["skipped"] is None
+    assert outcome.samples[0]["output"]["answer"] == "I answer from memory."
+
+
 def test_run_closes_its_connections(tmp_path: Path, key: str) -> None:
     with FakeOpenAI(judge=_scripted_judge) as server:
         suite = load_suite(make_suite(tmp_path, server, judge_section(server)))
@@ -288,6 +300,21 @@ def test_planted_key_appears_in_no_output(tmp_path: Path, key: str) -> None:
     leaks = [str(p) for p in tmp_path.rglob("*") if p.is_file() and key.encode() in p.read_bytes()]
     assert leaks == []
     assert (tmp_path / "mlflow.db").is_file() and list((tmp_path / "cache" / "llm").rglob("*.json"))
+
+
+def test_a_key_pasted_as_the_variable_name_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    from evalkit.errors import EvalkitError
+
+    pasted = "sk-proj-PASTED-77c1"
+    (tmp_path / "suite.yaml").write_text(
+        "name: pasted\ncases:\n  - {id: q1, question: 'What reduces fever?', expected_answer: aspirin}\n"
+        "candidates:\n  - name: closed\n    kind: model\n    model: gpt-4o-mini\n"
+        f"    api_key_env: {pasted}\nmetrics: [token_f1]\n")
+    with pytest.raises(EvalkitError) as caught:
+        load_suite(tmp_path / "suite.yaml")
+    assert ("suite.yaml:8: candidates[0].api_key_env: value error, this takes the name of an environment "
+            "variable") in str(caught.value)
+    assert pasted not in str(caught.value)
 
 
 def test_ragas_context_recall_with_scripted_judge(tmp_path: Path, key: str) -> None:
