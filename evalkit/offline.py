@@ -1,0 +1,20 @@
+"""What offline means for the libraries evalkit drives: no hub downloads and no telemetry.
+
+Set before those libraries are imported: by the CLI at start-up, and by each place that imports
+one, so the pytest plugin and library use are offline too. A variable the user set is kept.
+"""
+
+from __future__ import annotations
+
+import os
+
+OFFLINE = {
+    "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+    "RAGAS_DO_NOT_TRACK": "true",  # ragas's telemetry also stalls ~5 s without a network
+    "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
+}
+
+
+def go_offline() -> None:
+    for name, value in OFFLINE.items():
+        os.environ.setdefault(name, value)
