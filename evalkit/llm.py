@@ -157,8 +157,8 @@ class CallTransport(httpx2.AsyncBaseTransport):
             payload = response.json()
         except ValueError:
             return  # malformed: the client raises on it; nothing to count or cache
-        usage = payload.get("usage") or {} if isinstance(payload, dict) else {}
-        prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        usage = token_usage(payload)
+        prompt, completion = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
         self.stats.prompt_tokens += prompt
         self.stats.completion_tokens += completion
         prices = self.spec.prices()
@@ -212,7 +212,7 @@ async def chat(client: Any, spec: EndpointSpec, messages: list[dict[str, str]],
         raise ModelCallError(f"cannot reach {spec.base_url or 'the OpenAI API'}: {exc}") from None
     except (openai.APIResponseValidationError, ValueError) as exc:  # JSONDecodeError is a ValueError
         raise ModelCallError(f"malformed response from {spec.model}: {exc}") from None
-    return _completion_text(payload, spec.model), _usage(payload)
+    return _completion_text(payload, spec.model), token_usage(payload)
 
 
 def _completion_text(payload: Any, model: str) -> str:
@@ -229,8 +229,9 @@ def _completion_text(payload: Any, model: str) -> str:
     return text
 
 
-def _usage(payload: dict[str, Any]) -> dict[str, int]:
-    usage = payload.get("usage")
+def token_usage(payload: Any) -> dict[str, int]:
+    """The prompt and completion tokens a chat completion reports; {} when it reports none."""
+    usage = payload.get("usage") if isinstance(payload, dict) else None
     if not isinstance(usage, dict):
         return {}
     return {"prompt_tokens": int(usage.get("prompt_tokens") or 0),
