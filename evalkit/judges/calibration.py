@@ -72,22 +72,31 @@ def auroc(labels: Any, scores: Any) -> float:
     return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def agreement(labels: Any, predicted: Any, scores: Any) -> dict[str, float]:
-    """macro-F1, balanced accuracy, Cohen's kappa of binary predictions; AUROC of graded scores."""
+def _confusion(labels: Any, predicted: Any) -> tuple[int, int, int, int]:
+    """(true positives, true negatives, false positives, false negatives) of binary predictions."""
     import numpy as np
 
     y, p = np.asarray(labels, dtype=int), np.asarray(predicted, dtype=int)
-    tp, tn = int(((y == 1) & (p == 1)).sum()), int(((y == 0) & (p == 0)).sum())
-    fp, fn = int(((y == 0) & (p == 1)).sum()), int(((y == 1) & (p == 0)).sum())
+    return (int(((y == 1) & (p == 1)).sum()), int(((y == 0) & (p == 0)).sum()),
+            int(((y == 0) & (p == 1)).sum()), int(((y == 1) & (p == 0)).sum()))
+
+
+def _macro_f1(tp: int, tn: int, fp: int, fn: int) -> float:
     f1_pos = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
     f1_neg = 2 * tn / (2 * tn + fn + fp) if tn + fn + fp else 0.0
-    n = len(y)
+    return (f1_pos + f1_neg) / 2
+
+
+def agreement(labels: Any, predicted: Any, scores: Any) -> dict[str, float]:
+    """macro-F1, balanced accuracy, Cohen's kappa of binary predictions; AUROC of graded scores."""
+    tp, tn, fp, fn = _confusion(labels, predicted)
+    n = tp + tn + fp + fn
     observed = (tp + tn) / n
     expected = ((tp + fp) * (tp + fn) + (tn + fn) * (tn + fp)) / (n * n)
     return {
-        "macro_f1": (f1_pos + f1_neg) / 2,
+        "macro_f1": _macro_f1(tp, tn, fp, fn),
         "balanced_accuracy": (tp / (tp + fn) + tn / (tn + fp)) / 2,
-        "auroc": auroc(y, scores),
+        "auroc": auroc(labels, scores),
         "cohen_kappa": (observed - expected) / (1 - expected) if expected != 1 else 0.0,
     }
 
@@ -116,7 +125,7 @@ def best_threshold(labels: Any, scores: Any) -> dict[str, float]:
     y, s = np.asarray(labels), np.asarray(scores, dtype=float)
     best = {"threshold": 0.0, "macro_f1": -1.0}
     for threshold in np.unique(s):
-        value = agreement(y, s >= threshold, s)["macro_f1"]
+        value = _macro_f1(*_confusion(y, s >= threshold))  # no AUROC per threshold
         if value > best["macro_f1"]:
             best = {"threshold": float(threshold), "macro_f1": value}
     return best
