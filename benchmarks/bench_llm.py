@@ -24,16 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def judge(schema: str, given: dict) -> str:
-    if schema == "StatementGeneratorOutput":
-        return json.dumps({"statements": [s.strip() + "." for s in given["answer"].split(".") if s.strip()]})
-    return json.dumps({"statements": [{"statement": s, "reason": "ok", "verdict": 1} for s in given["statements"]]})
-
-
 def serve(latency: float, ready: multiprocessing.Queue) -> None:
-    from tests.fake_openai import FakeOpenAI
+    from tests.fake_openai import FakeOpenAI, faithfulness_judge
 
-    with FakeOpenAI(latency_s=latency, judge=judge) as server:
+    with FakeOpenAI(latency_s=latency, judge=faithfulness_judge) as server:
         ready.put(server.base_url)
         while True:
             time.sleep(3600)

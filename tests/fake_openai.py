@@ -38,6 +38,16 @@ def echo_answer(request: dict[str, Any]) -> str:
     return "I answer from memory."
 
 
+def faithfulness_judge(schema: str, given: dict[str, Any]) -> str:
+    """A script for ragas's faithfulness prompts: the statements are the answer's sentences, and a
+    statement is supported unless it says 'invented'."""
+    if schema == "StatementGeneratorOutput":
+        return json.dumps({"statements": [s.strip() + "." for s in given["answer"].split(".") if s.strip()]})
+    assert schema == "NLIStatementOutput", schema
+    return json.dumps({"statements": [{"statement": s, "reason": "scripted", "verdict": int("invented" not in s)}
+                                      for s in given["statements"]]})
+
+
 class FakeOpenAI:
     def __init__(self, answer_for: Callable[[dict[str, Any]], str] = echo_answer, latency_s: float = 0.0,
                  judge: Callable[[str, dict[str, Any]], str] | None = None, gzip: bool = False):

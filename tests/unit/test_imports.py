@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("mlflow", "torch", "llama_index", "ragas", "sentence_transformers", "pandas", "openai")
+HEAVY = ("mlflow", "torch", "llama_index", "ragas", "sentence_transformers", "pandas", "openai", "httpx2", "aiohttp")
 
 
 def test_import_is_light() -> None:

@@ -16,7 +16,7 @@ import pytest
 from evalkit.errors import ExitCode
 from evalkit.runner import run_suite
 from evalkit.suite import load_suite
-from tests.fake_openai import FakeOpenAI
+from tests.fake_openai import FakeOpenAI, faithfulness_judge
 
 CORPUS = [{"id": "d1", "title": "Aspirin", "text": "Aspirin reduces fever in adults. It is cheap."},
           {"id": "d2", "title": "Water", "text": "Water boils at 100 degrees at sea level."}]
@@ -153,7 +153,7 @@ def test_a_local_server_that_takes_no_key(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_run_closes_its_connections(tmp_path: Path, key: str) -> None:
-    with FakeOpenAI(judge=_scripted_judge) as server:
+    with FakeOpenAI(judge=faithfulness_judge) as server:
         suite = load_suite(make_suite(tmp_path, server, judge_section(server)))
 
         async def run_and_count() -> int:
@@ -193,23 +193,14 @@ def test_missing_key_skips_candidate_and_fails_its_gate(tmp_path: Path, monkeypa
     assert allowed.exit_code == ExitCode.OK
 
 
-def _scripted_judge(schema: str, given: dict) -> str:
-    """Statements: the answer's sentences; a statement is supported unless it says 'invented'."""
-    if schema == "StatementGeneratorOutput":
-        return json.dumps({"statements": [s.strip() + "." for s in given["answer"].split(".") if s.strip()]})
-    assert schema == "NLIStatementOutput", schema
-    return json.dumps({"statements": [{"statement": s, "reason": "scripted", "verdict": int("invented" not in s)}
-                                      for s in given["statements"]]})
-
-
-def test_ragas_faithfulness_with_scripted_judge(tmp_path: Path, key: str) -> None:
+def test_ragas_faithfulness_withfaithfulness_judge(tmp_path: Path, key: str) -> None:
     answers = {"q1": "Aspirin reduces fever. Aspirin was invented on the moon.", "q2": "Aspirin boils water."}
 
     def answer(body: dict) -> str:
         prompt = body["messages"][-1]["content"]
         return answers["q1"] if "fever" in prompt else answers["q2"]
 
-    with FakeOpenAI(answer_for=answer, judge=_scripted_judge) as server:
+    with FakeOpenAI(answer_for=answer, judge=faithfulness_judge) as server:
         extra = judge_section(server)
         outcome = run(make_suite(tmp_path, server, extra), tmp_path)
     scores = {(s["candidate"], s["case_id"]): s["scores"]["faithfulness"] for s in outcome.samples}
@@ -252,7 +243,7 @@ def test_judge_reply_off_schema_is_a_per_sample_error_and_a_fenced_reply_is_read
     def judge(schema: str, given: dict) -> str:
         if "boils" in given.get("answer", ""):
             return json.dumps({"claims": ["not the schema"]})
-        reply = _scripted_judge(schema, given)
+        reply = faithfulness_judge(schema, given)
         return f"```json\n{reply}\n```" if schema == "NLIStatementOutput" else reply
 
     answers = {"q1": "Aspirin reduces fever.", "q2": "Aspirin boils water."}
@@ -317,7 +308,7 @@ def test_a_key_pasted_as_the_variable_name_is_refused_without_echoing_it(tmp_pat
     assert pasted not in str(caught.value)
 
 
-def test_ragas_context_recall_with_scripted_judge(tmp_path: Path, key: str) -> None:
+def test_ragas_context_recall_withfaithfulness_judge(tmp_path: Path, key: str) -> None:
     def judge(schema: str, given: dict) -> str:
         assert schema == "ContextRecallOutput", schema
         # the reference has two sentences; the one about fever is in the retrieved context
@@ -344,7 +335,7 @@ def test_model_judged_metric_without_judge_is_a_suite_error(tmp_path: Path) -> N
         load_suite(path)
 
 
-def test_ragas_answer_relevancy_with_scripted_judge(tmp_path: Path, key: str) -> None:
+def test_ragas_answer_relevancy_withfaithfulness_judge(tmp_path: Path, key: str) -> None:
     def judge(schema: str, given: dict) -> str:
         assert schema == "AnswerRelevanceOutput", schema
         evasive = "memory" in given["response"]  # the closed-book script answers "I answer from memory."
@@ -363,7 +354,7 @@ def test_calibrate_the_suites_model_judge(tmp_path: Path, key: str) -> None:
             for a, label in [("Aspirin reduces fever.", 1), ("Aspirin was invented on the moon.", 0),
                              ("Aspirin is cheap.", 1), ("It was invented in 1899.", 1)]]
     (tmp_path / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    with FakeOpenAI(judge=_scripted_judge) as server:
+    with FakeOpenAI(judge=faithfulness_judge) as server:
         extra = judge_section(server)
         path = make_suite(tmp_path, server, extra)
         env = {**os.environ, "EVALKIT_CACHE_DIR": str(tmp_path / "cache")}
