@@ -87,7 +87,7 @@ def schema_once(model: type[BaseModel]) -> type[BaseModel]:
     """`model`, with its JSON schema computed once instead of on every prompt ragas renders.
 
     ragas's prompts put their output model's schema in every prompt, and pydantic builds it
-    anew each time: 0.14 ms of the event loop's time per judge call (benchmarks/bench_llm.py)."""
+    anew each time: a faithfulness prompt took 158 µs to render with that, 14 µs without."""
     if model not in _schema_once:
         schema = model.model_json_schema()
 
