@@ -35,10 +35,11 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff and mypy."""
+    """ruff, mypy, and the import layers (import-linter contracts in pyproject.toml)."""
     _install(session, "lint,test")
     session.run("ruff", "check", "evalkit", "tests", "benchmarks", "noxfile.py")
     session.run("mypy", "evalkit")
+    session.run("lint-imports")
 
 
 @nox.session

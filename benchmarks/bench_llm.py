@@ -35,8 +35,8 @@ def serve(latency: float, ready: multiprocessing.Queue) -> None:
 
 def measure(cases: int, latency: float, concurrency: int) -> tuple[float, float, int]:
     """(wall seconds, harness CPU seconds, calls) for one run."""
-    from evalkit.runner import run_suite
-    from evalkit.suite import load_suite
+    from evalkit.run.pipeline import run_suite
+    from evalkit.config.suite import load_suite
 
     ready: multiprocessing.Queue = multiprocessing.Queue()
     server = multiprocessing.Process(target=serve, args=(latency, ready), daemon=True)

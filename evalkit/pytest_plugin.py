@@ -45,9 +45,9 @@ class SuiteFile(pytest.File):
     _outcome: Any = None
 
     def collect(self) -> Iterator[pytest.Item]:
-        from evalkit.errors import EvalkitError
-        from evalkit.gates import applies_to, threshold_rule
-        from evalkit.suite import load_suite
+        from evalkit.analysis.gates import applies_to, threshold_rule
+        from evalkit.config.suite import load_suite
+        from evalkit.core.errors import EvalkitError
 
         try:
             self.suite = load_suite(self.path)
@@ -61,21 +61,29 @@ class SuiteFile(pytest.File):
                                            gate=index, kind=kind, candidate=candidate)
 
     def outcome(self) -> Any:
+        """The finished run: the suite runs once, on its first item, and is published like the CLI's."""
         if self._outcome is None:
             import asyncio
 
-            from evalkit.cache import cache_dir
-            from evalkit.runner import run_suite
+            from evalkit.core.cache import cache_dir
+            from evalkit.run.pipeline import RunOptions, run_suite
+            from evalkit.sinks.base import Sink, publish
+            from evalkit.sinks.html import HtmlSink
+            from evalkit.sinks.mlflow import MlflowSink
 
             config = self.config
-            self._outcome = asyncio.run(run_suite(
-                self.suite, reports_dir=Path(config.getoption("--evalkit-reports")), cache_dir=cache_dir(),
-                baseline=config.getoption("--evalkit-baseline")))
-            if config.getoption("--evalkit-mlflow"):
-                from evalkit.tracking.mlflow import log_run
-
-                log_run(self._outcome.run, self._outcome.summaries)
+            options = RunOptions(reports_dir=Path(config.getoption("--evalkit-reports")), cache_dir=cache_dir(),
+                                 baseline=config.getoption("--evalkit-baseline"))
+            self._outcome = asyncio.run(run_suite(self.suite, options))
+            sinks: list[Sink] = [HtmlSink()]
+            sinks += [MlflowSink()] if config.getoption("--evalkit-mlflow") else []
+            publish(self._outcome, sinks, say=lambda line: None, warn=self._warn)
         return self._outcome
+
+    def _warn(self, line: str) -> None:
+        import warnings
+
+        warnings.warn(f"evalkit: {line}", stacklevel=1)
 
 
 class GateItem(pytest.Item):
@@ -85,14 +93,15 @@ class GateItem(pytest.Item):
 
     def runtest(self) -> None:
         assert isinstance(self.parent, SuiteFile)
-        outcome = self.parent.outcome()
-        verdict = next(v for v in outcome.verdicts
+        run = self.parent.outcome()
+        summary = run.summary
+        verdict = next(v for v in summary.gates
                        if (v.gate, v.kind, v.candidate) == (self.gate, self.kind, self.candidate))
-        if outcome.error_rate > outcome.max_error_rate:
-            raise EvalkitFailure(f"run incomplete: {outcome.error_rate:.1%} of samples errored "
-                                 f"(limit {outcome.max_error_rate:.1%}); results in {outcome.folder}")
+        if summary.error_rate > summary.max_error_rate:
+            raise EvalkitFailure(f"run incomplete: {summary.error_rate:.1%} of samples errored "
+                                 f"(limit {summary.max_error_rate:.1%}); results in {run.folder}")
         if not verdict.passed:
-            raise EvalkitFailure(f"{verdict.message} (run {outcome.folder})")
+            raise EvalkitFailure(f"{verdict.message} (run {run.folder})")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, EvalkitFailure):

@@ -33,6 +33,27 @@ def scifact_slice() -> tuple[list[dict], list[dict]]:
     return chosen, documents
 
 
+class Finished:
+    """A finished run as the tests read it: samples and manifest in their stored JSON form."""
+
+    def __init__(self, run) -> None:
+        self.run, self.folder, self.summary = run, run.folder, run.summary
+        self.samples = [json.loads(sample.to_json()) for sample in run.samples]
+        self.header = json.loads(run.manifest.to_json())
+        self.summaries, self.verdicts, self.exit_code = run.summary.candidates, run.summary.gates, run.summary.exit_code
+
+
+def run_suite_file(path: Path, tmp_path: Path, **options) -> Finished:
+    """Load and run a suite in-process with reports and caches under tmp_path."""
+    import asyncio
+
+    from evalkit.config.suite import load_suite
+    from evalkit.run.pipeline import RunOptions, run_suite
+
+    settings = RunOptions(reports_dir=tmp_path / "reports", cache_dir=tmp_path / "cache", **options)
+    return Finished(asyncio.run(run_suite(load_suite(path), settings)))
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return path

@@ -8,43 +8,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evalkit.registry import Registry
+from evalkit.core.cache import content_key
+from evalkit.core.records import Case, Output, Passage
+from evalkit.core.registry import Registry
+from evalkit.models.endpoints import CacheSettings
 
 if TYPE_CHECKING:
-    from evalkit.corpus import Corpus
-    from evalkit.suite import Case
+    from evalkit.core.corpus import Corpus
 
-
-@dataclass
-class Passage:
-    """One retrieved passage: the chunk text and the document it came from."""
-
-    doc_id: str
-    text: str
-    rank: int  # 1-based rank among retrieved passages
-    score: float | None = None
-    node_id: str | None = None
-
-
-@dataclass
-class Output:
-    """What a candidate produced for one case. `error` set means it produced nothing usable."""
-
-    answer: str = ""
-    passages: list[Passage] = field(default_factory=list)
-    citations: list[str] = field(default_factory=list)  # doc ids the answer cites
-    usage: dict[str, int] = field(default_factory=dict)
-    latency_s: float = 0.0
-    error: str | None = None
-
-    @property
-    def retrieved_ids(self) -> list[str]:
-        """Document ids in rank order, each once (several chunks of one document count once)."""
-        return list(dict.fromkeys(p.doc_id for p in self.passages))
-
-    @property
-    def contexts(self) -> list[str]:
-        return [p.text for p in self.passages]
+__all__ = ["BuildContext", "Candidate", "CandidateConfig", "Case", "Output", "Passage", "candidate_kinds"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +28,12 @@ class BuildContext:
     cache_dir: Path
     use_cache: bool = True  # model-call cache; False with --no-cache
     refresh: bool = False  # re-call models and overwrite their cache entries (--refresh)
+    # what candidates of one run share and nothing outlives: indexes built once per setting
+    shared: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def call_cache(self) -> CacheSettings:
+        return CacheSettings(self.cache_dir / "llm" if self.use_cache else None, self.refresh)
 
 
 class Candidate(Protocol):
@@ -89,6 +67,10 @@ class CandidateConfig(BaseModel):
     def params(self) -> dict[str, Any]:
         """The config flattened to dotted keys, for MLflow params and result headers."""
         return _flatten(self.model_dump(mode="json", exclude={"description"}))
+
+    def config_hash(self) -> str:
+        """Content key of the resolved config (defaults filled in): what decides this candidate's outputs."""
+        return content_key("candidate", self.model_dump(mode="json", exclude={"description"}))[:16]
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:

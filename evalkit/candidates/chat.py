@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from evalkit.endpoints import EndpointSpec
+from evalkit.models.endpoints import EndpointSpec
 
 if TYPE_CHECKING:
     from evalkit.candidates.base import BuildContext, Passage
@@ -40,12 +40,12 @@ def parse_citations(answer: str, known_ids: list[str]) -> list[str]:
 
 
 class ChatGenerator:
-    """Renders the prompt, calls the model through evalkit.llm, and parses citations."""
+    """Renders the prompt, calls the model through evalkit.models.llm, and parses citations."""
 
     def __init__(self, spec: EndpointSpec, system: str, prompt: str, context: BuildContext):
         from jinja2 import Environment, StrictUndefined
 
-        from evalkit.llm import CallStats
+        from evalkit.models.llm import CallStats
 
         self.spec, self.system, self.context = spec, system, context
         self.template = Environment(undefined=StrictUndefined, autoescape=False).from_string(prompt)
@@ -53,10 +53,10 @@ class ChatGenerator:
         self._client: Any = None
 
     async def generate(self, question: str, passages: list[Passage]) -> tuple[str, list[str], dict[str, int]]:
-        from evalkit.llm import chat, make_client
+        from evalkit.models.llm import chat, make_client
 
         if self._client is None:  # made on first use: its concurrency bound belongs to the running loop
-            self._client = make_client(self.spec, self.stats, self.context)
+            self._client = make_client(self.spec, self.stats, self.context.call_cache)
         messages = [{"role": "system", "content": self.system},
                     {"role": "user", "content": self.template.render(question=question, passages=passages)}]
         answer, usage = await chat(self._client, self.spec, messages)

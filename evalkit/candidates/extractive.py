@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from evalkit.text import content_words, sentences
+from evalkit.core.text import content_words, sentences
 
 if TYPE_CHECKING:
     from evalkit.candidates.base import Passage

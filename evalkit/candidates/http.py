@@ -1,6 +1,6 @@
 """The `http` candidate: POST each question to the team's own service and map its JSON reply.
 
-Calls go through evalkit.llm's transport, so they get the same timeouts, retries with backoff on
+Calls go through evalkit.models.llm's transport, so they get the same timeouts, retries with backoff on
 429/5xx, concurrency bound and response cache as model calls.
 """
 
@@ -14,10 +14,10 @@ from pydantic import Field
 
 from evalkit.candidates.base import BuildContext, Candidate, CandidateConfig, Output, candidate_kinds
 from evalkit.candidates.mapping import to_output
-from evalkit.endpoints import EndpointSpec, EnvVarName
+from evalkit.models.endpoints import EndpointSpec, EnvVarName
 
 if TYPE_CHECKING:
-    from evalkit.suite import Case
+    from evalkit.config.suite import Case
 
 
 @candidate_kinds.register("http")
@@ -47,7 +47,7 @@ class HttpConfig(CandidateConfig):
 
 class HttpCandidate:
     def __init__(self, config: HttpConfig, context: BuildContext):
-        from evalkit.llm import CallStats
+        from evalkit.models.llm import CallStats
 
         self.name, self.config, self.context = config.name, config, context
         self.stats = CallStats()
@@ -56,13 +56,13 @@ class HttpCandidate:
     async def prepare(self, cases: list[Case]) -> None:
         import httpx2
 
-        from evalkit.llm import make_transport
+        from evalkit.models.llm import make_transport
 
         c = self.config
         policy = EndpointSpec(model=f"http:{c.name}", base_url=c.url, timeout_s=c.timeout_s,
                               max_retries=c.max_retries, concurrency=c.concurrency)
         headers = {"Authorization": f"Bearer {os.environ[c.auth_env]}"} if c.auth_env else {}
-        self._client = httpx2.AsyncClient(transport=make_transport(policy, self.stats, self.context),
+        self._client = httpx2.AsyncClient(transport=make_transport(policy, self.stats, self.context.call_cache),
                                           timeout=c.timeout_s, headers=headers)
 
     async def answer(self, case: Case) -> Output:

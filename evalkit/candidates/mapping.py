@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evalkit.candidates.base import Output, Passage
+from evalkit.core.records import Output, Passage
 
 
 def dig(data: Any, path: str | None) -> Any:
@@ -36,5 +36,5 @@ def to_output(data: Any, answer: str | None, sources: str | None, source_id: str
         doc_id = item.get(source_id) if isinstance(item, dict) else item
         body = (item.get(source_text) if isinstance(item, dict) and source_text else None) or (
             texts[rank - 1] if rank - 1 < len(texts) else "")
-        passages.append(Passage(str(doc_id), str(body), rank))
+        passages.append(Passage(doc_id=str(doc_id), text=str(body), rank=rank))
     return Output(answer=text, passages=passages)

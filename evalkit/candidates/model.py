@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Literal
 
 from evalkit.candidates.base import BuildContext, Candidate, CandidateConfig, Output, candidate_kinds
 from evalkit.candidates.chat import CLOSED_PROMPT, CLOSED_SYSTEM, ChatGenerator
-from evalkit.endpoints import EndpointSpec
+from evalkit.models.endpoints import EndpointSpec
 
 if TYPE_CHECKING:
-    from evalkit.suite import Case
+    from evalkit.config.suite import Case
 
 
 @candidate_kinds.register("model")
@@ -41,4 +41,5 @@ class ModelCandidate:
     async def answer(self, case: Case) -> Output:
         started = time.perf_counter()
         answer, _, usage = await self._generator.generate(case.question, [])
-        return Output(answer=answer, usage=usage, latency_s=time.perf_counter() - started)
+        return Output(answer=answer, usage=usage, cost_usd=self._generator.spec.cost(usage),
+                      latency_s=time.perf_counter() - started)

@@ -2,7 +2,8 @@
 
 The function takes the question (str) and returns the answer (str), or a dict with `answer` and
 optionally `sources` (ids or {id, text} objects), `contexts` and `citations`. It may be async.
-The suite's folder is put on sys.path, so a module next to the suite can be named directly.
+A module next to the suite can be named directly: the suite's folder is on the import path
+while the module is imported (and only then: the run leaves sys.path as it found it).
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from pydantic import Field
 
 from evalkit.candidates.base import BuildContext, Candidate, CandidateConfig, Output, candidate_kinds
 from evalkit.candidates.mapping import to_output
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
 
 if TYPE_CHECKING:
-    from evalkit.suite import Case
+    from evalkit.config.suite import Case
 
 
 @candidate_kinds.register("python")
@@ -44,13 +45,17 @@ class PythonCandidate:
     async def prepare(self, cases: list[Case]) -> None:
         module_name, function_name = self.config.function.split(":")
         folder = str(self.context.suite_dir)
-        if folder not in sys.path:
+        added = folder not in sys.path
+        if added:
             sys.path.insert(0, folder)
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
             raise EvalkitError(f"candidate '{self.name}': cannot import '{module_name}' ({exc})",
                                hint="the module must be importable, or sit next to the suite file") from None
+        finally:
+            if added:
+                sys.path.remove(folder)
         function = getattr(module, function_name, None)
         if not callable(function):
             raise EvalkitError(f"candidate '{self.name}': '{module_name}' has no function '{function_name}'")

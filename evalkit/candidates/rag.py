@@ -13,8 +13,8 @@ from evalkit.candidates.chat import ChatGenerator, ChatSpec
 from evalkit.candidates.extractive import ExtractiveGenerator
 
 if TYPE_CHECKING:
+    from evalkit.config.suite import Case
     from evalkit.retrieval.indexes import Index
-    from evalkit.suite import Case
 
 
 class _Spec(BaseModel):
@@ -84,7 +84,8 @@ class RagCandidate:
         assert self._context.corpus is not None
         retriever, chunking = self.config.retriever, self.config.chunking
         settings = {**retriever.model_dump(), **chunking.model_dump()}
-        self._index = build_index(self._context.corpus, settings, self._context.cache_dir / "indexes")
+        self._index = build_index(self._context.corpus, settings, self._context.cache_dir / "indexes",
+                                  self._context.shared)
         started = time.perf_counter()
         questions = [case.question for case in cases]
         results = self._index.search(questions, retriever.top_k * 4)
@@ -103,7 +104,8 @@ class RagCandidate:
             if chunk.doc_id not in documents and len(documents) == top_k:
                 break
             documents.add(chunk.doc_id)
-            passages.append(Passage(chunk.doc_id, chunk.text, len(passages) + 1, score, chunk.node_id))
+            passages.append(Passage(doc_id=chunk.doc_id, text=chunk.text, rank=len(passages) + 1, score=score,
+                                    node_id=chunk.node_id))
         return passages
 
     async def answer(self, case: Case) -> Output:
@@ -116,4 +118,6 @@ class RagCandidate:
             assert self._extractive is not None
             answer, citations = self._extractive.generate(case.question, passages)
         latency = time.perf_counter() - started + self._retrieval_latency
-        return Output(answer=answer, passages=passages, citations=citations, usage=usage, latency_s=latency)
+        cost = self._chat.spec.cost(usage) if self._chat is not None else None
+        return Output(answer=answer, passages=passages, citations=citations, usage=usage, cost_usd=cost,
+                      latency_s=latency)

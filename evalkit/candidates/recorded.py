@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from evalkit.candidates.base import BuildContext, Candidate, CandidateConfig, Output, Passage, candidate_kinds
-from evalkit.errors import EvalkitError
-from evalkit.records import list_cell, read_records
+from evalkit.core.errors import EvalkitError
+from evalkit.core.readers import list_cell, read_records
 
 if TYPE_CHECKING:
-    from evalkit.suite import Case
+    from evalkit.config.suite import Case
 
 
 @candidate_kinds.register("recorded")
@@ -47,7 +47,8 @@ class RecordedCandidate:
                     f"{len(ids)} retrieved_ids but {len(texts)} contexts", where=where,
                     hint="contexts[i] is the text of retrieved_ids[i]",
                 )
-            passages = [Passage(doc_id, texts[i] if texts else "", i + 1) for i, doc_id in enumerate(ids)]
+            passages = [Passage(doc_id=doc_id, text=texts[i] if texts else "", rank=i + 1)
+                        for i, doc_id in enumerate(ids)]
             error = row.get("error")
             self._outputs[str(row["id"])] = Output(
                 answer=str(row.get("answer") or ""),

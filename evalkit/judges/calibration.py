@@ -16,13 +16,13 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evalkit.errors import EvalkitError
-from evalkit.judges.base import Judge
-from evalkit.records import read_records
-from evalkit.stats import SEED
+from evalkit.analysis.stats import SEED
+from evalkit.core.errors import EvalkitError
+from evalkit.core.judge import Judge
+from evalkit.core.readers import read_records
 
 if TYPE_CHECKING:
-    from evalkit.candidates.base import Passage
+    from evalkit.core.records import Passage
 
 RESAMPLES = 1000
 
@@ -35,9 +35,9 @@ class LabelledRow:
     question: str = ""
 
     def passages(self) -> list[Passage]:
-        from evalkit.candidates.base import Passage
+        from evalkit.core.records import Passage
 
-        return [Passage(f"context-{i}", text, i + 1) for i, text in enumerate(self.contexts)]
+        return [Passage(doc_id=f"context-{i}", text=text, rank=i + 1) for i, text in enumerate(self.contexts)]
 
 
 def load_labels(path: Path) -> list[LabelledRow]:
@@ -148,14 +148,14 @@ async def judge_rows(judge: Judge, rows: list[LabelledRow]) -> list[Any]:
         return list(await asyncio.gather(*(one(row) for row in rows)))
     finally:
         if judge.stats is not None:  # a model judge: its connections belong to this event loop
-            from evalkit.llm import close_connections
+            from evalkit.models.llm import close_connections
 
             await close_connections()
 
 
 def rows_digest(rows: list[LabelledRow]) -> str:
     """Identifies a set of labelled rows, so a judge's training data is recognised wherever it lies."""
-    from evalkit.cache import content_key
+    from evalkit.core.cache import content_key
 
     return content_key("labelled-rows", [[r.question, r.answer, r.contexts, r.label] for r in rows])[:16]
 

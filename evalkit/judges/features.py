@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from evalkit.text import STOPWORDS, sentences, words
+from evalkit.core.text import STOPWORDS, sentences, words
 
 if TYPE_CHECKING:
-    from evalkit.candidates.base import Passage
+    from evalkit.core.records import Passage
 
 _NUMBER = re.compile(r"^\d[\d.,]*$")
 _NEGATIONS = frozenset({"not", "no", "never", "none", "neither", "nor", "without", "cannot", "n't"})

@@ -5,28 +5,26 @@ pydantic model. `llm_factory` answers through instructor, which rebuilds models,
 validators on every call: about 2.5 ms of CPU per call, enough to make a judged run at
 concurrency 64 CPU-bound (benchmarks/bench_llm.py). This adapter sends the same request as
 instructor's JSON mode (the output schema in a system message, `response_format: json_object`)
-through `evalkit.llm.chat`, and validates the reply with ragas's own response model.
+through `evalkit.models.llm.chat`, and validates the reply with ragas's own response model.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ragas.llms.base import InstructorBaseRagasLLM
 
-from evalkit.llm import ModelCallError, chat
+from evalkit.models.llm import ModelCallError, chat, unfence
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from evalkit.endpoints import EndpointSpec
+    from evalkit.models.endpoints import EndpointSpec
 
 Model = TypeVar("Model", bound="BaseModel")
-_FENCED = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 
 
 @lru_cache(maxsize=64)
@@ -48,11 +46,8 @@ class JsonModeLLM(InstructorBaseRagasLLM):
         messages = [{"role": "system", "content": schema_message(response_model)},
                     {"role": "user", "content": prompt}]
         text, _ = await chat(self.client, self.spec, messages, response_format={"type": "json_object"})
-        text = text.strip()
-        if fenced := _FENCED.match(text):  # some OpenAI-compatible servers wrap JSON mode output in a fence
-            text = fenced.group(1)
         try:
-            return response_model.model_validate_json(text)
+            return response_model.model_validate_json(unfence(text))
         except ValidationError as exc:
             problem = exc.errors()[0]
             where = ".".join(str(part) for part in problem["loc"]) or "the reply"

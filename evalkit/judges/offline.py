@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from evalkit.judges.base import ClaimVerdict, FaithfulnessVerdict
+from evalkit.core.judge import ClaimVerdict, FaithfulnessVerdict
+from evalkit.core.text import sentences, words
 from evalkit.judges.features import FEATURES, Evidence, Terms, claim_features, terms
-from evalkit.text import sentences, words
 
 if TYPE_CHECKING:
-    from evalkit.candidates.base import Passage
+    from evalkit.core.records import Passage
 
 NAME = "offline-v2"
 # a negation is compared only with a support that says nearly the same thing; a sentence sharing
@@ -69,6 +69,7 @@ class OfflineJudge:
     weights: Weights = field(default_factory=shipped_weights)
     name: str = NAME
 
+    kind = "offline"
     stats = None  # makes no model calls
 
     async def faithfulness(self, question: str, answer: str, passages: list[Passage]) -> FaithfulnessVerdict:
@@ -104,3 +105,11 @@ class OfflineJudge:
             reason = (f"support {probability:.2f} is below {self.weights.threshold:.2f} "
                       f"(the best sentence has {coverage:.0%} of its content words)")
         return ClaimVerdict(claim, not reason, probability, doc_id, sentence, reason, check)
+
+
+def closest_sentence(claim: str, passages: list[Passage]) -> tuple[str | None, str | None]:
+    """(document id, sentence) of the passage sentence that covers most of the claim's content
+    words: where a judge that reads all passages at once most likely found its support."""
+    evidence = Evidence(passages)
+    best = claim_features(claim, terms(""), evidence).best
+    return evidence.sentences[best] if best is not None else (None, None)

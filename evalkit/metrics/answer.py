@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from evalkit.metrics.base import MetricContext, Score, metric_registry
-from evalkit.text import normalize_answer
+from evalkit.core.records import Score
+from evalkit.core.specs import MetricSpec
+from evalkit.core.text import normalize_answer
+from evalkit.metrics.base import MetricContext, metric_registry
 
 if TYPE_CHECKING:
-    from evalkit.candidates.base import Output
-    from evalkit.suite import Case
+    from evalkit.core.records import Case, Output
 
 
 def token_f1(prediction: str, reference: str) -> float:
@@ -43,25 +44,22 @@ def rouge_l(prediction: str, reference: str) -> float:
 
 @dataclass
 class AnswerMetric:
-    name: str
-    kind: str
-    requires: tuple[str, ...] = ("expected_answer",)
-    judge: str | None = None
+    spec: MetricSpec
 
     async def score(self, case: Case, output: Output) -> Score:
         reference = case.expected_answer or ""
-        if self.kind == "token_f1":
-            return Score(token_f1(output.answer, reference))
-        if self.kind == "rouge_l":
-            return Score(rouge_l(output.answer, reference))
-        from evalkit.embeddings import cosine_similarity
+        if self.spec.base == "token_f1":
+            return Score(value=token_f1(output.answer, reference))
+        if self.spec.base == "rouge_l":
+            return Score(value=rouge_l(output.answer, reference))
+        from evalkit.models.embeddings import cosine_similarity
 
-        return Score(await asyncio.to_thread(cosine_similarity, output.answer, reference))
+        return Score(value=await asyncio.to_thread(cosine_similarity, output.answer, reference))
 
 
 for _kind in ("token_f1", "rouge_l", "semantic_similarity"):
 
     def _factory(name: str, k: int | None, context: MetricContext, kind: str = _kind) -> AnswerMetric:
-        return AnswerMetric(name, kind)
+        return AnswerMetric(MetricSpec(name=name, base=kind, needs=("expected_answer", "answer")))
 
     metric_registry.register(_kind)(_factory)

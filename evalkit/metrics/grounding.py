@@ -5,35 +5,34 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from evalkit.metrics.base import MetricContext, Score, metric_registry
+from evalkit.core.records import Score
+from evalkit.core.specs import MetricSpec
+from evalkit.metrics.base import MetricContext, metric_registry
 
 if TYPE_CHECKING:
-    from evalkit.candidates.base import Output
-    from evalkit.judges.base import Judge
-    from evalkit.suite import Case
+    from evalkit.core.judge import Judge
+    from evalkit.core.records import Case, Output
 
 
 @dataclass
 class Faithfulness:
-    name: str
-    judge_impl: Judge
-    requires: tuple[str, ...] = ()
-    judge: str | None = None
-
-    def __post_init__(self) -> None:
-        self.judge = self.judge_impl.name
+    spec: MetricSpec
+    judge: Judge
 
     async def score(self, case: Case, output: Output) -> Score:
         if not output.answer.strip():
             return Score(skipped="empty answer")
         if not output.passages:
             return Score(skipped="no retrieved passages (a closed-book answer)")
-        verdict = await self.judge_impl.faithfulness(case.question, output.answer, output.passages)
+        verdict = await self.judge.faithfulness(case.question, output.answer, output.passages)
         if verdict.score != verdict.score:  # NaN: the judge found no claim to check
             return Score(skipped="the judge found no claims in the answer")
-        return Score(verdict.score, details={"judge": self.judge, "claims": [asdict(c) for c in verdict.claims]})
+        return Score(value=verdict.score,
+                     details={"judge": self.judge.name, "claims": [asdict(c) for c in verdict.claims]})
 
 
 @metric_registry.register("faithfulness")
 def _faithfulness(name: str, k: int | None, context: MetricContext) -> Faithfulness:
-    return Faithfulness(name, context.judge)
+    spec = MetricSpec(name=name, base="faithfulness", needs=("answer", "passages", "judge"),
+                      judge=context.judge.name)
+    return Faithfulness(spec, context.judge)

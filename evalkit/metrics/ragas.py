@@ -2,7 +2,7 @@
 
 The ID-based context metrics need no model. `context_precision`, `context_recall` and
 `factual_correctness` are judged by the suite's `judge:` model through ragas's collections API,
-with a client whose calls go through evalkit.llm (cache, retries, accounting).
+with a client whose calls go through evalkit.models.llm (cache, retries, accounting).
 """
 
 from __future__ import annotations
@@ -12,18 +12,19 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from evalkit.metrics.base import MetricContext, Score, metric_registry
+from evalkit.core.records import Score
+from evalkit.core.specs import MetricSpec, Need
+from evalkit.metrics.base import MetricContext, metric_registry
 
 if TYPE_CHECKING:
-    from evalkit.candidates.base import Output
-    from evalkit.suite import Case
+    from evalkit.core.records import Case, Output
 
 
 @cache
 def _ragas_metric(kind: str) -> Any:
     import warnings
 
-    from evalkit.offline import go_offline
+    from evalkit.core.offline import go_offline
 
     go_offline()
 
@@ -39,10 +40,8 @@ def _ragas_metric(kind: str) -> Any:
 class RagasIdMetric:
     """ragas's IDBasedContextPrecision / IDBasedContextRecall on retrieved vs expected doc ids."""
 
-    name: str
+    spec: MetricSpec
     kind: str  # "precision" | "recall"
-    requires: tuple[str, ...] = ("expected_sources",)
-    judge: str | None = None
 
     async def score(self, case: Case, output: Output) -> Score:
         from ragas.dataset_schema import SingleTurnSample
@@ -54,13 +53,14 @@ class RagasIdMetric:
         value = await _ragas_metric(self.kind).single_turn_ascore(sample)
         if value is None or math.isnan(value):
             return Score(error="ragas returned NaN")
-        return Score(float(value))
+        return Score(value=float(value))
 
 
 for _kind in ("precision", "recall"):
 
     def _factory(name: str, k: int | None, context: MetricContext, kind: str = _kind) -> RagasIdMetric:
-        return RagasIdMetric(name, kind)
+        return RagasIdMetric(MetricSpec(name=name, base=f"context_{kind}_ids",
+                                        needs=("expected_sources", "ranked_ids")), kind)
 
     metric_registry.register(f"context_{_kind}_ids")(_factory)
 
@@ -85,37 +85,33 @@ NEEDS_REFERENCE = {"context_precision", "context_recall", "factual_correctness"}
 class RagasJudgedMetric:
     """A ragas metric computed by the suite's judge model."""
 
-    name: str
-    kind: str
-    judge_impl: Any  # RagasJudge
-    requires: tuple[str, ...] = ()
-    judge: str | None = None
-
-    def __post_init__(self) -> None:
-        self.judge = self.judge_impl.name
-        self.requires = ("expected_answer",) if self.kind in NEEDS_REFERENCE else ()
+    spec: MetricSpec
+    judge: Any  # a model judge (evalkit.judges.ragas.RagasJudge or its subclass)
 
     async def score(self, case: Case, output: Output) -> Score:
-        class_name, uses_passages, arguments = JUDGED[self.kind]
+        class_name, uses_passages, arguments = JUDGED[self.spec.base]
         if uses_passages and not output.passages:
             return Score(skipped="no retrieved passages (a closed-book answer)")
         if not uses_passages and not output.answer.strip():
             return Score(skipped="empty answer")
-        result = await self.judge_impl.metric(class_name).ascore(**arguments(case, output))
+        result = await self.judge.metric(class_name).ascore(**arguments(case, output))
         value = float(result.value)
         if math.isnan(value):
             return Score(error="ragas returned NaN (the judge found nothing to score)")
-        return Score(value, details={"judge": self.judge})
+        return Score(value=value, details={"judge": self.judge.name})
 
 
 for _name in JUDGED:
 
     def _judged_factory(name: str, k: int | None, context: MetricContext, kind: str = _name) -> RagasJudgedMetric:
-        from evalkit.errors import EvalkitError
+        from evalkit.core.errors import EvalkitError
 
         if context.endpoint is None:
-            raise EvalkitError(f"metric '{name}' is judged by a model, and the suite has no 'judge:'",
-                               hint="add judge: {model: gpt-4o-mini} (key from OPENAI_API_KEY), or use faithfulness")
-        return RagasJudgedMetric(name, kind, context.judge)
+            raise EvalkitError(f"metric '{name}' is judged by a model, and the suite has no model judge",
+                               hint="add judge: {kind: ragas, model: gpt-4o-mini} (key from OPENAI_API_KEY), "
+                                    "or use faithfulness")
+        needs: tuple[Need, ...] = ("expected_answer", "judge") if kind in NEEDS_REFERENCE else ("judge",)
+        return RagasJudgedMetric(MetricSpec(name=name, base=kind, needs=needs, judge=context.judge.name),
+                                 context.judge)
 
     metric_registry.register(_name)(_judged_factory)

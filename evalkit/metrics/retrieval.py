@@ -11,11 +11,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from evalkit.metrics.base import MetricContext, Score, metric_registry
+from evalkit.core.records import Score
+from evalkit.core.specs import MetricSpec
+from evalkit.metrics.base import MetricContext, metric_registry
 
 if TYPE_CHECKING:
-    from evalkit.candidates.base import Output
-    from evalkit.suite import Case
+    from evalkit.core.records import Case, Output
 
 
 def hit_rate(ranked: Sequence[str], relevant: set[str], k: int) -> float:
@@ -60,22 +61,22 @@ def ndcg(ranked: Sequence[str], relevant: set[str], k: int) -> float:
 
 @dataclass
 class RetrievalMetric:
-    name: str
+    spec: MetricSpec
     function: Callable[[Sequence[str], set[str], int], float]
     k: int | None
-    requires: tuple[str, ...] = ("expected_sources",)
-    judge: str | None = None
 
     async def score(self, case: Case, output: Output) -> Score:
         ranked = output.retrieved_ids
         value = self.function(ranked, set(case.expected_sources), self.k)  # type: ignore[arg-type]
-        return Score(value)
+        return Score(value=value)
 
 
 def _register(base: str, function: Callable[..., float]) -> None:
     @metric_registry.register(base)
     def factory(name: str, k: int | None, context: MetricContext) -> RetrievalMetric:
-        return RetrievalMetric(name, function, k)
+        spec = MetricSpec(name=name, base=base, params={"k": k} if k else {},
+                          needs=("expected_sources", "ranked_ids"))
+        return RetrievalMetric(spec, function, k)
 
 
 for _base, _function in (("hit_rate", hit_rate), ("recall", recall), ("precision", precision),

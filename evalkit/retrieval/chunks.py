@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from evalkit.corpus import Corpus
+from evalkit.core.corpus import Corpus
 
 
 @dataclass(frozen=True)

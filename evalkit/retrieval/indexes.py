@@ -12,13 +12,12 @@ import threading
 from pathlib import Path
 from typing import Any, Protocol
 
-from evalkit.cache import cached_dir, content_key
-from evalkit.corpus import Corpus
+from evalkit.core.cache import cached_dir, content_key
+from evalkit.core.corpus import Corpus
 from evalkit.retrieval.chunks import Chunk, chunk_corpus, load_chunks, save_chunks
 
 Hits = list[tuple[int, float]]
-_build_lock = threading.RLock()
-_memo: dict[str, Any] = {}  # indexes already loaded in this process, by cache key
+_build_lock = threading.RLock()  # candidates may prepare in threads; one builds an index, the others wait
 
 
 class Index(Protocol):
@@ -27,15 +26,15 @@ class Index(Protocol):
     def search(self, queries: list[str], n: int) -> list[Hits]: ...
 
 
-def _memoised(key: str, make: Any) -> Any:
+def _memoised(memo: dict[str, Any], key: str, make: Any) -> Any:
     with _build_lock:
-        if key not in _memo:
-            _memo[key] = make()
-        return _memo[key]
+        if key not in memo:
+            memo[key] = make()
+        return memo[key]
 
 
 def load_or_build_chunks(corpus: Corpus, chunk_size: int, chunk_overlap: int,
-                         cache: Path) -> tuple[list[Chunk], str]:
+                         cache: Path, memo: dict[str, Any]) -> tuple[list[Chunk], str]:
     """The corpus's chunks and their cache key (which the indexes built on them extend)."""
     key = content_key("chunks", corpus.content_hash, chunk_size, chunk_overlap)
 
@@ -46,7 +45,7 @@ def load_or_build_chunks(corpus: Corpus, chunk_size: int, chunk_overlap: int,
         folder, _ = cached_dir(cache / "chunks", key, build)
         return load_chunks(folder / "chunks.jsonl")
 
-    chunks: list[Chunk] = _memoised(key, make)
+    chunks: list[Chunk] = _memoised(memo, key, make)
     return chunks, key
 
 
@@ -70,11 +69,26 @@ class Bm25Index:
         BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=10).persist(str(folder), show_progress=False)
 
     def search(self, queries: list[str], n: int) -> list[Hits]:
-        self._retriever.similarity_top_k = min(n, len(self.chunks))
-        return [
-            [(self._position[hit.node.node_id], float(hit.score or 0.0)) for hit in self._retriever.retrieve(query)]
-            for query in queries
-        ]
+        """What BM25Retriever.retrieve does, with the cutoff passed per call instead of set on the
+        shared retriever, and the chunk position read straight from bm25s's corpus."""
+        import bm25s
+        import numpy as np
+
+        retriever = self._retriever
+        stemmer = None if retriever.skip_stemming else retriever.stemmer
+        mask = np.array(retriever.corpus_weight_mask) if retriever.corpus_weight_mask else None
+        k = min(n, len(self.chunks))
+        results = []
+        for query in queries:
+            tokens = bm25s.tokenize(query, stemmer=stemmer, token_pattern=retriever.token_pattern,
+                                    show_progress=False)
+            found, scores = retriever.bm25.retrieve(tokens, k=k, show_progress=False, weight_mask=mask)
+            results.append([(self._position[self._node_id(doc)], float(score))
+                            for doc, score in zip(found[0], scores[0], strict=True)])
+        return results
+
+    def _node_id(self, doc: Any) -> str:
+        return str(doc["node_id"] if isinstance(doc, dict) else self._retriever.corpus[int(doc)]["node_id"])
 
 
 class DenseIndex:
@@ -89,12 +103,12 @@ class DenseIndex:
         key = content_key("dense", chunks_key, model, max_tokens)
         folder, _ = cached_dir(cache / "dense", key, self._build)
         self._matrix = np.load(folder / "embeddings.npy")
-        from evalkit.embeddings import load_model
+        from evalkit.models.embeddings import load_model
 
         load_model(model)  # load now, so query latency does not include it
 
     def _encode(self, texts: list[str]) -> Any:
-        from evalkit.embeddings import encode
+        from evalkit.models.embeddings import encode
 
         return encode(texts, self.model, max_tokens=self.max_tokens)
 
@@ -139,18 +153,21 @@ class HybridIndex:
         return [reciprocal_rank_fusion([a, b], self._rrf_k)[:n] for a, b in zip(lexical, semantic, strict=True)]
 
 
-def build_index(corpus: Corpus, settings: dict[str, Any], cache: Path) -> Index:
-    """The index for one retriever setting (kind, chunking, model), shared by candidates that agree."""
-    chunks, chunks_key = load_or_build_chunks(corpus, settings["chunk_size"], settings["chunk_overlap"], cache)
+def build_index(corpus: Corpus, settings: dict[str, Any], cache: Path, memo: dict[str, Any]) -> Index:
+    """The index for one retriever setting (kind, chunking, model), shared through `memo` by the
+    candidates of one run that agree on it."""
+    chunks, chunks_key = load_or_build_chunks(corpus, settings["chunk_size"], settings["chunk_overlap"], cache,
+                                              memo)
 
     def bm25() -> Bm25Index:
-        index: Bm25Index = _memoised(content_key("bm25", chunks_key), lambda: Bm25Index(chunks, cache, chunks_key))
+        index: Bm25Index = _memoised(memo, content_key("bm25", chunks_key),
+                                     lambda: Bm25Index(chunks, cache, chunks_key))
         return index
 
     def dense() -> DenseIndex:
         model, max_tokens = settings["model"], settings["max_tokens"]
         index: DenseIndex = _memoised(
-            content_key("dense", chunks_key, model, max_tokens),
+            memo, content_key("dense", chunks_key, model, max_tokens),
             lambda: DenseIndex(chunks, cache, chunks_key, model, max_tokens),
         )
         return index

@@ -26,7 +26,7 @@ def test_rouge_l_matches_rouge_score() -> None:
 
 
 def test_semantic_similarity_with_local_model() -> None:
-    from evalkit.embeddings import cosine_similarity
+    from evalkit.models.embeddings import cosine_similarity
 
     close = cosine_similarity("Aspirin lowers fever.", "Fever is reduced by aspirin.")
     far = cosine_similarity("Aspirin lowers fever.", "The stock market fell on Tuesday.")
@@ -34,7 +34,7 @@ def test_semantic_similarity_with_local_model() -> None:
 
 
 def test_a_truncated_encode_leaves_the_shared_model_alone() -> None:
-    from evalkit.embeddings import encode, load_model
+    from evalkit.models.embeddings import encode, load_model
 
     long_text = "aspirin " * 300
     full = encode([long_text])[0]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
 from evalkit.judges.calibration import agreement, auroc, best_threshold, calibrate, load_labels, on_record
 from evalkit.judges.learn import cross_validate
 from evalkit.judges.offline import OfflineJudge, shipped_weights

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.corpus import load_corpus
-from evalkit.errors import EvalkitError
+from evalkit.config.corpus import load_corpus
+from evalkit.core.errors import EvalkitError
 
 ROWS = [{"id": 1, "title": "A", "text": "alpha"}, {"id": "2", "title": "B", "text": "beta"}]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evalkit.endpoints import EndpointSpec, Price
+from evalkit.models.endpoints import EndpointSpec, Price
 
 
 @pytest.mark.parametrize(("model", "expected"), [

@@ -9,7 +9,7 @@ HEAVY = ("mlflow", "torch", "llama_index", "ragas", "sentence_transformers", "pa
 
 
 def test_import_is_light() -> None:
-    code = ("import sys, evalkit, evalkit.cli, evalkit.suite, evalkit.runner; "
+    code = ("import sys, evalkit, evalkit.cli, evalkit.config.suite, evalkit.run.pipeline; "
             f"print([m for m in {HEAVY!r} if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.errors import ExitCode
-from evalkit.runner import run_suite
-from evalkit.suite import load_suite
+from evalkit.core.errors import ExitCode
+from evalkit.run.pipeline import RunOptions, run_suite
+from evalkit.config.suite import load_suite
+from tests.conftest import run_suite_file
 from tests.fake_openai import FakeOpenAI, faithfulness_judge
 
 CORPUS = [{"id": "d1", "title": "Aspirin", "text": "Aspirin reduces fever in adults. It is cheap."},
@@ -54,8 +55,7 @@ def judge_section(server: FakeOpenAI, key_env: str = "EVALKIT_TEST_KEY") -> str:
 
 
 def run(path: Path, tmp_path: Path, **options):
-    suite = load_suite(path)
-    return asyncio.run(run_suite(suite, reports_dir=tmp_path / "reports", cache_dir=tmp_path / "cache", **options))
+    return run_suite_file(path, tmp_path, **options)
 
 
 @pytest.fixture
@@ -157,7 +157,8 @@ def test_run_closes_its_connections(tmp_path: Path, key: str) -> None:
         suite = load_suite(make_suite(tmp_path, server, judge_section(server)))
 
         async def run_and_count() -> int:
-            await run_suite(suite, reports_dir=tmp_path / "reports", cache_dir=tmp_path / "cache", use_cache=False)
+            await run_suite(suite, RunOptions(reports_dir=tmp_path / "reports", cache_dir=tmp_path / "cache",
+                                              use_cache=False))
             await asyncio.sleep(0.2)  # the server notices a closed connection on its next read
             return server.open_connections()
 
@@ -207,7 +208,7 @@ def test_ragas_faithfulness_withfaithfulness_judge(tmp_path: Path, key: str) -> 
     assert scores[("rag-chat", "q1")]["value"] == 0.5  # 1 of 2 statements supported
     assert scores[("rag-chat", "q2")]["value"] == 1.0
     assert outcome.header["metrics"][1]["judge"] == f"gpt-4o-mini@{server.base_url}"
-    assert "uncalibrated" in outcome.header["metrics"][1]["judge_agreement"]
+    assert outcome.header["judge"]["kind"] == "ragas" and "uncalibrated" in outcome.header["judge"]["agreement"]
     judge_usage = json.loads((outcome.folder / "usage.json").read_text())[f"judge:gpt-4o-mini@{server.base_url}"]
     assert judge_usage["calls"] == 4  # 2 calls per judged sample (statements, then verdicts)
 
@@ -216,15 +217,14 @@ def test_judge_prompts_render_exactly_as_ragas_renders_them(tmp_path: Path, key:
     """evalkit computes each output schema once; the prompts sent must still be ragas's own, byte for byte."""
     from ragas.prompt.metrics.base_prompt import BasePrompt
 
-    from evalkit.candidates.base import BuildContext
-    from evalkit.endpoints import EndpointSpec
-    from evalkit.judges.factory import RagasJudge
-    from evalkit.llm import close_connections
+    from evalkit.judges.ragas import RagasJudge
     from evalkit.metrics.ragas import JUDGED
+    from evalkit.models.endpoints import CacheSettings, EndpointSpec
+    from evalkit.models.llm import close_connections
 
     async def compare() -> int:
         spec = EndpointSpec(model="gpt-4o-mini", base_url="http://127.0.0.1:9/v1", api_key_env="EVALKIT_TEST_KEY")
-        judge = RagasJudge(spec, BuildContext(None, tmp_path, tmp_path / "cache"))
+        judge = RagasJudge(spec, CacheSettings(tmp_path / "cache"))
         compared = 0
         for class_name in ["Faithfulness", *(name for name, _, _ in JUDGED.values())]:
             for prompt in vars(judge.metric(class_name)).values():
@@ -294,7 +294,7 @@ def test_planted_key_appears_in_no_output(tmp_path: Path, key: str) -> None:
 
 
 def test_a_key_pasted_as_the_variable_name_is_refused_without_echoing_it(tmp_path: Path) -> None:
-    from evalkit.errors import EvalkitError
+    from evalkit.core.errors import EvalkitError
 
     pasted = "sk-proj-PASTED-77c1"
     (tmp_path / "suite.yaml").write_text(
@@ -327,11 +327,11 @@ def test_ragas_context_recall_withfaithfulness_judge(tmp_path: Path, key: str) -
 
 
 def test_model_judged_metric_without_judge_is_a_suite_error(tmp_path: Path) -> None:
-    from evalkit.errors import EvalkitError
+    from evalkit.core.errors import EvalkitError
 
     with FakeOpenAI() as server:
         path = make_suite(tmp_path, server, metrics="[recall@1, context_recall]", q1_answer="x")
-    with pytest.raises(EvalkitError, match="metric 'context_recall' is judged by a model, and the suite has no 'judge:'"):
+    with pytest.raises(EvalkitError, match="metric 'context_recall' is judged by a model, and the suite has no model judge"):
         load_suite(path)
 
 

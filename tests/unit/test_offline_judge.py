@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from evalkit.candidates.base import Passage
+from evalkit.core.records import Passage
 from evalkit.judges.offline import OfflineJudge
 
-EVIDENCE = [Passage("d1", "Aspirin reduced fever in 42 of 50 patients within two hours. "
-                          "The drug was not associated with stomach bleeding in this trial.", 1),
-            Passage("d2", "The study was led by Maria Keller at the University of Basel in 2019.", 2)]
+EVIDENCE = [Passage(doc_id="d1", text="Aspirin reduced fever in 42 of 50 patients within two hours. "
+                                      "The drug was not associated with stomach bleeding in this trial.", rank=1),
+            Passage(doc_id="d2", text="The study was led by Maria Keller at the University of Basel in 2019.", rank=2)]
 
 
 @pytest.mark.parametrize(("answer", "supported", "reason"), [
@@ -39,7 +39,8 @@ def test_score_is_share_of_supported_claims_and_deterministic() -> None:
 
 
 def test_a_sentence_copied_from_the_evidence_is_supported() -> None:
-    passage = Passage("d3", "Upregulated PD-1 Expression Is Associated with the Development of Systemic Lupus "
-                            "Erythematosus, but Not the PD-1.1 Allele of the PDCD1 Gene. It mimics EBV-infected cells.", 1)
+    passage = Passage(doc_id="d3", text="Upregulated PD-1 Expression Is Associated with the Development of Systemic "
+                      "Lupus Erythematosus, but Not the PD-1.1 Allele of the PDCD1 Gene. It mimics EBV-infected cells.",
+                      rank=1)
     verdict = OfflineJudge().judge(passage.text, [passage])
     assert verdict.score == 1.0, verdict.claims

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evalkit.paired import compare, regression_verdict, sign_flip_p
+from evalkit.analysis.paired import compare, regression_verdict, sign_flip_p
 
 
 def test_sign_flip_p_by_hand() -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
-from evalkit.errors import ExitCode
-from evalkit.results import read_run
-from evalkit.runner import run_suite
-from evalkit.suite import load_suite
+from evalkit.core.errors import ExitCode
+from evalkit.run.store import read_run
+from tests.conftest import run_suite_file
 
 SUITE = """name: recorded
 cases:
@@ -33,18 +31,17 @@ OUTPUTS = [
 def run(tmp_path: Path, max_error_rate: float):
     (tmp_path / "outputs.jsonl").write_text("".join(json.dumps(o) + "\n" for o in OUTPUTS))
     (tmp_path / "suite.yaml").write_text(SUITE % max_error_rate)
-    suite = load_suite(tmp_path / "suite.yaml")
-    return asyncio.run(run_suite(suite, reports_dir=tmp_path / "reports", cache_dir=tmp_path / "cache"))
+    return run_suite_file(tmp_path / "suite.yaml", tmp_path)
 
 
 def test_errors_are_counted_apart_never_averaged(tmp_path: Path) -> None:
     outcome = run(tmp_path, 0.5)
     (summary,) = outcome.summaries
     recall = summary.metrics["recall@1"]
-    assert (recall.n, recall.n_errors, recall.mean) == (2, 1, 0.5)  # q3 errored; not a zero
+    assert (recall.n, recall.n_errors, recall.value) == (2, 1, 0.5)  # q3 errored; not a zero
     assert summary.n_failed == 1
     faith = summary.metrics["faithfulness"]
-    assert faith.n == 2 and faith.judge == "offline-v2" and faith.mean == 0.5  # "90" is not in the evidence
+    assert faith.n == 2 and faith.judge == "offline-v2" and faith.value == 0.5  # "90" is not in the evidence
     record = next(s for s in outcome.samples if s["case_id"] == "q3")
     assert record["output"]["error"] == "no recorded output for case 'q3' in outputs.jsonl"
     assert record["scores"]["recall@1"]["error"].startswith("candidate failed")
@@ -58,8 +55,8 @@ def test_error_rate_over_limit_is_incomplete(tmp_path: Path) -> None:
 def test_saved_run_reads_back_identically(tmp_path: Path) -> None:
     outcome = run(tmp_path, 0.5)
     saved = read_run(outcome.folder)
-    assert saved.samples == outcome.samples and saved.summary is not None
-    assert saved.summary["candidates"][0]["metrics"]["recall@1"]["mean"] == 0.5
+    assert saved.samples == outcome.run.samples and saved.manifest == outcome.run.manifest
+    assert saved.summary == outcome.summary and saved.summary.candidates[0].metrics["recall@1"].value == 0.5
 
 
 def test_torn_last_line_is_ignored(tmp_path: Path) -> None:

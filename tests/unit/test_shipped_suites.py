@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.suite import load_suite
+from evalkit.config.suite import load_suite
 
 SUITES = sorted((Path(__file__).resolve().parents[2] / "suites").rglob("*.yaml"))
 

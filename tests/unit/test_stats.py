@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evalkit.stats import mean_ci
+from evalkit.analysis.stats import mean_ci
 
 
 def test_ci_contains_mean_and_is_deterministic() -> None:

@@ -1,0 +1,71 @@
+"""`evalkit calibrate`: a judge's agreement with human labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from evalkit.cli.app import app, out
+from evalkit.core.errors import EvalkitError
+
+
+@app.command()
+def calibrate(
+    labels: Annotated[Path, typer.Argument(help="Human-labelled rows (jsonl/csv/parquet): answer, contexts, label.", show_default=False)],
+    suite: Annotated[Path | None, typer.Option(help="Calibrate this suite's `judge:` model instead of the offline judge.")] = None,
+    data_name: Annotated[str | None, typer.Option(help="Name of the data set, recorded with the figures.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    save: Annotated[Path | None, typer.Option(help="Save the result as JSON [default: reports/calibration/<judge>.json].")] = None,
+    mlflow: Annotated[bool, typer.Option(help="Log the figures to MLflow (experiment evalkit-calibration).")] = False,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+) -> None:
+    """Measure a judge's agreement with human labels: macro-F1, balanced accuracy, AUROC, Cohen's kappa."""
+    import json
+
+    from evalkit.core.cache import cache_dir
+    from evalkit.judges.calibration import calibrate, on_record
+    from evalkit.judges.factory import build_judge
+    from evalkit.models.endpoints import CacheSettings
+
+    spec = None
+    if suite is not None:
+        from evalkit.config.suite import load_suite
+
+        spec = load_suite(suite).spec.judge
+        if spec is None or spec.endpoint is None:
+            raise EvalkitError("the suite has no model judge ('judge:') to calibrate", where=str(suite),
+                               hint="omit --suite to calibrate the offline judge")
+    judge = build_judge(spec, CacheSettings(cache_dir() / "llm"))
+    result = calibrate(labels, judge, data_name)
+    path = save or Path("reports") / "calibration" / f"{result['judge']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    if mlflow:
+        from evalkit.sinks.mlflow import log_calibration
+
+        log_calibration(result, tracking_uri)
+    if json_output:
+        print(json.dumps(result, indent=2))
+        return
+    configured = result["configured"]
+    out.print(f"[bold]{result['judge']}[/bold] on {result['data']}: {result['n']} rows "
+              f"({result['n_supported']} supported), judged in {result['seconds']:.1f} s")
+    out.print(f"as configured ({configured['rule']}):")
+    for key in ("macro_f1", "balanced_accuracy", "auroc", "cohen_kappa"):
+        figure = configured[key]
+        out.print(f"  {key:<18} {figure['value']:.3f}  [{figure['ci_low']:.3f}, {figure['ci_high']:.3f}]")
+    best = result["best_threshold"]
+    out.print(f"best threshold on this data (in-sample, optimistic): graded score >= {best['threshold']:.3f} "
+              f"gives macro-F1 {best['macro_f1']:.3f}")
+    record = on_record(result["judge"])
+    if record and "method" in record and record.get("data_digest") == result["data_digest"]:
+        figure = record["configured"]["macro_f1"]["value"]
+        out.print(f"note: {result['judge']} learned its weights from these rows, so the figures above are "
+                  f"in-sample; its {record['method'].split(':')[0]} macro-F1 here is {figure:.3f}")
+    out.print(f"saved: {path}")
+
+
+baseline_app = typer.Typer(help="Mark runs as baselines for no_regression gates.", no_args_is_help=True)
+app.add_typer(baseline_app, name="baseline")

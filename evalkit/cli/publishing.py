@@ -1,0 +1,29 @@
+"""The sinks a command publishes a finished run to, and the one call that does it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from evalkit.cli.app import err, out
+
+if TYPE_CHECKING:
+    from evalkit.core.run import Run
+
+
+def publish_run(run: Run, tracking_uri: str | None, *, log_mlflow: bool, junit: Path | None = None,
+                markdown: Path | None = None) -> None:
+    """Console table and verdicts, the HTML report, then JUnit, Markdown and MLflow (which logs the
+    report), all from the finished run."""
+    from evalkit.sinks.base import Sink, publish
+    from evalkit.sinks.ci import JunitSink, MarkdownSink
+    from evalkit.sinks.console import ConsoleSink
+    from evalkit.sinks.html import HtmlSink
+    from evalkit.sinks.mlflow import MlflowSink
+
+    sinks: list[Sink] = [ConsoleSink(out), HtmlSink()]
+    sinks += [JunitSink(junit)] if junit else []
+    sinks += [MarkdownSink(markdown)] if markdown else []
+    sinks += [MlflowSink(tracking_uri)] if log_mlflow else []
+    publish(run, sinks, say=lambda line: out.print(line, soft_wrap=True),
+            warn=lambda line: err.print(f"[yellow]warning:[/yellow] {line}", soft_wrap=True))

@@ -1,0 +1,124 @@
+"""`evalkit validate` and `evalkit run`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from evalkit.cli.app import BaselineOpt, JunitOpt, MarkdownOpt, SuiteArg, TrackingOpt, app, err, out
+from evalkit.cli.publishing import publish_run
+
+
+@app.command()
+def validate(suite: SuiteArg) -> None:
+    """Check a suite (schema, corpus, cases, metric names) without running anything."""
+    from evalkit.config.suite import load_suite
+
+    loaded = load_suite(suite)
+    for note in loaded.notes:
+        err.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
+    corpus = f"{len(loaded.corpus)} documents, " if loaded.corpus else ""
+    out.print(f"ok: {suite}: {corpus}{len(loaded.cases)} cases, {len(loaded.candidates)} candidates, "
+              f"{len(loaded.spec.metrics)} metrics, {len(loaded.spec.gates)} gates")
+
+
+@app.command()
+def run(
+    suite: SuiteArg,
+    reports_dir: Annotated[Path, typer.Option(help="Where run folders are written.")] = Path("reports"),
+    cache_dir: Annotated[Path | None, typer.Option(help="Cache for indexes and model responses [default: .evalkit-cache or $EVALKIT_CACHE_DIR]")] = None,
+    tracking_uri: TrackingOpt = None,
+    mlflow: Annotated[bool, typer.Option(help="Log the run to MLflow.")] = True,
+    limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N cases.")] = None,
+    max_error_rate: Annotated[float | None, typer.Option(min=0, max=1, help="Share of errored samples above which the run is incomplete (exit 3) [default: the suite's, else 0].")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Samples in flight at once [default: the suite's, else 4].")] = None,
+    baseline: BaselineOpt = None,
+    junit: JunitOpt = None,
+    markdown: MarkdownOpt = None,
+    repeat: Annotated[int, typer.Option(min=1, help="Run N times and measure each metric's run-to-run spread (noise.json); the model-call cache is bypassed.")] = 1,
+    cache: Annotated[bool, typer.Option(help="Use the model-call cache (--no-cache: call every time, store nothing).")] = True,
+    refresh: Annotated[bool, typer.Option(help="Call models again and overwrite their cached responses.")] = False,
+    allow_skipped: Annotated[bool, typer.Option(help="Let gates on candidates skipped for missing credentials pass.")] = False,
+) -> None:
+    """Run a suite: every candidate on every case, then metrics, gates, results, MLflow and the HTML report."""
+    import asyncio
+    import gc
+
+    from evalkit.config.suite import load_suite
+    from evalkit.core.cache import cache_dir as default_cache_dir
+    from evalkit.run.execute import LocalExecutor
+    from evalkit.run.pipeline import RunOptions, run_suite
+
+    loaded = load_suite(suite, limit=limit)
+    for note in loaded.notes:
+        err.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
+    total = len(loaded.cases) * sum(not c.missing_credentials() for c in loaded.candidates)
+    err.print(f"[bold]{loaded.name}[/bold]: {len(loaded.cases)} cases × {len(loaded.candidates)} candidates")
+    options = RunOptions(reports_dir=reports_dir, cache_dir=cache_dir or default_cache_dir(),
+                         max_error_rate=max_error_rate, concurrency=concurrency, baseline=baseline,
+                         tracking_uri=tracking_uri, use_cache=cache and repeat == 1, refresh=refresh,
+                         allow_skipped=allow_skipped)
+    runs = []
+    for number in range(1, repeat + 1):
+        if repeat > 1:
+            err.print(f"repeat {number} of {repeat}")
+        # what is imported and built before the samples start lives for the whole run: keep it out of
+        # the garbage collector's scans, whose pauses stall every call in flight (benchmarks/bench_llm.py)
+        executor = LocalExecutor(concurrency or loaded.spec.concurrency, on_prepared=gc.freeze)
+        try:
+            with _progress(total) as (advance, stage):
+                runs.append(asyncio.run(run_suite(loaded, options, executor=executor, progress=advance,
+                                                  on_stage=stage)))
+        finally:
+            gc.unfreeze()
+    finished = runs[-1] if repeat == 1 else _record_noise(runs, baseline, tracking_uri)
+    publish_run(finished, tracking_uri, log_mlflow=mlflow, junit=junit, markdown=markdown)
+    assert finished.summary is not None
+    raise typer.Exit(int(finished.summary.exit_code))
+
+
+def _record_noise(runs: list[Any], baseline: str | None, tracking_uri: str | None) -> Any:
+    """Write noise.json into the last run, print the spread, and re-judge its gates with it."""
+    from rich.table import Table
+
+    from evalkit.analysis.noise import measure
+    from evalkit.run.pipeline import finish_folder
+    from evalkit.run.store import write_noise
+
+    last = runs[-1]
+    noise = measure([r.summary.candidates for r in runs])
+    write_noise(last.folder, noise, [r.folder.name for r in runs])
+    table = Table(title=f"run-to-run spread over {len(runs)} runs (sd of the mean)", title_justify="left")
+    table.add_column("metric")
+    for name in noise:
+        table.add_column(name, justify="right")
+    for metric in last.metrics:
+        table.add_row(metric, *(f"{noise[c][metric]['sd']:.4f}" if metric in noise[c] else "–" for c in noise))
+    out.print(table)
+    return finish_folder(last, complete=True, baseline=baseline, tracking_uri=tracking_uri, noise=noise)
+
+
+class _progress:
+    """A progress bar on a terminal; plain stage lines otherwise (CI logs)."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self._bar: Any = None
+
+    def __enter__(self) -> tuple[Any, Any]:
+        if err.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=err, transient=True)
+            self._bar.start()
+            task = self._bar.add_task("starting", total=self.total)
+            return (lambda name: self._bar.update(task, advance=1, description=name),
+                    lambda text: self._bar.update(task, description=text))
+        return (lambda name: None), (lambda text: err.print(text))
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()

@@ -1,0 +1,264 @@
+"""The suite file: pydantic models (unknown keys are errors) and loading with file:line errors."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evalkit.candidates.base import CandidateConfig, candidate_kinds
+from evalkit.config.corpus import load_corpus
+from evalkit.config.yaml_source import Loc, YamlSource, validation_error
+from evalkit.core.corpus import Corpus
+from evalkit.core.errors import EvalkitError, did_you_mean
+from evalkit.core.readers import list_cell, read_records
+from evalkit.core.records import Case
+from evalkit.core.specs import GateSpec
+from evalkit.judges.spec import JUDGE_KINDS, JudgeSpec
+from evalkit.metrics.operational import OPERATIONAL_NAMES
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CorpusSpec(_Model):
+    path: str
+    id_field: str = "id"
+    text_field: str = "text"
+    title_field: str | None = "title"
+
+
+class CasesFile(_Model):
+    path: str
+    limit: int | None = Field(default=None, ge=1, description="use only the first N cases")
+
+
+class SuiteSpec(_Model):
+    """Top level of a suite file. `cases` and `candidates` are validated per item afterwards."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    description: str = ""
+    corpus: CorpusSpec | None = None
+    cases: list[dict[str, Any]] | CasesFile
+    candidates: list[dict[str, Any]] = Field(min_length=1)
+    metrics: list[str] = Field(min_length=1)
+    gates: list[GateSpec] = Field(default_factory=list)
+    judge: JudgeSpec | None = None  # None: the offline judge
+    max_error_rate: float = Field(default=0.0, ge=0, le=1)
+    concurrency: int = Field(default=4, ge=1, le=256)
+
+
+@dataclass
+class Suite:
+    """A validated suite with its corpus and cases loaded."""
+
+    spec: SuiteSpec
+    path: Path
+    content_hash: str
+    corpus: Corpus | None
+    cases: list[Case]
+    candidates: list[CandidateConfig]
+    notes: list[str] = field(default_factory=list)  # deprecations worth telling the user, with file:line
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, relative: str) -> Path:
+        return (self.directory / relative).resolve()
+
+
+def load_suite(path: Path, *, limit: int | None = None) -> Suite:
+    """Parse, validate and load a suite. Raises EvalkitError with file:line on any problem."""
+    source = YamlSource(path)
+    if not isinstance(source.data, dict):
+        raise EvalkitError("a suite must be a YAML mapping with name, cases, candidates and metrics", where=str(path))
+    notes = _upgrade_judge(source)
+    spec = _validate(source, SuiteSpec, source.data)
+    candidates = [_candidate(source, i, raw) for i, raw in enumerate(spec.candidates)]
+    _check_unique(source, [c.name for c in candidates], ("candidates",), "candidate name", "name")
+
+    corpus = None
+    if spec.corpus is not None:
+        corpus_path = (path.parent / spec.corpus.path).resolve()
+        if not corpus_path.exists():
+            raise EvalkitError(
+                f"corpus not found: {corpus_path}", where=source.where(("corpus", "path")),
+                hint="paths in a suite are relative to the suite file",
+            )
+        corpus = load_corpus(corpus_path, id_field=spec.corpus.id_field,
+                             text_field=spec.corpus.text_field, title_field=spec.corpus.title_field)
+    elif any(c.needs_corpus() for c in candidates):
+        needing = next(c for c in candidates if c.needs_corpus())
+        raise EvalkitError(f"candidate '{needing.name}' retrieves from a corpus, but the suite has none",
+                           where=f"{path}:1", hint="add a 'corpus:' section with a path")
+
+    cases, case_locations = _load_cases(source, spec, limit)
+    if corpus is not None:
+        _check_sources(cases, case_locations, corpus)
+
+    check_metric_names(spec.metrics, cases, lambda i: source.where(("metrics", i)), spec.judge)
+    for i, gate in enumerate(spec.gates):
+        if gate.metric not in spec.metrics and gate.metric not in OPERATIONAL_NAMES:
+            raise EvalkitError(f"gate on metric '{gate.metric}', which the suite does not compute",
+                               where=source.where(("gates", i, "metric")),
+                               hint=did_you_mean(gate.metric, [*spec.metrics, *OPERATIONAL_NAMES])
+                               or "add it to 'metrics:'")
+        if gate.candidate is not None and gate.candidate not in {c.name for c in candidates}:
+            raise EvalkitError(f"gate on unknown candidate '{gate.candidate}'",
+                               where=source.where(("gates", i, "candidate")),
+                               hint=did_you_mean(gate.candidate, [c.name for c in candidates]))
+
+    digest = hashlib.sha256(path.read_bytes())
+    digest.update((corpus.content_hash if corpus else "").encode())
+    for case in cases:
+        digest.update(case.model_dump_json().encode())
+    return Suite(spec, path, digest.hexdigest()[:16], corpus, cases, candidates, notes)
+
+
+def _upgrade_judge(source: YamlSource) -> list[str]:
+    """Read the 0.1 form `judge: {model: ...}` (no kind) as `kind: ragas`, which is what it meant."""
+    judge = source.data.get("judge")
+    if not isinstance(judge, dict) or "kind" in judge:
+        return []
+    if "model" not in judge:
+        raise EvalkitError("missing required key 'kind'", where=f"{source.where(('judge',))}: judge",
+                           hint=f"one of: {', '.join(JUDGE_KINDS)}")
+    source.data["judge"] = {"kind": "ragas", **judge}
+    return [f"{source.where(('judge',))}: judge: a judge without 'kind' is read as 'kind: ragas' (ragas's "
+            "faithfulness, as before); this form is deprecated: write 'kind: ragas', or 'kind: model' for "
+            "evalkit's one-call claim-by-claim judge"]
+
+
+class _ValidationJudge:
+    """Stands in for the suite's judge while metrics are checked (no client, no calls)."""
+
+    stats = None
+
+    def __init__(self, spec: Any):
+        from evalkit.judges.offline import NAME
+
+        self.kind = spec.kind if spec else "offline"
+        self.name = spec.endpoint.label if spec is not None and spec.endpoint else NAME
+
+    async def faithfulness(self, question: str, answer: str, passages: list[Any]) -> Any:
+        raise NotImplementedError
+
+
+def check_metric_names(names: list[str], cases: list[Case], where: Any, judge: Any = None) -> None:
+    """Reject unknown metric names, model-judged metrics without a model judge, and metrics no case
+    has data for."""
+    from evalkit.metrics.base import MetricContext, build_metric
+
+    context = MetricContext(judge=_ValidationJudge(judge), endpoint=judge.endpoint if judge else None)
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            raise EvalkitError(f"metric '{name}' is listed twice", where=f"{where(i)}: metrics[{i}]")
+        seen.add(name)
+        if name in OPERATIONAL_NAMES:
+            continue
+        try:
+            metric = build_metric(name, context)
+        except EvalkitError as exc:
+            exc.where = f"{where(i)}: metrics[{i}]"
+            raise
+        for needed in metric.spec.case_needs:
+            if not any(getattr(case, needed) for case in cases):
+                raise EvalkitError(
+                    f"metric '{name}' needs {needed}, but no case has one",
+                    where=f"{where(i)}: metrics[{i}]",
+                    hint=f"add {needed} to the cases or remove the metric",
+                )
+
+
+def _validate(source: YamlSource, model: type[BaseModel], data: Any, prefix: Loc = ()) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, model, source.where, prefix) from None
+
+
+def _candidate(source: YamlSource, index: int, raw: dict[str, Any]) -> CandidateConfig:
+    loc: Loc = ("candidates", index)
+    kind = raw.get("kind")
+    if not isinstance(kind, str):
+        raise EvalkitError("missing required key 'kind'", where=f"{source.where(loc)}: candidates[{index}]",
+                           hint=f"one of: {', '.join(candidate_kinds.names())}")
+    try:
+        config_type = candidate_kinds.get(kind)
+    except EvalkitError as exc:
+        exc.where = f"{source.where((*loc, 'kind'))}: candidates[{index}].kind"
+        raise
+    return _validate(source, config_type, raw, loc)
+
+
+def _check_unique(source: YamlSource, values: list[str], loc: Loc, what: str, key: str) -> None:
+    seen: set[str] = set()
+    for i, value in enumerate(values):
+        if value in seen:
+            raise EvalkitError(f"duplicate {what} '{value}'", where=source.where((*loc, i, key)))
+        seen.add(value)
+
+
+def _load_cases(source: YamlSource, spec: SuiteSpec, limit: int | None) -> tuple[list[Case], list[str]]:
+    """The cases and, for each, the file:line it came from."""
+    cases: list[Case] = []
+    where_case: list[str] = []
+    if isinstance(spec.cases, CasesFile):
+        file = (source.path.parent / spec.cases.path).resolve()
+        if not file.exists():
+            raise EvalkitError(f"cases file not found: {file}", where=source.where(("cases", "path")),
+                               hint="paths in a suite are relative to the suite file")
+        limit = min(filter(None, (limit, spec.cases.limit)), default=None)
+        for number, row in read_records(file):
+            if limit is not None and len(cases) >= limit:
+                break
+            row = _split_lists(row, f"{file}:{number}")
+            try:
+                cases.append(Case.model_validate(row))
+            except ValidationError as exc:
+                raise validation_error(exc, Case, lambda loc, key=False, n=number: f"{file}:{n}") from None
+            where_case.append(f"{file}:{number}")
+    else:
+        for i, raw in enumerate(spec.cases):
+            if limit is not None and len(cases) >= limit:
+                break
+            cases.append(_validate(source, Case, raw, ("cases", i)))
+            where_case.append(source.where(("cases", i, "id")))
+    if not cases:
+        raise EvalkitError("the suite has no cases", where=source.where(("cases",)))
+    seen: dict[str, str] = {}
+    for case, where in zip(cases, where_case, strict=True):
+        if case.id in seen:
+            raise EvalkitError(f"duplicate case id '{case.id}' (first at {seen[case.id]})", where=where)
+        seen[case.id] = where
+    return cases, where_case
+
+
+def _split_lists(row: dict[str, Any], where: str) -> dict[str, Any]:
+    """Normalise list cells (CSV 'a;b', parquet arrays) to lists and drop empty cells."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if value is None or value == "" or (isinstance(value, float) and value != value):
+            continue
+        out[key] = list_cell(value, where, key) if key in ("expected_sources", "tags") else value
+    return out
+
+
+def _check_sources(cases: list[Case], locations: list[str], corpus: Corpus) -> None:
+    for case, where in zip(cases, locations, strict=True):
+        for doc_id in case.expected_sources:
+            if doc_id not in corpus:
+                raise EvalkitError(
+                    f"case '{case.id}': expected source '{doc_id}' is not a document id in the corpus",
+                    where=where, hint=did_you_mean(doc_id, set(corpus.documents)) or "check the corpus id field",
+                )

@@ -1,0 +1,135 @@
+"""YAML parsing that remembers where every value came from, so errors can name file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from evalkit.core.errors import EvalkitError, closest
+
+Loc = tuple[int | str, ...]
+
+
+class YamlSource:
+    """A parsed YAML file: the plain data plus its node tree for line lookups."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise EvalkitError(f"suite file not found: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise EvalkitError(f"cannot read suite file ({exc})", where=str(path)) from None
+        try:
+            self.root = yaml.compose(text, Loader=yaml.SafeLoader)
+            self.data = yaml.safe_load(text)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            line = f":{mark.line + 1}" if mark else ""
+            raise EvalkitError(f"not valid YAML ({exc.problem})", where=f"{path}{line}",
+                               hint="quote text that contains ': ', ' #', '?' or brackets") from None
+        if self.root is not None:
+            self._reject_duplicate_keys(self.root)
+
+    def _reject_duplicate_keys(self, node: yaml.Node) -> None:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                if key.value in seen:
+                    raise EvalkitError(f"duplicate key '{key.value}'", where=self.where_node(key))
+                seen.add(key.value)
+                self._reject_duplicate_keys(value)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                self._reject_duplicate_keys(item)
+
+    def where_node(self, node: yaml.Node) -> str:
+        return f"{self.path}:{node.start_mark.line + 1}"
+
+    def where(self, loc: Loc, *, key: bool = False) -> str:
+        """file:line of the value at `loc` (or of its key), or of the deepest ancestor found.
+
+        Parts of `loc` that are not in the YAML (pydantic's union tags) are skipped.
+        """
+        node = self.root
+        key_node = None
+        for part in loc:
+            if isinstance(node, yaml.MappingNode):
+                match = next(((k, v) for k, v in node.value if k.value == str(part)), None)
+                if match is None:
+                    continue
+                key_node, node = match
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if part >= len(node.value):
+                    break
+                key_node, node = None, node.value[part]
+        chosen = key_node if key and key_node is not None else node
+        return f"{self.path}:{chosen.start_mark.line + 1}" if chosen is not None else str(self.path)
+
+
+def dotted(loc: Loc) -> str:
+    """('candidates', 0, 'retriever') -> 'candidates[0].retriever'."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text
+
+
+def validation_error(
+    exc: ValidationError, model: type[BaseModel], where: Any, prefix: Loc = ()
+) -> EvalkitError:
+    """Turn pydantic's first error into one line: where, which key, what, with a did-you-mean.
+
+    `where(loc, key=...)` maps a full location to `file:line`.
+    """
+    # an unknown key first: it usually explains a "missing" error for the key that was meant
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    first = errors[0]
+    loc: Loc = prefix + tuple(first["loc"])
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        unknown = str(loc[-1])
+        allowed = _field_names(model, tuple(first["loc"])[:-1])
+        meant = closest(unknown, allowed)
+        others = [e for e in errors[1:] if not (e["type"] == "missing" and e["loc"][-1] == meant)]
+        more = f" (and {len(others)} more)" if others else ""
+        hint = f"did you mean '{meant}'?" if meant else (f"allowed keys: {', '.join(sorted(allowed))}"
+                                                         if allowed else None)
+        where_key = f"{where(loc, key=True)}: {dotted(loc[:-1]) or 'top level'}"
+        return EvalkitError(f"unknown key '{unknown}'{more}", where=where_key, hint=hint)
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    if kind == "missing":
+        message = f"missing required key '{loc[-1]}'"
+        return EvalkitError(message + more, where=f"{where(loc[:-1])}: {dotted(loc[:-1]) or 'top level'}")
+    message = first["msg"][0].lower() + first["msg"][1:]
+    return EvalkitError(message + more, where=f"{where(loc)}: {dotted(loc)}")
+
+
+def _field_names(model: type[BaseModel], loc: Loc) -> set[str]:
+    """The keys allowed at `loc` inside `model`, following nested models, lists and optionals."""
+    import typing
+
+    current: Any = model
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            if isinstance(part, str) and part in current.model_fields:
+                current = current.model_fields[part].annotation
+            else:
+                continue
+        # unwrap list[X], X | None and Annotated
+        while typing.get_origin(current) is not None:
+            args = [a for a in typing.get_args(current) if a is not type(None)]
+            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            if models:
+                current = models[0]
+                break
+            if not args:
+                break
+            current = args[0]
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return set(current.model_fields)
+    return set()

@@ -1,0 +1,107 @@
+"""What one sample is: a case, what a candidate answered for it, and every metric's score.
+
+These are the records of the run file format (`evalkit.run/2`): every stage and every sink
+reads them by attribute, never by string key. Unknown keys in a stored record are ignored, so
+older run folders (`evalkit.run/1`, a subset of these fields) read back into the same types.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_field
+
+Id = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int | float) else v)]
+NonBlank = Annotated[str, Field(min_length=1), BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)]
+
+
+class Case(BaseModel):
+    """One question of a suite, with what a good answer looks like. Unknown keys are suite errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: Id = Field(min_length=1)
+    question: NonBlank
+    expected_answer: str | None = None
+    expected_sources: list[Id] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Passage(_Record):
+    """One retrieved passage: the chunk text and the document it came from.
+
+    In a stored sample a corpus passage keeps only its `node_id` (its text is re-derivable from the
+    corpus and the chunking recorded in the manifest); a passage with no node id keeps its text."""
+
+    doc_id: str
+    text: str = ""
+    rank: int  # 1-based rank among retrieved passages
+    score: float | None = None
+    node_id: str | None = None
+
+    def stored(self) -> Passage:
+        return self.model_copy(update={"text": ""}) if self.node_id else self
+
+
+class Output(_Record):
+    """What a candidate produced for one case. `error` set means it produced nothing usable."""
+
+    answer: str = ""
+    passages: list[Passage] = Field(default_factory=list)
+    citations: list[str] = Field(default_factory=list)  # doc ids the answer cites
+    usage: dict[str, int] = Field(default_factory=dict)  # prompt_tokens, completion_tokens
+    cost_usd: float | None = None  # what this sample's model calls cost; None: no priced call
+    latency_s: float = 0.0
+    error: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def retrieved_ids(self) -> list[str]:
+        """Document ids in rank order, each once (several chunks of one document count once)."""
+        return list(dict.fromkeys(p.doc_id for p in self.passages))
+
+    @property
+    def contexts(self) -> list[str]:
+        return [p.text for p in self.passages]
+
+
+class Score(_Record):
+    """One metric on one sample. Exactly one of value, error, skipped is meaningful."""
+
+    value: float | None = None
+    error: str | None = None  # the metric could not be computed: counted apart, never averaged
+    skipped: str | None = None  # the metric does not apply to this sample (e.g. no expected answer)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Sample(_Record):
+    """One case x candidate: the case as asked, the output, and a score per metric."""
+
+    candidate: str
+    case_id: str
+    key: str = ""  # content key of the work item (case and candidate config); "" in evalkit.run/1
+    question: str
+    expected_answer: str | None = None
+    expected_sources: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    output: Output
+    scores: dict[str, Score] = Field(default_factory=dict)
+    score_s: float = 0.0  # time spent scoring
+
+    @property
+    def errored(self) -> bool:
+        """The candidate or any metric failed on this sample."""
+        return bool(self.output.error) or any(score.error for score in self.scores.values())
+
+    def to_json(self) -> str:
+        """One line of samples.jsonl, without empty fields of passages and scores."""
+        import json
+
+        data = self.model_dump(mode="json", exclude={"scores"})
+        data["output"]["passages"] = [p.model_dump(mode="json", exclude_defaults=True) for p in self.output.passages]
+        data["scores"] = {name: score.model_dump(mode="json", exclude_defaults=True)
+                          for name, score in self.scores.items()}
+        return json.dumps(data, ensure_ascii=False)

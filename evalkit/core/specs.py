@@ -1,0 +1,73 @@
+"""Specs: what a metric is (direction, unit, what it needs) and what a gate asks of it.
+
+A spec is data: it is recorded in the run manifest, so a saved run says exactly what was measured
+and how, and gates, comparisons and paired tests read the direction from it instead of assuming
+that higher is better.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Direction = Literal["higher", "lower"]
+Aggregate = Literal["mean", "p50", "p95"]
+# case fields a metric cannot do without (a case lacking one makes the metric not applicable),
+# and what it reads from the output or needs from the run
+Need = Literal["expected_sources", "expected_answer", "ranked_ids", "answer", "passages", "judge"]
+CASE_NEEDS: tuple[Need, ...] = ("expected_sources", "expected_answer")
+
+
+class MetricSpec(BaseModel):
+    """One metric as a run computes it. `name` is as written in the suite (e.g. `recall@10`)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    name: str
+    base: str  # the registered metric, e.g. `recall`
+    params: dict[str, Any] = Field(default_factory=dict)  # e.g. {"k": 10}
+    direction: Direction = "higher"
+    unit: str = "score"  # "score" (0..1), "s", "usd"
+    aggregate: Aggregate = "mean"  # the statistic over samples: the mean, or a percentile
+    needs: tuple[Need, ...] = ()
+    judge: str | None = None  # the judge behind a judged metric
+    # where a sample's value comes from: its score, or its output's latency or cost
+    source: Literal["score", "latency_s", "cost_usd"] = "score"
+    version: int = 1  # bumped when the metric's definition changes, so stored scores are not reused
+
+    @property
+    def sign(self) -> int:
+        """+1 when higher is better, -1 when lower is: `sign * (new - old)` is the improvement."""
+        return 1 if self.direction == "higher" else -1
+
+    @property
+    def case_needs(self) -> tuple[Need, ...]:
+        return tuple(need for need in self.needs if need in CASE_NEEDS)
+
+
+class NoRegression(BaseModel):
+    """Fail when the metric got worse against a baseline run by more than max_drop, significantly."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    baseline: str | None = None  # run folder, MLflow run id or baseline name; default: --baseline, else "production"
+    max_drop: float = Field(default=0.0, ge=0)  # in the metric's unit, in its worse direction
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    beyond_noise: bool = False  # also require the drop to exceed 2 x the run-to-run sd from --repeat
+
+
+class GateSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    # what min/max apply to: the metric's point estimate ("mean": its mean, or its percentile for
+    # latency_p50 and the like) or a bound of its 95% CI
+    statistic: Literal["mean", "ci_low", "ci_high"] = "mean"
+    no_regression: NoRegression | None = None
+    candidate: str | None = None  # None: every candidate
+
+    @model_validator(mode="after")
+    def _has_rule(self) -> GateSpec:
+        if self.min is None and self.max is None and self.no_regression is None:
+            raise ValueError("a gate needs 'min', 'max' or 'no_regression'")
+        return self

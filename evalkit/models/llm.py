@@ -1,0 +1,245 @@
+"""The one place that talks to OpenAI-compatible endpoints (OpenAI, Azure, vLLM, Ollama, LiteLLM...).
+
+Every client evalkit builds, for candidates and for ragas's judges alike, sends its HTTP through
+`CallTransport`, which adds in one place: a content-addressed cache of responses, bounded
+concurrency per endpoint, retries with exponential backoff and jitter on 429, 5xx and timeouts
+(honouring Retry-After), and usage, cost and latency accounting. Underneath, one aiohttp
+connection pool per endpoint and event loop carries the requests; `close_connections()` closes
+them when a run is done. Keys come only from environment variables named in the suite and are
+never part of a cache key or a record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+import time
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2  # the HTTP library of openai>=3
+
+from evalkit.core.cache import content_key, write_json_atomic
+from evalkit.models.aiohttp_transport import AiohttpTransport
+from evalkit.models.endpoints import CacheSettings, EndpointSpec
+
+
+@dataclass
+class CallStats:
+    """What one owner (a candidate or a judge) spent on model calls."""
+
+    calls: int = 0  # HTTP requests sent, retries included
+    cache_hits: int = 0
+    retries: int = 0
+    failures: int = 0  # calls that still failed after their retries
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    priced: bool = True  # False when a model had no known price
+    latencies_s: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        from evalkit.analysis.stats import percentile
+
+        return {"calls": self.calls, "cache_hits": self.cache_hits, "retries": self.retries,
+                "failures": self.failures, "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens,
+                "cost_usd": round(self.cost_usd, 6) if self.priced else None,
+                "latency_p50_s": percentile(self.latencies_s, 50), "latency_p95_s": percentile(self.latencies_s, 95)}
+
+
+class ResponseCache:
+    """Responses on disk, one JSON file per request key."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def _path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> Any | None:
+        path = self._path(key)
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    def put(self, key: str, body: Any) -> None:
+        write_json_atomic(self._path(key), body)
+
+
+def request_key(url: str, body: Any) -> str:
+    """The cache key of a request: endpoint URL and canonical JSON body (model, messages, parameters)."""
+    return content_key("openai-request", url, body)
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class _Endpoint:
+    """What every call of one spec from one event loop shares (both belong to that loop)."""
+
+    semaphore: asyncio.Semaphore  # the spec's concurrency bound
+    pool: AiohttpTransport  # its connections
+
+
+# per event loop, per spec: a judge at concurrency 16 and a candidate at 8 on the same URL each get
+# their own bound (keyed by URL alone, the first one built would have held both to its own)
+_endpoints: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[EndpointSpec, _Endpoint]] = (
+    weakref.WeakKeyDictionary())
+
+
+async def close_connections() -> None:
+    """Close the connection pools of the running event loop; call once its model calls are done."""
+    for endpoint in _endpoints.pop(asyncio.get_running_loop(), {}).values():
+        await endpoint.pool.aclose()
+
+
+class CallTransport(httpx2.AsyncBaseTransport):
+    """An httpx transport with evalkit's cache, retries, concurrency bound and accounting."""
+
+    def __init__(self, spec: EndpointSpec, stats: CallStats, cache: ResponseCache | None, refresh: bool = False,
+                 backoff_s: float = 0.5, max_backoff_s: float = 30.0):
+        self.spec, self.stats, self.cache, self.refresh = spec, stats, cache, refresh
+        self.backoff_s, self.max_backoff_s = backoff_s, max_backoff_s
+        per_loop = _endpoints.setdefault(asyncio.get_running_loop(), {})
+        if spec not in per_loop:
+            per_loop[spec] = _Endpoint(asyncio.Semaphore(spec.concurrency), AiohttpTransport(spec.concurrency))
+        self._semaphore, self._inner = per_loop[spec].semaphore, per_loop[spec].pool
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        key = None
+        if self.cache is not None and request.method == "POST" and request.content:
+            key = request_key(str(request.url), json.loads(request.content))
+        if key and not self.refresh and (cached := self.cache.get(key)) is not None:  # type: ignore[union-attr]
+            self.stats.cache_hits += 1
+            return httpx2.Response(200, json=cached, request=request)
+        for attempt in range(self.spec.max_retries + 1):
+            started = time.perf_counter()
+            self.stats.calls += 1
+            try:
+                async with self._semaphore:
+                    response = await self._inner.handle_async_request(request)
+                    await response.aread()
+            except (httpx2.TimeoutException, httpx2.TransportError):
+                if attempt == self.spec.max_retries:
+                    self.stats.failures += 1
+                    raise
+                await self._sleep(attempt, None)
+                continue
+            retryable = response.status_code == 429 or response.status_code >= 500
+            if retryable and attempt < self.spec.max_retries:
+                await self._sleep(attempt, _retry_after(response.headers))
+                continue
+            self.stats.latencies_s.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                self.stats.failures += 1
+                return response
+            self._account(response, key)
+            return response
+        raise AssertionError("unreachable")
+
+    async def _sleep(self, attempt: int, retry_after: float | None) -> None:
+        self.stats.retries += 1
+        delay = retry_after if retry_after is not None else min(self.max_backoff_s, self.backoff_s * 2**attempt)
+        await asyncio.sleep(delay * (1 + random.random() * 0.25))  # jitter spreads retries apart
+
+    def _account(self, response: Any, key: str | None) -> None:
+        try:
+            payload = response.json()
+        except ValueError:
+            return  # malformed: the client raises on it; nothing to count or cache
+        usage = token_usage(payload)
+        self.stats.prompt_tokens += usage.get("prompt_tokens", 0)
+        self.stats.completion_tokens += usage.get("completion_tokens", 0)
+        cost = self.spec.cost(usage)
+        if cost is None:
+            self.stats.priced = False
+        else:
+            self.stats.cost_usd += cost
+        if key and isinstance(payload, dict) and payload.get("choices"):
+            self.cache.put(key, payload)  # type: ignore[union-attr]
+
+
+def make_transport(spec: EndpointSpec, stats: CallStats, cache: CacheSettings) -> CallTransport:
+    """The transport for one owner's calls, with the run's cache settings (--no-cache, --refresh)."""
+    return CallTransport(spec, stats, ResponseCache(cache.folder) if cache.folder else None, refresh=cache.refresh)
+
+
+def make_client(spec: EndpointSpec, stats: CallStats, cache: CacheSettings) -> Any:
+    """An AsyncOpenAI client whose every request goes through CallTransport (its own retries off)."""
+    from openai import AsyncOpenAI
+
+    return AsyncOpenAI(api_key=spec.api_key(), base_url=spec.base_url,
+                       timeout=spec.timeout_s, max_retries=0,
+                       http_client=httpx2.AsyncClient(transport=make_transport(spec, stats, cache),
+                                                      timeout=spec.timeout_s))
+
+
+class ModelCallError(Exception):
+    """A model call that produced no usable answer; recorded as the sample's error."""
+
+
+async def chat(client: Any, spec: EndpointSpec, messages: list[dict[str, str]],
+               response_format: dict[str, Any] | None = None) -> tuple[str, dict[str, int]]:
+    """One chat completion: (text, usage). Raises ModelCallError on an empty or malformed answer."""
+    import openai
+
+    params: dict[str, Any] = {"model": spec.model, "messages": messages, "temperature": spec.temperature}
+    if response_format is not None:
+        params["response_format"] = response_format
+    if spec.max_tokens is not None:
+        params["max_tokens"] = spec.max_tokens
+    try:
+        # the client's low-level post, answered as plain JSON: the typed create() and ChatCompletion
+        # spend ~0.5 ms per call transforming a body that is already plain JSON (benchmarks/bench_llm.py)
+        payload = await client.post("/chat/completions", body=params, cast_to=object)
+    except openai.APIStatusError as exc:
+        raise ModelCallError(f"HTTP {exc.status_code} from {spec.model}: {str(exc.message)[:200]}") from None
+    except openai.APITimeoutError:
+        raise ModelCallError(f"timed out after {spec.timeout_s:g} s ({spec.max_retries} retries)") from None
+    except openai.APIConnectionError as exc:
+        raise ModelCallError(f"cannot reach {spec.base_url or 'the OpenAI API'}: {exc}") from None
+    except (openai.APIResponseValidationError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        raise ModelCallError(f"malformed response from {spec.model}: {exc}") from None
+    return _completion_text(payload, spec.model), token_usage(payload)
+
+
+def _completion_text(payload: Any, model: str) -> str:
+    """The first choice's message text of a chat completion, or a ModelCallError saying what is wrong."""
+    choices = payload.get("choices") if isinstance(payload, dict) else None
+    if not choices or not isinstance(choices, list):
+        raise ModelCallError(f"{model} returned no choices")
+    message = choices[0].get("message") if isinstance(choices[0], dict) else None
+    text = message.get("content") if isinstance(message, dict) else None
+    if text is None:
+        raise ModelCallError(f"{model} returned an empty message")
+    if not isinstance(text, str):
+        raise ModelCallError(f"malformed response from {model}: message content is {type(text).__name__}")
+    return text
+
+
+_FENCED = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
+
+
+def unfence(text: str) -> str:
+    """A JSON-mode reply without the code fence some OpenAI-compatible servers wrap it in."""
+    text = text.strip()
+    fenced = _FENCED.match(text)
+    return fenced.group(1) if fenced else text
+
+
+def token_usage(payload: Any) -> dict[str, int]:
+    """The prompt and completion tokens a chat completion reports; {} when it reports none."""
+    usage = payload.get("usage") if isinstance(payload, dict) else None
+    if not isinstance(usage, dict):
+        return {}
+    return {"prompt_tokens": int(usage.get("prompt_tokens") or 0),
+            "completion_tokens": int(usage.get("completion_tokens") or 0)}

@@ -1,0 +1,118 @@
+"""Baselines for no-regression gates: find a baseline run, and promote a run to be one.
+
+A baseline reference is, in order: a run folder; a name in `reports/<suite>/baselines.json`
+(written by `evalkit baseline promote`); an MLflow run id; or a name carried by an MLflow run's
+`evalkit.baseline` tag. MLflow runs are read back from the artifacts evalkit logged with them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from evalkit.core.cache import write_json_atomic
+from evalkit.core.errors import EvalkitError
+from evalkit.core.run import Run
+from evalkit.run.store import read_run
+
+POINTERS = "baselines.json"
+DEFAULT_BASELINE = "production"
+_MLFLOW_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _pointers(reports_dir: Path, suite: str) -> dict[str, str]:
+    path = reports_dir / suite / POINTERS
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def promote(run_folder: Path, name: str, tracking_uri: str | None = None, use_mlflow: bool = True) -> list[str]:
+    """Mark a run as the baseline `name`: a local pointer, and a tag on its MLflow run if logged."""
+    run = read_run(run_folder)
+    suite, run_id = run.manifest.suite.name, run.run_id
+    reports_dir = run_folder.resolve().parent.parent
+    pointers = _pointers(reports_dir, suite)
+    pointers[name] = run_id
+    path = reports_dir / suite / POINTERS
+    write_json_atomic(path, pointers, indent=2)
+    done = [f"{path}: {name} -> {run_id}"]
+    if use_mlflow:
+        parent = _mlflow_parent(suite, tracking_uri, {"evalkit.run_id": run_id})
+        if parent is not None:
+            client, mlflow_run = parent
+            for other in _mlflow_search(client, suite, {"evalkit.baseline": name}):
+                client.delete_tag(other.info.run_id, "evalkit.baseline")  # one run carries a name at a time
+            client.set_tag(mlflow_run.info.run_id, "evalkit.baseline", name)
+            done.append(f"MLflow run {mlflow_run.info.run_id}: tag evalkit.baseline={name}")
+    return done
+
+
+def resolve(ref: str, suite: str, reports_dir: Path, tracking_uri: str | None = None) -> Run | None:
+    """The baseline run for `ref`, or None when there is none."""
+    folder = Path(ref)
+    if (folder / "header.json").is_file():
+        return read_run(folder)
+    run_id = _pointers(reports_dir, suite).get(ref)
+    if run_id and (reports_dir / suite / run_id / "header.json").is_file():
+        return read_run(reports_dir / suite / run_id)
+    query = {"evalkit.baseline": ref} if not _MLFLOW_RUN_ID.match(ref) else None
+    found = _mlflow_parent(suite, tracking_uri, query, run_id=None if query else ref)
+    if found is None:
+        return None
+    client, mlflow_run = found
+    target = Path(tempfile.mkdtemp(prefix="evalkit-baseline-"))
+    for name in ("header.json", "samples.jsonl", "summary.json"):
+        client.download_artifacts(mlflow_run.info.run_id, name, str(target))
+    return read_run(target)
+
+
+def _client(tracking_uri: str | None) -> Any:
+    import os
+
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if uri is None:
+        if not Path("mlflow.db").is_file():
+            return None  # nothing logged here; do not create an empty store
+        uri = "sqlite:///mlflow.db"
+    from evalkit.core.offline import import_mlflow
+
+    return import_mlflow().tracking.MlflowClient(tracking_uri=uri)
+
+
+def _mlflow_search(client: Any, suite: str, tags: dict[str, str]) -> list[Any]:
+    experiment = client.get_experiment_by_name(f"evalkit-{suite}")
+    if experiment is None:
+        return []
+    query = " and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items())
+    return list(client.search_runs([experiment.experiment_id], filter_string=query,
+                                   order_by=["attributes.start_time DESC"], max_results=1))
+
+
+def _mlflow_parent(suite: str, tracking_uri: str | None, tags: dict[str, str] | None,
+                   run_id: str | None = None) -> tuple[Any, Any] | None:
+    client = _client(tracking_uri)
+    if client is None:
+        return None
+    if run_id is not None:
+        try:
+            return client, client.get_run(run_id)
+        except Exception as exc:  # MlflowException: no such run
+            raise EvalkitError(f"no MLflow run '{run_id}'", hint=str(exc).splitlines()[0]) from None
+    runs = _mlflow_search(client, suite, tags or {})
+    return (client, runs[0]) if runs else None
+
+
+def resolver(suite: str, reports_dir: Path, default: str | None, tracking_uri: str | None) -> Any:
+    """A resolver for gates: a reference (or the default, else "production") -> (its name, the run).
+    Each reference is looked up once."""
+    found: dict[str, Run | None] = {}
+
+    def resolve_baseline(ref: str | None) -> tuple[str, Run | None]:
+        name = ref or default or DEFAULT_BASELINE
+        if name not in found:
+            found[name] = resolve(name, suite, reports_dir, tracking_uri)
+        return name, found[name]
+
+    return resolve_baseline

@@ -1,0 +1,116 @@
+"""A run, stage by stage: build the scorers, plan, execute into the store, then finish.
+
+    suite -> plan (manifest, work items) -> execute (Executor; Sampler: answer, score)
+          -> store (one writer, samples.jsonl) -> finish (summary, verdicts) -> summary.json
+
+Errors are data: a candidate or metric that raises produces a sample with its error, and the
+run goes on. Process-wide settings (gc, threads, paths) are the caller's: this module sets none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evalkit.candidates.base import BuildContext
+from evalkit.config.suite import Suite
+from evalkit.core.records import Sample
+from evalkit.core.run import JudgeInfo, Run
+from evalkit.metrics.base import Metric, MetricContext, build_metric
+from evalkit.run.execute import Executor, LocalExecutor
+from evalkit.run.plan import plan_run
+from evalkit.run.sample import Sampler
+from evalkit.run.store import SampleStore, read_noise, read_usage, write_summary, write_usage
+
+Progress = Callable[[str], None]  # called with the candidate name after each sample
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    reports_dir: Path
+    cache_dir: Path
+    max_error_rate: float | None = None  # None: the suite's
+    concurrency: int | None = None  # samples in flight; None: the suite's
+    baseline: str | None = None  # default reference of no_regression gates
+    tracking_uri: str | None = None  # where MLflow baselines are looked up
+    use_cache: bool = True
+    refresh: bool = False
+    allow_skipped: bool = False
+
+
+def build_scoring(suite: Suite, context: BuildContext) -> tuple[Any, list[Metric], JudgeInfo]:
+    """The suite's judge, its metrics, and how the manifest names the judge."""
+    from evalkit.judges.calibration import agreement_note
+    from evalkit.judges.factory import build_judge
+
+    spec = suite.spec.judge
+    judge = build_judge(spec, context.call_cache)
+    endpoint = spec.endpoint if spec is not None else None
+    metrics = [build_metric(name, MetricContext(judge=judge, endpoint=endpoint)) for name in suite.spec.metrics]
+    info = JudgeInfo(name=judge.name, kind=judge.kind,
+                     spec=spec.model_dump(mode="json") if spec is not None else {"kind": "offline"},
+                     agreement=agreement_note(judge.name))
+    return judge, metrics, info
+
+
+async def run_suite(suite: Suite, options: RunOptions, *, executor: Executor | None = None,
+                    progress: Progress | None = None, on_stage: Callable[[str], None] | None = None) -> Run:
+    """Run the suite and write its folder under reports_dir/<suite>/<run id>/; return the finished run.
+
+    A candidate whose credentials are missing is skipped with the reason; its gates fail unless
+    `allow_skipped`. Model-call usage and cost per candidate and judge go to usage.json."""
+    context = BuildContext(suite.corpus, suite.directory, options.cache_dir, options.use_cache, options.refresh)
+    judge, metrics, judge_info = build_scoring(suite, context)
+    max_error_rate = suite.spec.max_error_rate if options.max_error_rate is None else options.max_error_rate
+    plan = plan_run(suite, [m.spec for m in metrics], judge_info, max_error_rate=max_error_rate,
+                    allow_skipped=options.allow_skipped)
+    endpoint = suite.spec.judge.endpoint if suite.spec.judge is not None else None
+    judge_missing = endpoint.missing_key() if endpoint else None
+    say = on_stage or (lambda text: None)
+    if judge_missing:
+        say(f"judged metrics skipped: the judge's {judge_missing}")
+    for candidate in plan.manifest.candidates:
+        if candidate.skipped:
+            say(f"skipping {candidate.name}: {candidate.skipped}")
+    store = SampleStore(options.reports_dir / suite.name / plan.manifest.run_id, plan.manifest)
+    sampler = Sampler(suite, metrics, context, judge_missing, announce=say)
+    samples: list[Sample] = []
+
+    def emit(sample: Sample) -> None:
+        store.add(sample)
+        samples.append(sample)
+        if progress:
+            progress(sample.candidate)
+
+    try:
+        await (executor or LocalExecutor(options.concurrency or suite.spec.concurrency)).execute(
+            plan.items, sampler, emit)
+    finally:
+        store.close()
+        spenders = {**sampler.spenders(), f"judge:{judge.name}": judge.stats}
+        if any(stats is not None for stats in spenders.values()):
+            from evalkit.models.llm import close_connections
+
+            await close_connections()
+        write_usage(store.folder, {name: stats.as_dict() for name, stats in spenders.items() if stats is not None})
+        run = finish_folder(Run(folder=store.folder, manifest=plan.manifest, samples=samples),
+                            complete=len(samples) == len(plan.items), baseline=options.baseline,
+                            tracking_uri=options.tracking_uri)
+    return run
+
+
+def finish_folder(run: Run, *, complete: bool, baseline: str | None = None, tracking_uri: str | None = None,
+                  noise: dict[str, Any] | None = None) -> Run:
+    """Finish a run read from (or just written to) its folder, and write its summary.json.
+
+    `baseline` is the default reference of no_regression gates that name none."""
+    from evalkit.run.baselines import resolver
+    from evalkit.run.finish import finish
+
+    resolve = resolver(run.manifest.suite.name, run.folder.parent.parent, baseline, tracking_uri)
+    summary = finish(run.manifest, run.samples, usage=read_usage(run.folder), complete=complete,
+                     resolve_baseline=resolve, noise=noise if noise is not None else read_noise(run.folder))
+    write_summary(run.folder, summary)
+    return run.model_copy(update={"summary": summary})

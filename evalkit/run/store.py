@@ -1,0 +1,114 @@
+"""The run folder: written as the run goes by one writer, read back by every later command.
+
+`header.json` is the run manifest, `samples.jsonl` gets one Sample a line, appended and flushed as
+each completes (an interrupted run keeps its finished work), `summary.json` is written at the end
+and can be rewritten from the others. Folders written by evalkit 0.1 (`evalkit.run/1`) read back
+into the same types.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import IO, Any
+
+from evalkit.core.cache import write_json_atomic
+from evalkit.core.errors import EvalkitError
+from evalkit.core.records import Sample
+from evalkit.core.run import SCHEMA, SCHEMA_V1, CandidateInfo, JudgeInfo, Run, RunManifest, SuiteInfo, Summary
+from evalkit.core.specs import MetricSpec
+
+HEADER, SAMPLES, SUMMARY, USAGE, NOISE = "header.json", "samples.jsonl", "summary.json", "usage.json", "noise.json"
+
+
+class SampleStore:
+    """Creates the run folder and appends samples as they complete; the run's one writer."""
+
+    def __init__(self, folder: Path, manifest: RunManifest):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=False)
+        (folder / HEADER).write_text(manifest.to_json(), encoding="utf-8")
+        self._samples: IO[str] = open(folder / SAMPLES, "a", encoding="utf-8")  # noqa: SIM115
+
+    def add(self, sample: Sample) -> None:
+        self._samples.write(sample.to_json() + "\n")
+        self._samples.flush()
+
+    def close(self) -> None:
+        self._samples.close()
+
+
+def write_summary(folder: Path, summary: Summary) -> None:
+    write_json_atomic(folder / SUMMARY, summary.model_dump(mode="json", by_alias=True), indent=2)
+
+
+def write_usage(folder: Path, usage: dict[str, Any]) -> None:
+    (folder / USAGE).write_text(json.dumps(usage, indent=2), encoding="utf-8")
+
+
+def read_usage(folder: Path) -> dict[str, Any]:
+    path = folder / USAGE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def write_noise(folder: Path, noise: dict[str, Any], runs: list[str]) -> None:
+    (folder / NOISE).write_text(json.dumps({"runs": runs, "noise": noise}, indent=2), encoding="utf-8")
+
+
+def read_noise(folder: Path) -> dict[str, Any] | None:
+    path = folder / NOISE
+    return json.loads(path.read_text(encoding="utf-8"))["noise"] if path.is_file() else None
+
+
+def read_run(folder: Path) -> Run:
+    header_path = folder / HEADER
+    if not header_path.is_file():
+        raise EvalkitError(f"not a run folder (no {HEADER})", where=str(folder),
+                           hint="pass a folder like reports/<suite>/<run-id>")
+    header = json.loads(header_path.read_text(encoding="utf-8"))
+    schema = header.get("schema")
+    if schema == SCHEMA:
+        manifest = RunManifest.model_validate(header)
+    elif schema == SCHEMA_V1:
+        manifest = manifest_from_v1(header)
+    else:
+        raise EvalkitError(f"unsupported results schema {schema!r}", where=str(header_path),
+                           hint=f"this evalkit reads {SCHEMA} and {SCHEMA_V1}")
+    samples = []
+    with open(folder / SAMPLES, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                samples.append(Sample.model_validate_json(line))
+            except ValueError:
+                # a run killed mid-write leaves a torn last line; everything before it is intact
+                if line.endswith("\n"):
+                    raise EvalkitError("corrupt sample record", where=f"{folder / SAMPLES}:{number}") from None
+    summary_path = folder / SUMMARY
+    summary = None
+    if summary_path.is_file():
+        data = json.loads(summary_path.read_text(encoding="utf-8"))
+        summary = Summary.model_validate(data) if data.get("schema") == SCHEMA else None
+    return Run(folder=folder, manifest=manifest, samples=samples, summary=summary)
+
+
+def manifest_from_v1(header: dict[str, Any]) -> RunManifest:
+    """An evalkit 0.1 header as a manifest: its metrics were all higher-is-better scores, and its
+    samples carry latency, so the operational metrics are measured for it too."""
+    from evalkit.metrics.operational import OPERATIONAL
+
+    metrics = []
+    for entry in header["metrics"]:
+        base, _, k = entry["name"].partition("@")
+        metrics.append(MetricSpec(name=entry["name"], base=base, params={"k": int(k)} if k else {},
+                                  judge=entry.get("judge")))
+    judged = next((m for m in header["metrics"] if m.get("judge")), None)
+    judge = JudgeInfo(name=judged["judge"], kind="offline" if judged["judge"].startswith("offline") else "ragas",
+                      agreement=judged.get("judge_agreement")) if judged else None
+    return RunManifest(
+        schema=SCHEMA_V1, run_id=header["run_id"], suite=SuiteInfo(**header["suite"]),
+        evalkit_version=header.get("evalkit_version", ""), git_commit=header.get("git_commit"),
+        started_at=header.get("started_at", ""), n_cases=header["n_cases"],
+        candidates=[CandidateInfo(**c) for c in header["candidates"]],
+        metrics=metrics + [spec for spec in OPERATIONAL if spec.name not in {m.name for m in metrics}],
+        judge=judge, gates=header.get("gates", []), max_error_rate=header.get("max_error_rate", 0.0),
+        allow_skipped=header.get("allow_skipped", False))

@@ -1,0 +1,75 @@
+"""The console sink: the candidates x metrics table, skipped candidates, gate verdicts, errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+from evalkit.metrics.operational import OPERATIONAL_NAMES
+
+if TYPE_CHECKING:
+    from evalkit.core.run import CandidateSummary, Run, Verdict
+
+
+def summary_table(summaries: list[CandidateSummary], metrics: list[str], title: str) -> Table:
+    """Metrics as rows and candidates as columns, so a suite with many metrics stays readable."""
+    table = Table(title=title, title_justify="left", header_style="bold")
+    table.add_column("metric (mean [95% CI])")
+    for summary in summaries:
+        table.add_column(summary.name, justify="right")
+    for metric in metrics:
+        cells = []
+        for summary in summaries:
+            agg = summary.metrics[metric]
+            cell = "–" if agg.value is None else f"{agg.value:.3f} [dim][{agg.ci_low:.2f}–{agg.ci_high:.2f}][/dim]"
+            if agg.n_errors:
+                cell += f" [red]{agg.n_errors} err[/red]"
+            cells.append(cell)
+        table.add_row(metric, *cells)
+    table.add_row("latency p50", *(_ms(s.metrics["latency_p50"].value) if not s.skipped else "skipped"
+                                   for s in summaries))
+    if any(s.usage for s in summaries):
+        table.add_row("model calls (cached)", *(f"{s.usage['calls']} ({s.usage['cache_hits']})" if s.usage else "–"
+                                                for s in summaries))
+        table.add_row("cost", *(_cost(s.usage) for s in summaries))
+    return table
+
+
+def _ms(seconds: float | None) -> str:
+    return "–" if seconds is None else f"{seconds * 1000:.1f} ms"
+
+
+def _cost(usage: dict[str, Any] | None) -> str:
+    if not usage:
+        return "–"
+    return "unpriced" if usage["cost_usd"] is None else f"${usage['cost_usd']:.4f}"
+
+
+def print_verdicts(console: Console, verdicts: list[Verdict]) -> None:
+    for verdict in verdicts:
+        mark = "[green]PASS[/green]" if verdict.passed else "[red]FAIL[/red]"
+        console.print(f"{mark} {verdict.candidate}: {verdict.message}", highlight=False)
+
+
+@dataclass
+class ConsoleSink:
+    console: Console
+    name = "console"
+
+    def publish(self, run: Run) -> str:
+        summary = run.summary
+        assert summary is not None
+        metrics = [m for m in run.metrics if m not in OPERATIONAL_NAMES]
+        title = f"{run.manifest.suite.name} · run {run.run_id}"
+        self.console.print(summary_table(summary.candidates, metrics, title))
+        for candidate in summary.candidates:
+            if candidate.skipped:
+                self.console.print(f"[yellow]skipped {candidate.name}: {candidate.skipped}[/yellow]")
+        print_verdicts(self.console, summary.gates)
+        if summary.n_errored_samples:
+            self.console.print(f"[yellow]{summary.n_errored_samples} of {summary.n_samples} samples errored "
+                               f"({summary.error_rate:.1%}; limit {summary.max_error_rate:.1%})[/yellow]")
+        return f"results: {run.folder}/"

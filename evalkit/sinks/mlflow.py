@@ -1,0 +1,136 @@
+"""Log a run to MLflow: one parent run per `evalkit run`, one nested run per candidate.
+
+The tracking URI is, in order: the --tracking-uri flag, MLFLOW_TRACKING_URI, or the local sqlite
+store `mlflow.db` in the working directory. MLflow's own telemetry is switched off.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from evalkit.core.offline import import_mlflow
+
+if TYPE_CHECKING:
+    from evalkit.core.run import CandidateSummary, Run
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
+
+
+def metric_key(name: str) -> str:
+    """MLflow keys allow letters, digits, _ - . space and /: 'recall@10' -> 'recall_at_10'."""
+    return _UNSAFE.sub("_", name.replace("@", "_at_"))
+
+
+def resolve_uri(tracking_uri: str | None) -> str:
+    return tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def _candidate_metrics(summary: CandidateSummary) -> dict[str, float]:
+    values: dict[str, float] = {"n_failed": float(summary.n_failed)}
+    for key, value in (summary.usage or {}).items():
+        if isinstance(value, int | float):
+            values[f"usage/{key}"] = float(value)
+    for name, agg in summary.metrics.items():
+        key = metric_key(name)
+        values[f"{key}/n"] = float(agg.n)
+        values[f"{key}/n_errors"] = float(agg.n_errors)
+        if agg.value is not None:
+            values[key] = agg.value
+            values[f"{key}/ci_low"] = float(agg.ci_low or 0.0)
+            values[f"{key}/ci_high"] = float(agg.ci_high or 0.0)
+    return values
+
+
+def _params(params: dict[str, Any]) -> dict[str, str]:
+    return {metric_key(k)[:250]: str(v)[:6000] for k, v in params.items()}
+
+
+def log_run(run: Run, tracking_uri: str | None = None) -> str:
+    """Log the run and return the parent MLflow run id. Artifacts come from the run folder."""
+    import pandas as pd
+
+    assert run.summary is not None
+    mlflow = import_mlflow()
+    mlflow.set_tracking_uri(resolve_uri(tracking_uri))
+    manifest = run.manifest
+    suite = manifest.suite
+    mlflow.set_experiment(f"evalkit-{suite.name}")
+    tags = {"evalkit.suite": suite.name, "evalkit.suite_hash": suite.hash,
+            "evalkit.version": manifest.evalkit_version, "evalkit.run_id": manifest.run_id}
+    if manifest.git_commit:
+        tags["evalkit.git_commit"] = manifest.git_commit
+    with mlflow.start_run(run_name=manifest.run_id, tags={**tags, "evalkit.status": run.summary.status}) as parent:
+        mlflow.log_params({"suite": suite.name, "n_cases": manifest.n_cases,
+                           "metrics": ",".join(run.metrics), "candidates": ",".join(run.candidates)})
+        for file in ("header.json", "summary.json", "samples.jsonl", "report.html"):
+            if (run.folder / file).is_file():
+                mlflow.log_artifact(str(run.folder / file))
+        mlflow.log_metric("gates_failed", float(sum(not g.passed for g in run.summary.gates)))
+        by_name = {c.name: c for c in manifest.candidates}
+        judged = {f"evalkit.judge.{metric_key(spec.name)}": manifest.judge_label(spec) or ""
+                  for spec in manifest.metrics if spec.judge}
+        for summary in run.summary.candidates:
+            candidate = by_name[summary.name]
+            with mlflow.start_run(run_name=summary.name, nested=True,
+                                  tags={**tags, **judged, "evalkit.candidate": summary.name,
+                                        "evalkit.kind": candidate.kind,
+                                        **({"evalkit.skipped": summary.skipped} if summary.skipped else {})}):
+                mlflow.log_params(_params(candidate.params))
+                mlflow.log_metrics(_candidate_metrics(summary))
+                mlflow.log_table(pd.DataFrame(_table_rows(run, summary.name)), artifact_file="samples.json")
+        return str(parent.info.run_id)
+
+
+def _table_rows(run: Run, candidate: str) -> list[dict[str, Any]]:
+    rows = []
+    for sample in run.samples:
+        if sample.candidate != candidate:
+            continue
+        row: dict[str, Any] = {
+            "case_id": sample.case_id, "question": sample.question,
+            "expected_sources": " ".join(sample.expected_sources),
+            "retrieved_ids": " ".join(sample.output.retrieved_ids[:10]),
+            "answer": sample.output.answer, "error": sample.output.error or "",
+        }
+        for name, score in sample.scores.items():
+            row[metric_key(name)] = score.value
+        rows.append(row)
+    return rows
+
+
+@dataclass
+class MlflowSink:
+    tracking_uri: str | None = None
+    name = "mlflow"
+
+    def publish(self, run: Run) -> str:
+        run_id = log_run(run, self.tracking_uri)
+        return f"mlflow: run {run_id} ({default_store_note(self.tracking_uri)})"
+
+
+def default_store_note(tracking_uri: str | None) -> str:
+    uri = resolve_uri(tracking_uri)
+    if uri.startswith("sqlite:///"):
+        return f"mlflow ui --backend-store-uri {uri}"
+    return f"MLflow at {uri}"
+
+
+def log_calibration(result: dict[str, Any], tracking_uri: str | None = None) -> str:
+    """Log a judge calibration as a run in the `evalkit-calibration` experiment."""
+    mlflow = import_mlflow()
+    mlflow.set_tracking_uri(resolve_uri(tracking_uri))
+    mlflow.set_experiment("evalkit-calibration")
+    with mlflow.start_run(run_name=f"{result['judge']} on {result['data']}",
+                          tags={"evalkit.judge": result["judge"], "evalkit.data": result["data"]}) as run:
+        mlflow.log_params({"n": result["n"], "n_supported": result["n_supported"]})
+        for key, figure in result["configured"].items():
+            if isinstance(figure, dict):
+                mlflow.log_metrics({key: figure["value"], f"{key}/ci_low": figure["ci_low"],
+                                    f"{key}/ci_high": figure["ci_high"]})
+        mlflow.log_metric("best_threshold/macro_f1", result["best_threshold"]["macro_f1"])
+        mlflow.log_dict(result, "calibration.json")
+        return str(run.info.run_id)
