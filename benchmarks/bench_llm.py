@@ -35,8 +35,11 @@ def serve(latency: float, ready: multiprocessing.Queue) -> None:
 
 def measure(cases: int, latency: float, concurrency: int) -> tuple[float, float, int]:
     """(wall seconds, harness CPU seconds, calls) for one run."""
-    from evalkit.run.pipeline import run_suite
+    import gc
+
     from evalkit.config.suite import load_suite
+    from evalkit.run.execute import LocalExecutor
+    from evalkit.run.pipeline import RunOptions, run_suite
 
     ready: multiprocessing.Queue = multiprocessing.Queue()
     server = multiprocessing.Process(target=serve, args=(latency, ready), daemon=True)
@@ -52,20 +55,23 @@ def measure(cases: int, latency: float, concurrency: int) -> tuple[float, float,
                 "name: bench\ncases:\n" + "".join(f"  - {{id: '{i}', question: 'q{i}?'}}\n" for i in range(cases))
                 + "candidates:\n  - {name: product, kind: recorded, path: outputs.jsonl}\n"
                 + "metrics: [faithfulness]\n" + f"concurrency: {concurrency}\n"
-                + f"judge: {{model: gpt-4o-mini, base_url: '{base_url}', api_key_env: BENCH_KEY, "
+                + f"judge: {{kind: ragas, model: gpt-4o-mini, base_url: '{base_url}', api_key_env: BENCH_KEY, "
                 + f"concurrency: {concurrency}}}\n")
             os.environ["BENCH_KEY"] = "sk-bench"
             suite = load_suite(folder / "suite.yaml")
             cpu_before = resource.getrusage(resource.RUSAGE_SELF)
             started = time.perf_counter()
-            outcome = asyncio.run(run_suite(suite, reports_dir=folder / "reports", cache_dir=folder / "cache",
-                                            use_cache=False))
+            options = RunOptions(reports_dir=folder / "reports", cache_dir=folder / "cache", use_cache=False)
+            try:  # as `evalkit run` does: freeze what was built before the samples start
+                outcome = asyncio.run(run_suite(suite, options, executor=LocalExecutor(concurrency, gc.freeze)))
+            finally:
+                gc.unfreeze()
             wall = time.perf_counter() - started
             cpu_after = resource.getrusage(resource.RUSAGE_SELF)
             cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
             usage = json.loads((outcome.folder / "usage.json").read_text())
             calls = next(v["calls"] for k, v in usage.items() if k.startswith("judge:"))
-            errored = sum(1 for s in outcome.samples if "error" in s["scores"]["faithfulness"])
+            errored = sum(1 for s in outcome.samples if s.scores["faithfulness"].error)
             assert errored == 0, f"{errored} samples errored"
             return wall, cpu, calls
     finally:

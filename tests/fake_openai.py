@@ -21,6 +21,8 @@ from typing import Any
 
 from aiohttp import web
 
+from evalkit.judges.model import MARKER as MODEL_JUDGE_MARKER
+
 
 def _completion(content: str | None) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": content}
@@ -39,8 +41,15 @@ def echo_answer(request: dict[str, Any]) -> str:
 
 
 def faithfulness_judge(schema: str, given: dict[str, Any]) -> str:
-    """A script for ragas's faithfulness prompts: the statements are the answer's sentences, and a
-    statement is supported unless it says 'invented'."""
+    """A script for ragas's faithfulness prompts and evalkit's model judge: the statements are the
+    answer's sentences, and a statement is supported (by passage 1) unless it says 'invented'."""
+    if schema == "ClaimJudgements":  # evalkit's model judge
+        claims = [s.strip() + "." for s in re.sub(r"\[[^\]]*\]", "", given["answer"]).split(".") if s.strip()]
+        return json.dumps({"claims": [{"claim": c, "supported": "invented" not in c,
+                                       "passage": None if "invented" in c else 1,
+                                       "evidence": "" if "invented" in c else given["passages"][0]["text"][:40],
+                                       "reason": "not in the passages" if "invented" in c else ""}
+                                      for c in claims]})
     if schema == "StatementGeneratorOutput":
         return json.dumps({"statements": [s.strip() + "." for s in given["answer"].split(".") if s.strip()]})
     assert schema == "NLIStatementOutput", schema
@@ -50,12 +59,18 @@ def faithfulness_judge(schema: str, given: dict[str, Any]) -> str:
 
 class FakeOpenAI:
     def __init__(self, answer_for: Callable[[dict[str, Any]], str] = echo_answer, latency_s: float = 0.0,
-                 judge: Callable[[str, dict[str, Any]], str] | None = None, gzip: bool = False):
-        """`judge(schema title, input)` answers ragas's structured prompts with JSON text;
-        `gzip` compresses answers."""
+                 judge: Callable[[str, dict[str, Any]], str] | None = None, gzip: bool = False,
+                 judge_latency_s: float | None = None):
+        """`judge(schema title, input)` answers ragas's structured prompts and evalkit's model judge
+        with JSON text; `judge_latency_s` (default: `latency_s`) delays judge calls; `gzip`
+        compresses answers."""
         self.answer_for, self.latency_s, self.judge, self.gzip = answer_for, latency_s, judge, gzip
+        self.judge_latency_s = latency_s if judge_latency_s is None else judge_latency_s
         self.faults: list[str] = []
         self.requests: list[dict[str, Any]] = []
+        # calls being answered right now, and the most at once, for "judge" and "answer" calls
+        self.in_flight = {"judge": 0, "answer": 0}
+        self.max_in_flight = {"judge": 0, "answer": 0}
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
@@ -70,8 +85,18 @@ class FakeOpenAI:
                                                "sources": [{"id": "d1", "text": "Aspirin reduces fever."},
                                                            {"id": "d2"}]}})
         fault = self.faults.pop(0) if self.faults else None
-        if self.latency_s:
-            await asyncio.sleep(self.latency_s)
+        kind = "judge" if body.get("response_format", {}).get("type") == "json_object" else "answer"
+        self.in_flight[kind] += 1
+        self.max_in_flight[kind] = max(self.max_in_flight[kind], self.in_flight[kind])
+        try:
+            return await self._answer(body, fault, kind)
+        finally:
+            self.in_flight[kind] -= 1
+
+    async def _answer(self, body: dict[str, Any], fault: str | None, kind: str) -> web.Response:
+        delay = self.judge_latency_s if kind == "judge" else self.latency_s
+        if delay:
+            await asyncio.sleep(delay)
         if fault == "429":
             return web.json_response({"error": {"message": "rate limited"}}, status=429,
                                      headers={"Retry-After": "0.05"})
@@ -84,7 +109,10 @@ class FakeOpenAI:
             return web.Response(body=b'{"id": "x", "choices": [', content_type="application/json")
         if fault == "empty":
             return web.json_response({**_completion("x"), "choices": []})
-        if self.judge and body.get("response_format", {}).get("type") == "json_object":
+        if self.judge and kind == "judge" and body["messages"][0]["content"].startswith(MODEL_JUDGE_MARKER):
+            return web.json_response(_completion(self.judge("ClaimJudgements",
+                                                            json.loads(body["messages"][-1]["content"]))))
+        if self.judge and kind == "judge":
             # ragas's structured prompts: the prompt names the output schema and ends with the input as JSON
             prompt = body["messages"][-1]["content"]
             schema = re.findall(r'"title": "(\w+)", "type": "object"}', prompt)[-1]

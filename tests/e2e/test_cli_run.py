@@ -22,7 +22,9 @@ def test_results_files(finished_run, scifact_slice) -> None:
     work, _ = finished_run
     (run_dir,) = (work / "reports" / "mini").iterdir()
     header = json.loads((run_dir / "header.json").read_text())
-    assert header["schema"] == "evalkit.run/1" and header["n_cases"] == 12
+    assert header["schema"] == "evalkit.run/2" and header["n_cases"] == 12
+    assert [m["name"] for m in header["metrics"]][-3:] == ["latency_p50", "latency_p95", "cost"]
+    assert {m["name"]: m["direction"] for m in header["metrics"]}["latency_p50"] == "lower"
     samples = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 24 and {s["candidate"] for s in samples} == {"bm25", "hybrid"}
     cases = {c["id"]: c for c in scifact_slice[0]}
@@ -34,10 +36,10 @@ def test_results_files(finished_run, scifact_slice) -> None:
     assert summary["status"] == "complete" and summary["n_samples"] == 24
     bm25 = next(c for c in summary["candidates"] if c["name"] == "bm25")
     recall = bm25["metrics"]["recall@5"]
-    assert recall["ci_low"] <= recall["mean"] <= recall["ci_high"] and recall["n"] == 12
+    assert recall["ci_low"] <= recall["value"] <= recall["ci_high"] and recall["n"] == 12
     # the mean in the summary is the mean of the per-sample values
     values = [s["scores"]["recall@5"]["value"] for s in samples if s["candidate"] == "bm25"]
-    assert recall["mean"] == pytest.approx(sum(values) / len(values))
+    assert recall["value"] == pytest.approx(sum(values) / len(values))
     # ragas's ID-based recall equals ours at the same cutoff (set-based, top 5 distinct docs)
     ragas = [s["scores"]["context_recall_ids"]["value"] for s in samples if s["candidate"] == "bm25"]
     assert ragas == pytest.approx(values)

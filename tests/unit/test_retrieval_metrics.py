@@ -55,10 +55,9 @@ def test_equal_to_ranx(seed: int) -> None:
 
 
 def test_metric_uses_distinct_documents_in_rank_order() -> None:
-    from evalkit.core.records import Output, Passage
+    from evalkit.core.records import Case, Output, Passage
     from evalkit.judges.offline import OfflineJudge
     from evalkit.metrics.base import MetricContext, build_metric
-    from evalkit.core.records import Case
 
     output = Output(passages=[Passage(doc_id="x", rank=1), Passage(doc_id="x", rank=2), Passage(doc_id="a", rank=3)])
     case = Case(id="1", question="q", expected_sources=["a"])

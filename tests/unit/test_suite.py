@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.core.errors import EvalkitError
 from evalkit.config.suite import load_suite
+from evalkit.core.errors import EvalkitError
 
 CORPUS = [{"id": "d1", "title": "Aspirin", "text": "Aspirin reduces fever."},
           {"id": "d2", "title": "Water", "text": "Water boils at 100 degrees."}]
