@@ -89,11 +89,12 @@ def validation_error(
     # an unknown key first: it usually explains a "missing" error for the key that was meant
     errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
     first = errors[0]
-    loc: Loc = prefix + tuple(first["loc"])
+    inner, at = _resolve(model, tuple(first["loc"]))
+    loc: Loc = prefix + inner
     kind = first["type"]
     if kind == "extra_forbidden":
         unknown = str(loc[-1])
-        allowed = _field_names(model, tuple(first["loc"])[:-1])
+        allowed = _field_names(_resolve(model, tuple(first["loc"])[:-1])[1])
         meant = closest(unknown, allowed)
         others = [e for e in errors[1:] if not (e["type"] == "missing" and e["loc"][-1] == meant)]
         more = f" (and {len(others)} more)" if others else ""
@@ -105,31 +106,63 @@ def validation_error(
     if kind == "missing":
         message = f"missing required key '{loc[-1]}'"
         return EvalkitError(message + more, where=f"{where(loc[:-1])}: {dotted(loc[:-1]) or 'top level'}")
+    if kind == "union_tag_invalid":
+        tags = [tag.strip(" '") for tag in str(first["ctx"]["expected_tags"]).split(",")]
+        got = str(first["ctx"]["tag"])
+        return EvalkitError(f"unknown {first['ctx']['discriminator'].strip(chr(39))} '{got}'" + more,
+                            where=f"{where(loc)}: {dotted(loc)}",
+                            hint=f"did you mean '{closest(got, tags)}'?" if closest(got, tags)
+                            else f"one of: {', '.join(tags)}")
     message = first["msg"][0].lower() + first["msg"][1:]
     return EvalkitError(message + more, where=f"{where(loc)}: {dotted(loc)}")
 
 
-def _field_names(model: type[BaseModel], loc: Loc) -> set[str]:
-    """The keys allowed at `loc` inside `model`, following nested models, lists and optionals."""
+def _resolve(model: type[BaseModel], loc: Loc) -> tuple[Loc, Any]:
+    """`loc` without the tags pydantic inserts for tagged unions (`judge.model.model` is the key
+    `judge.model` of the union member tagged 'model'), and the type found at its end."""
     import typing
 
     current: Any = model
+    kept: list[int | str] = []
     for part in loc:
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            if isinstance(part, str) and part in current.model_fields:
-                current = current.model_fields[part].annotation
-            else:
+        options = _members(current)
+        if len(options) > 1 and isinstance(part, str):
+            tagged = [m for m in options if _tag(m) == part]
+            if tagged:  # a tag segment: step into that member, keep nothing
+                current = tagged[0]
                 continue
-        # unwrap list[X], X | None and Annotated
-        while typing.get_origin(current) is not None:
-            args = [a for a in typing.get_args(current) if a is not type(None)]
-            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
-            if models:
-                current = models[0]
-                break
-            if not args:
-                break
-            current = args[0]
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return set(current.model_fields)
-    return set()
+        if len(options) >= 1:
+            current = options[0]
+        kept.append(part)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(part) if isinstance(part, str) else None
+            current = field.annotation if field is not None else current
+        elif typing.get_origin(current) in (list, dict) and typing.get_args(current):
+            current = typing.get_args(current)[-1]
+    return tuple(kept), current
+
+
+def _members(annotation: Any) -> list[Any]:
+    """The pydantic models an annotation may hold (through Annotated, Optional, unions and lists)."""
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    if typing.get_origin(annotation) is None:
+        return []
+    found: list[Any] = []
+    for arg in typing.get_args(annotation):
+        if arg is not type(None):
+            found += _members(arg)
+    return found
+
+
+def _tag(model: type[BaseModel]) -> str | None:
+    field = model.model_fields.get("kind")
+    return field.default if field is not None and isinstance(field.default, str) else None
+
+
+def _field_names(annotation: Any) -> set[str]:
+    """The keys allowed in a mapping of this type (a model, or the first model a union holds)."""
+    models = _members(annotation)
+    return set(models[0].model_fields) if models else set()

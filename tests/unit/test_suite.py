@@ -102,6 +102,23 @@ BAD = [
      GOOD.replace("top_k: 2", "top_k: many"),
      "suite.yaml:12: candidates[0].retriever.top_k: input should be a valid integer, "
      "unable to parse string as an integer"),
+    ("unknown judge kind",
+     GOOD + "judge: {kind: ragaz, model: gpt-4o-mini}\n",
+     "suite.yaml:14: judge: unknown kind 'ragaz' (hint: did you mean 'ragas'?)"),
+    ("model judge without a model",
+     GOOD + "judge: {kind: model}\n",
+     "suite.yaml:14: judge: missing required key 'model'"),
+    ("typo in a model judge key",
+     GOOD + "judge: {kind: model, model: gpt-4o-mini, concurency: 16}\n",
+     "suite.yaml:14: judge: unknown key 'concurency' (hint: did you mean 'concurrency'?)"),
+    ("typo in a tagged generator's key",
+     GOOD.replace("retriever: {kind: bm25, top_k: 2}", "retriever: {kind: bm25, top_k: 2}\n"
+                  "    generator: {kind: chat, modle: gpt-4o-mini}"),
+     "suite.yaml:13: candidates[0].generator: unknown key 'modle' (hint: did you mean 'model'?)"),
+    ("gate on an unknown operational metric",
+     GOOD + "gates:\n  - {metric: latency_50, max: 1}\n",
+     "suite.yaml:15: gate on metric 'latency_50', which the suite does not compute (hint: did you mean "
+     "'latency_p50'?)"),
 ]
 
 
