@@ -17,7 +17,7 @@ from evalkit.core.errors import EvalkitError, did_you_mean
 from evalkit.core.readers import list_cell, read_records
 from evalkit.core.records import Case
 from evalkit.core.specs import GateSpec
-from evalkit.judges.spec import JUDGE_KINDS, JudgeSpec
+from evalkit.judges.spec import JUDGE_KINDS, OFFLINE_NAME, JudgeSpec
 from evalkit.metrics.operational import OPERATIONAL_NAMES
 
 
@@ -144,10 +144,8 @@ class _ValidationJudge:
     stats = None
 
     def __init__(self, spec: Any):
-        from evalkit.judges.offline import NAME
-
         self.kind = spec.kind if spec else "offline"
-        self.name = spec.endpoint.label if spec is not None and spec.endpoint else NAME
+        self.name = spec.judge_name if spec else OFFLINE_NAME
 
     async def faithfulness(self, question: str, answer: str, passages: list[Any]) -> Any:
         raise NotImplementedError

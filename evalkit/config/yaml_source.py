@@ -89,7 +89,7 @@ def validation_error(
     # an unknown key first: it usually explains a "missing" error for the key that was meant
     errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
     first = errors[0]
-    inner, at = _resolve(model, tuple(first["loc"]))
+    inner, _ = _resolve(model, tuple(first["loc"]))
     loc: Loc = prefix + inner
     kind = first["type"]
     if kind == "extra_forbidden":

@@ -19,8 +19,9 @@ from evalkit.judges.ragas import RagasJudge
 
 if TYPE_CHECKING:
     from evalkit.core.records import Passage
+    from evalkit.judges.spec import ModelJudgeSpec
+    from evalkit.models.endpoints import CacheSettings
 
-PROMPT_VERSION = "claims-v1"
 MARKER = "You are a careful fact checker."  # first words of the judge's system message
 
 
@@ -82,6 +83,10 @@ def read_judgement(text: str, passages: list[Passage]) -> FaithfulnessVerdict:
 
 class ModelJudge(RagasJudge):
     kind = "model"
+
+    def __init__(self, spec: ModelJudgeSpec, cache: CacheSettings):
+        super().__init__(spec, cache)
+        self.name = spec.judge_name
 
     async def faithfulness(self, question: str, answer: str, passages: list[Passage]) -> FaithfulnessVerdict:
         from evalkit.models.llm import chat

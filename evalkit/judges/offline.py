@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 from evalkit.core.judge import ClaimVerdict, FaithfulnessVerdict
 from evalkit.core.text import sentences, words
 from evalkit.judges.features import FEATURES, Evidence, Terms, claim_features, terms
+from evalkit.judges.spec import OFFLINE_NAME
 
 if TYPE_CHECKING:
     from evalkit.core.records import Passage
 
-NAME = "offline-v2"
+NAME = OFFLINE_NAME
 # a negation is compared only with a support that says nearly the same thing; a sentence sharing
 # fewer words may negate something else ("not X, but Y")
 NEGATION_COVERAGE = 0.7

@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.models.endpoints import EndpointSpec
 
+OFFLINE_NAME = "offline-v2"  # the offline judge's version: its features and shipped weights
+MODEL_PROMPT = "claims-v1"  # the model judge's prompt version
+
 
 class OfflineJudgeSpec(BaseModel):
     """The offline judge: lexical features and a learned logistic model; no network."""
@@ -24,6 +27,11 @@ class OfflineJudgeSpec(BaseModel):
     def endpoint(self) -> EndpointSpec | None:
         return None
 
+    @property
+    def judge_name(self) -> str:
+        """How results name this judge (a calibration on record holds for exactly this name)."""
+        return OFFLINE_NAME
+
 
 class ModelJudgeSpec(EndpointSpec):
     """evalkit's own claim-by-claim judge prompt: one call per sample, a verdict and passage per claim."""
@@ -34,6 +42,10 @@ class ModelJudgeSpec(EndpointSpec):
     def endpoint(self) -> EndpointSpec | None:
         return self
 
+    @property
+    def judge_name(self) -> str:
+        return f"{self.label} ({MODEL_PROMPT})"  # a calibration holds for one model and one prompt
+
 
 class RagasJudgeSpec(EndpointSpec):
     """ragas's Faithfulness (statement extraction, then NLI): two calls per sample."""
@@ -43,6 +55,10 @@ class RagasJudgeSpec(EndpointSpec):
     @property
     def endpoint(self) -> EndpointSpec | None:
         return self
+
+    @property
+    def judge_name(self) -> str:
+        return self.label
 
 
 JudgeSpec = Annotated[OfflineJudgeSpec | ModelJudgeSpec | RagasJudgeSpec, Field(discriminator="kind")]
