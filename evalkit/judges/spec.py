@@ -33,24 +33,8 @@ class OfflineJudgeSpec(BaseModel):
         return OFFLINE_NAME
 
 
-class ModelJudgeSpec(EndpointSpec):
-    """evalkit's own claim-by-claim judge prompt: one call per sample, a verdict and passage per claim."""
-
-    kind: Literal["model"] = "model"
-
-    @property
-    def endpoint(self) -> EndpointSpec | None:
-        return self
-
-    @property
-    def judge_name(self) -> str:
-        return f"{self.label} ({MODEL_PROMPT})"  # a calibration holds for one model and one prompt
-
-
-class RagasJudgeSpec(EndpointSpec):
-    """ragas's Faithfulness (statement extraction, then NLI): two calls per sample."""
-
-    kind: Literal["ragas"] = "ragas"
+class _ModelBacked(EndpointSpec):
+    """A judge that calls a model: its spec is the endpoint's."""
 
     @property
     def endpoint(self) -> EndpointSpec | None:
@@ -59,6 +43,22 @@ class RagasJudgeSpec(EndpointSpec):
     @property
     def judge_name(self) -> str:
         return self.label
+
+
+class ModelJudgeSpec(_ModelBacked):
+    """evalkit's own claim-by-claim judge prompt: one call per sample, a verdict and passage per claim."""
+
+    kind: Literal["model"] = "model"
+
+    @property
+    def judge_name(self) -> str:
+        return f"{self.label} ({MODEL_PROMPT})"  # a calibration holds for one model and one prompt
+
+
+class RagasJudgeSpec(_ModelBacked):
+    """ragas's Faithfulness (statement extraction, then NLI): two calls per sample."""
+
+    kind: Literal["ragas"] = "ragas"
 
 
 JudgeSpec = Annotated[OfflineJudgeSpec | ModelJudgeSpec | RagasJudgeSpec, Field(discriminator="kind")]
