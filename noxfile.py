@@ -11,8 +11,8 @@ nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True  # a second run skips the install when nothing changed
 
 CONSTRAINTS = ("-c", "constraints.txt")
-# no hub downloads, no telemetry: the package's own list (evalkit/offline.py needs only the stdlib)
-OFFLINE: dict[str, str] = runpy.run_path("evalkit/offline.py")["OFFLINE"]
+# no hub downloads, no telemetry: the package's own list (evalkit/core/offline.py needs only the stdlib)
+OFFLINE: dict[str, str] = runpy.run_path("evalkit/core/offline.py")["OFFLINE"]
 
 
 def _install(session: nox.Session, extras: str = "") -> None:
