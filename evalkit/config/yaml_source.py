@@ -13,39 +13,87 @@ from evalkit.core.errors import EvalkitError, closest
 Loc = tuple[int | str, ...]
 
 
+MAX_SUITE_BYTES = 5_000_000  # a suite is configuration; thousands of cases belong in a cases file
+MAX_VALUES = 1_000_000  # values a suite may expand to through aliases (a 1 KB alias bomb expands to 9^9)
+
+
 class YamlSource:
-    """A parsed YAML file: the plain data plus its node tree for line lookups."""
+    """A parsed YAML file: the plain data plus its node tree for line lookups.
+
+    A suite file is untrusted input in CI: it is read with the safe loader (no tags that run code),
+    and refused, with one line, when it is too large, nested too deeply, or expands through aliases
+    to more values than any real suite has."""
 
     def __init__(self, path: Path):
         self.path = path
         try:
+            size = path.stat().st_size
+            if size > MAX_SUITE_BYTES:
+                raise EvalkitError(f"the suite file is {size / 1e6:.1f} MB; suites over {MAX_SUITE_BYTES / 1e6:g} MB "
+                                   "are refused", where=str(path), hint="put cases in a file: cases: {path: cases.jsonl}")
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise EvalkitError(f"suite file not found: {path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise EvalkitError(f"cannot read suite file ({exc})", where=str(path)) from None
+        except UnicodeDecodeError as exc:
+            line = exc.object[: exc.start].count(b"\n") + 1
+            raise EvalkitError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x})", where=f"{path}:{line}",
+                               hint="save the suite as UTF-8") from None
+        except OSError as exc:
+            raise EvalkitError(f"cannot read suite file ({exc.strerror})", where=str(path)) from None
+        loader = yaml.SafeLoader(text)
         try:
-            self.root = yaml.compose(text, Loader=yaml.SafeLoader)
-            self.data = yaml.safe_load(text)
+            self.root = loader.get_single_node()
+            if self.root is not None:
+                self._check_expansion(self.root)
+                self._reject_duplicate_keys(self.root)
+            self.data = loader.construct_document(self.root) if self.root is not None else None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
             line = f":{mark.line + 1}" if mark else ""
             raise EvalkitError(f"not valid YAML ({exc.problem})", where=f"{path}{line}",
                                hint="quote text that contains ': ', ' #', '?' or brackets") from None
-        if self.root is not None:
-            self._reject_duplicate_keys(self.root)
+        except yaml.YAMLError as exc:
+            raise EvalkitError(f"not valid YAML ({exc})", where=str(path)) from None
+        except RecursionError:
+            raise EvalkitError("the suite is nested too deeply", where=str(path),
+                               hint="a suite is a few levels of mappings and lists") from None
+        finally:
+            loader.dispose()
 
-    def _reject_duplicate_keys(self, node: yaml.Node) -> None:
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for key, value in node.value:
-                if key.value in seen:
-                    raise EvalkitError(f"duplicate key '{key.value}'", where=self.where_node(key))
-                seen.add(key.value)
-                self._reject_duplicate_keys(value)
-        elif isinstance(node, yaml.SequenceNode):
-            for item in node.value:
-                self._reject_duplicate_keys(item)
+    def _check_expansion(self, root: yaml.Node) -> None:
+        """Refuse a document whose aliases expand it past MAX_VALUES (counted once per node, in linear time)."""
+        sizes: dict[int, int] = {}
+        stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+        while stack:
+            node, children_done = stack.pop()
+            if id(node) in sizes:
+                continue
+            children = _children(node)
+            if children_done or not children:
+                sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+                if sizes[id(node)] > MAX_VALUES:
+                    raise EvalkitError(f"the suite expands to more than {MAX_VALUES:,} values through YAML aliases",
+                                       where=self.where_node(node), hint="an alias bomb? write the values out")
+            else:
+                stack.append((node, True))
+                stack.extend((child, False) for child in children if id(child) not in sizes)
+
+    def _reject_duplicate_keys(self, root: yaml.Node) -> None:
+        seen_nodes: set[int] = set()  # an aliased node is checked once, however often it is used
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if id(node) in seen_nodes:
+                continue
+            seen_nodes.add(id(node))
+            if isinstance(node, yaml.MappingNode):
+                keys: set[str] = set()
+                for key, _ in node.value:
+                    if isinstance(key, yaml.ScalarNode):
+                        if key.value in keys:
+                            raise EvalkitError(f"duplicate key '{key.value}'", where=self.where_node(key))
+                        keys.add(key.value)
+            stack.extend(reversed(_children(node)))  # document order: the first duplicate is reported
 
     def where_node(self, node: yaml.Node) -> str:
         return f"{self.path}:{node.start_mark.line + 1}"
@@ -69,6 +117,14 @@ class YamlSource:
                 key_node, node = None, node.value[part]
         chosen = key_node if key and key_node is not None else node
         return f"{self.path}:{chosen.start_mark.line + 1}" if chosen is not None else str(self.path)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def dotted(loc: Loc) -> str:
