@@ -29,14 +29,15 @@ class YamlSource:
         try:
             size = path.stat().st_size
             if size > MAX_SUITE_BYTES:
-                raise EvalkitError(f"the suite file is {size / 1e6:.1f} MB; suites over {MAX_SUITE_BYTES / 1e6:g} MB "
-                                   "are refused", where=str(path), hint="put cases in a file: cases: {path: cases.jsonl}")
+                raise EvalkitError(f"the suite file is {size / 1e6:.1f} MB; suites over "
+                                   f"{MAX_SUITE_BYTES / 1e6:g} MB are refused", where=str(path),
+                                   hint="put cases in a file: cases: {path: cases.jsonl}")
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise EvalkitError(f"suite file not found: {path}") from None
         except UnicodeDecodeError as exc:
-            line = exc.object[: exc.start].count(b"\n") + 1
-            raise EvalkitError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x})", where=f"{path}:{line}",
+            number = exc.object[: exc.start].count(b"\n") + 1
+            raise EvalkitError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x})", where=f"{path}:{number}",
                                hint="save the suite as UTF-8") from None
         except OSError as exc:
             raise EvalkitError(f"cannot read suite file ({exc.strerror})", where=str(path)) from None
@@ -46,7 +47,7 @@ class YamlSource:
             if self.root is not None:
                 self._check_expansion(self.root)
                 self._reject_duplicate_keys(self.root)
-            self.data = loader.construct_document(self.root) if self.root is not None else None
+            self.data: Any = loader.construct_document(self.root) if self.root is not None else None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
             line = f":{mark.line + 1}" if mark else ""
