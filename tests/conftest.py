@@ -50,7 +50,7 @@ def run_suite_file(path: Path, tmp_path: Path, **options) -> Finished:
     from evalkit.config.suite import load_suite
     from evalkit.run.pipeline import RunOptions, run_suite
 
-    settings = RunOptions(reports_dir=tmp_path / "reports", cache_dir=tmp_path / "cache", **options)
+    settings = RunOptions(**{"reports_dir": tmp_path / "reports", "cache_dir": tmp_path / "cache", **options})
     return Finished(asyncio.run(run_suite(load_suite(path), settings)))
 
 

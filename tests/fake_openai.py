@@ -1,8 +1,10 @@
 """A local OpenAI-compatible server for tests: scripted answers and injected faults, on 127.0.0.1.
 
 `FakeOpenAI` answers POST /v1/chat/completions. By default it answers with `answer_for(request)`;
-`faults` is a list consumed one per request: "429" (with Retry-After), "500", "hang" (sleeps past
-the client's timeout), "garbage" (malformed JSON), "empty" (no choices). Requests are recorded,
+`faults` is a list consumed one per request: "429" (with Retry-After), "429-hour" (Retry-After:
+3600), "500", "401-echo" (echoes the Authorization header), "hang" (sleeps past the client's
+timeout), "trickle" (10 bytes every 0.1 s), "reset" (half a reply, then the connection closes),
+"garbage" (malformed JSON), "empty" (no choices). Requests are recorded,
 headers included, so tests can count calls and check what was sent.
 
 It runs on aiohttp in its own thread and event loop: a thread-per-connection server added ~40 ms
@@ -76,7 +78,7 @@ class FakeOpenAI:
         self._runner: web.AppRunner | None = None
         self._port = 0
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append({"path": request.path, "body": body,
                               "headers": {k.lower(): v for k, v in request.headers.items()}})
@@ -89,17 +91,42 @@ class FakeOpenAI:
         self.in_flight[kind] += 1
         self.max_in_flight[kind] = max(self.max_in_flight[kind], self.in_flight[kind])
         try:
-            return await self._answer(body, fault, kind)
+            return await self._answer(request, body, fault, kind)
         finally:
             self.in_flight[kind] -= 1
 
-    async def _answer(self, body: dict[str, Any], fault: str | None, kind: str) -> web.Response:
+    async def _broken_reply(self, request: web.Request, fault: str) -> web.StreamResponse:
+        """"trickle": a whole reply sent 10 bytes every 0.1 s; "reset": half a reply, then the connection closes."""
+        data = json.dumps(_completion("slow " * 40)).encode()
+        response = web.StreamResponse(headers={"Content-Type": "application/json", "Content-Length": str(len(data))})
+        await response.prepare(request)
+        if fault == "reset":
+            await response.write(data[: len(data) // 2])
+            assert request.transport is not None
+            request.transport.close()
+            return response
+        for start in range(0, len(data), 10):
+            await response.write(data[start:start + 10])
+            await asyncio.sleep(0.1)
+        await response.write_eof()
+        return response
+
+    async def _answer(self, request: web.Request, body: dict[str, Any], fault: str | None,
+                      kind: str) -> web.StreamResponse:
         delay = self.judge_latency_s if kind == "judge" else self.latency_s
         if delay:
             await asyncio.sleep(delay)
         if fault == "429":
             return web.json_response({"error": {"message": "rate limited"}}, status=429,
                                      headers={"Retry-After": "0.05"})
+        if fault == "429-hour":
+            return web.json_response({"error": {"message": "come back later"}}, status=429,
+                                     headers={"Retry-After": "3600"})
+        if fault == "401-echo":  # a server that repeats the credentials it was sent
+            return web.json_response({"error": {"message": f"bad key: {request.headers.get('authorization')}"}},
+                                     status=401)
+        if fault in ("trickle", "reset"):
+            return await self._broken_reply(request, fault)
         if fault == "500":
             return web.json_response({"error": {"message": "boom"}}, status=500)
         if fault == "hang":

@@ -75,7 +75,9 @@ class HttpCandidate:
         except httpx2.TimeoutException:
             return Output(error=f"timed out after {c.timeout_s:g} s ({c.max_retries} retries)")
         except httpx2.TransportError as exc:
-            return Output(error=f"cannot reach {c.url}: {exc}")
+            from evalkit.models.llm import connection_error
+
+            return Output(error=connection_error(exc, c.url))
         latency = time.perf_counter() - started
         if response.status_code != 200:
             return Output(error=f"HTTP {response.status_code} from {c.url}: {response.text[:200]}", latency_s=latency)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import re
 import time
@@ -52,21 +53,51 @@ class CallStats:
                 "latency_p50_s": percentile(self.latencies_s, 50), "latency_p95_s": percentile(self.latencies_s, 95)}
 
 
+log = logging.getLogger("evalkit")
+FAIL_FAST_AFTER = 5  # calls in a row that could not connect (after their retries) before an endpoint counts as down
+
+
 class ResponseCache:
-    """Responses on disk, one JSON file per request key."""
+    """Responses on disk, one JSON file per request key.
+
+    The cache never costs a response: an entry that does not read back (a truncated file) is a
+    miss, dropped with a warning, and a response that cannot be written is still returned."""
 
     def __init__(self, folder: Path):
         self.folder = folder
+        self._write_failed = False
 
     def _path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> Any | None:
         path = self._path(key)
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        try:
+            return json.loads(path.read_bytes())
+        except OSError:  # not there (or not readable): a miss
+            return None
+        except ValueError as exc:  # torn or corrupt JSON
+            log.warning("dropped a corrupt model-response cache entry %s (%s); calling the model again", path,
+                        type(exc).__name__)
+            path.unlink(missing_ok=True)
+            return None
 
     def put(self, key: str, body: Any) -> None:
-        write_json_atomic(self._path(key), body)
+        try:
+            write_json_atomic(self._path(key), body)
+        except OSError as exc:
+            if not self._write_failed:
+                log.warning("cannot write the model-response cache in %s (%s); responses are kept in the run, "
+                            "not cached", self.folder, exc.strerror or exc)
+            self._write_failed = True
+
+
+class RetryAfterTooLong(httpx2.TransportError):
+    """The server asked to wait longer than evalkit waits between retries."""
+
+
+class EndpointDown(httpx2.ConnectError):
+    """Calls to this endpoint are not tried: the ones before could not connect."""
 
 
 def request_key(url: str, body: Any) -> str:
@@ -88,6 +119,8 @@ class _Endpoint:
 
     semaphore: asyncio.Semaphore  # the spec's concurrency bound
     pool: AiohttpTransport  # its connections
+    failed_connects: int = 0  # calls in a row that could not connect
+    down: str | None = None  # why calls are no longer tried, once FAIL_FAST_AFTER is reached
 
 
 # per event loop, per spec: a judge at concurrency 16 and a candidate at 8 on the same URL each get
@@ -112,7 +145,8 @@ class CallTransport(httpx2.AsyncBaseTransport):
         per_loop = _endpoints.setdefault(asyncio.get_running_loop(), {})
         if spec not in per_loop:
             per_loop[spec] = _Endpoint(asyncio.Semaphore(spec.concurrency), AiohttpTransport(spec.concurrency))
-        self._semaphore, self._inner = per_loop[spec].semaphore, per_loop[spec].pool
+        self._endpoint = per_loop[spec]
+        self._semaphore, self._inner = self._endpoint.semaphore, self._endpoint.pool
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         key = None
@@ -121,22 +155,31 @@ class CallTransport(httpx2.AsyncBaseTransport):
         if key and not self.refresh and (cached := self.cache.get(key)) is not None:  # type: ignore[union-attr]
             self.stats.cache_hits += 1
             return httpx2.Response(200, json=cached, request=request)
+        if self._endpoint.down:
+            self.stats.failures += 1
+            raise EndpointDown(self._endpoint.down, request=request)
         for attempt in range(self.spec.max_retries + 1):
             started = time.perf_counter()
             self.stats.calls += 1
             try:
                 async with self._semaphore:
-                    response = await self._inner.handle_async_request(request)
-                    await response.aread()
-            except (httpx2.TimeoutException, httpx2.TransportError):
-                if attempt == self.spec.max_retries:
-                    self.stats.failures += 1
-                    raise
-                await self._sleep(attempt, None)
-                continue
+                    response = await self._send(request)
+            except (httpx2.TimeoutException, httpx2.TransportError) as exc:
+                if attempt < self.spec.max_retries:
+                    await self._sleep(attempt, None)
+                    continue
+                self.stats.failures += 1
+                self._count_connect_failure(exc)
+                raise
+            self._endpoint.failed_connects = 0
             retryable = response.status_code == 429 or response.status_code >= 500
             if retryable and attempt < self.spec.max_retries:
-                await self._sleep(attempt, _retry_after(response.headers))
+                wait = _retry_after(response.headers)
+                if wait is not None and wait > self.max_backoff_s:
+                    self.stats.failures += 1
+                    raise RetryAfterTooLong(f"HTTP {response.status_code}: the server asked to retry after {wait:g} s, "
+                                            f"longer than evalkit waits ({self.max_backoff_s:g} s)", request=request)
+                await self._sleep(attempt, wait)
                 continue
             self.stats.latencies_s.append(time.perf_counter() - started)
             if response.status_code != 200:
@@ -145,6 +188,26 @@ class CallTransport(httpx2.AsyncBaseTransport):
             self._account(response, key)
             return response
         raise AssertionError("unreachable")
+
+    async def _send(self, request: httpx2.Request) -> httpx2.Response:
+        """One attempt, bounded as a whole: a server that trickles its reply byte by byte times out too
+        (the client's own timeouts bound each read, not the call). Time queued for a slot is not counted."""
+        try:
+            async with asyncio.timeout(self.spec.timeout_s):
+                response = await self._inner.handle_async_request(request)
+                await response.aread()
+                return response
+        except TimeoutError:
+            raise httpx2.ReadTimeout(f"no complete reply within {self.spec.timeout_s:g} s", request=request) from None
+
+    def _count_connect_failure(self, exc: Exception) -> None:
+        if not isinstance(exc, httpx2.ConnectError):
+            return
+        endpoint = self._endpoint
+        endpoint.failed_connects += 1
+        if endpoint.failed_connects >= FAIL_FAST_AFTER and endpoint.down is None:
+            endpoint.down = (f"not tried: the last {FAIL_FAST_AFTER} calls to {self.spec.base_url or 'the OpenAI API'} "
+                             f"could not connect ({exc})")
 
     async def _sleep(self, attempt: int, retry_after: float | None) -> None:
         self.stats.retries += 1
@@ -155,7 +218,8 @@ class CallTransport(httpx2.AsyncBaseTransport):
         try:
             payload = response.json()
         except ValueError:
-            return  # malformed: the client raises on it; nothing to count or cache
+            self.stats.failures += 1  # malformed: the client raises on it; nothing to count or cache
+            return
         usage = token_usage(payload)
         self.stats.prompt_tokens += usage.get("prompt_tokens", 0)
         self.stats.completion_tokens += usage.get("completion_tokens", 0)
@@ -206,10 +270,20 @@ async def chat(client: Any, spec: EndpointSpec, messages: list[dict[str, str]],
     except openai.APITimeoutError:
         raise ModelCallError(f"timed out after {spec.timeout_s:g} s ({spec.max_retries} retries)") from None
     except openai.APIConnectionError as exc:
-        raise ModelCallError(f"cannot reach {spec.base_url or 'the OpenAI API'}: {exc}") from None
+        raise ModelCallError(connection_error(exc.__cause__, spec.base_url or "the OpenAI API")) from None
     except (openai.APIResponseValidationError, ValueError) as exc:  # JSONDecodeError is a ValueError
         raise ModelCallError(f"malformed response from {spec.model}: {exc}") from None
     return _completion_text(payload, spec.model), token_usage(payload)
+
+
+def connection_error(cause: BaseException | None, where: str) -> str:
+    """What went wrong on the way to an endpoint, in words: the server asked to wait too long, it is
+    down, the reply broke off after the server was reached, or it could not be reached."""
+    if isinstance(cause, RetryAfterTooLong | EndpointDown):
+        return str(cause)
+    if isinstance(cause, httpx2.ReadError | httpx2.RemoteProtocolError):
+        return f"the connection to {where} broke during the reply ({cause})"
+    return f"cannot reach {where}: {cause or 'connection error'}"
 
 
 def _completion_text(payload: Any, model: str) -> str:

@@ -9,7 +9,10 @@ run goes on. Process-wide settings (gc, threads, paths) are the caller's: this m
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import logging
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from evalkit.run.sample import Sampler
 from evalkit.run.store import SampleStore, read_noise, read_usage, write_summary, write_usage
 
 Progress = Callable[[str], None]  # called with the candidate name after each sample
+log = logging.getLogger("evalkit")
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,30 @@ async def run_suite(suite: Suite, options: RunOptions, *, executor: Executor | N
 
     A candidate whose credentials are missing is skipped with the reason; its gates fail unless
     `allow_skipped`. Model-call usage and cost per candidate and judge go to usage.json."""
-    context = BuildContext(suite.corpus, suite.directory, options.cache_dir, options.use_cache, options.refresh)
+    with usable_cache(options.cache_dir) as cache_dir:
+        return await _run(suite, options, cache_dir, executor, progress, on_stage)
+
+
+@contextlib.contextmanager
+def usable_cache(folder: Path) -> Iterator[Path]:
+    """The cache folder, or, when it cannot be written, a temporary one for this run (with a warning):
+    an unwritable cache must cost speed, never results."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        log.warning("cannot write the cache in %s (%s); indexes and model responses are cached for this run only",
+                    folder, exc.strerror or exc)
+        with tempfile.TemporaryDirectory(prefix="evalkit-cache-") as temporary:
+            yield Path(temporary)
+        return
+    yield folder
+
+
+async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Executor | None,
+               progress: Progress | None, on_stage: Callable[[str], None] | None) -> Run:
+    context = BuildContext(suite.corpus, suite.directory, cache_dir, options.use_cache, options.refresh)
     judge, metrics, judge_info = build_scoring(suite, context)
     max_error_rate = suite.spec.max_error_rate if options.max_error_rate is None else options.max_error_rate
     plan = plan_run(suite, [m.spec for m in metrics], judge_info, max_error_rate=max_error_rate,
