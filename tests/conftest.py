@@ -54,6 +54,13 @@ def run_suite_file(path: Path, tmp_path: Path, **options) -> Finished:
     return Finished(asyncio.run(run_suite(load_suite(path), settings)))
 
 
+@pytest.fixture
+def key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A planted API key in EVALKIT_TEST_KEY: tests search every output for it."""
+    monkeypatch.setenv("EVALKIT_TEST_KEY", "sk-test-PLANTED-4f9a")
+    return "sk-test-PLANTED-4f9a"
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return path

@@ -58,12 +58,6 @@ def run(path: Path, tmp_path: Path, **options):
     return run_suite_file(path, tmp_path, **options)
 
 
-@pytest.fixture
-def key(monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("EVALKIT_TEST_KEY", "sk-test-PLANTED-4f9a")
-    return "sk-test-PLANTED-4f9a"
-
-
 def by(outcome, candidate: str, case: str) -> dict:
     return next(s for s in outcome.samples if s["candidate"] == candidate and s["case_id"] == case)
 
