@@ -60,6 +60,10 @@ class CandidateConfig(BaseModel):
     def needs_corpus(self) -> bool:
         return False
 
+    def retrieves(self) -> bool:
+        """False for a candidate that never retrieves (closed book): retrieval metrics do not apply to it."""
+        return True
+
     def missing_credentials(self) -> str | None:
         """Why this candidate cannot run here (e.g. an unset API key variable), or None."""
         return None

@@ -25,6 +25,9 @@ class ModelConfig(CandidateConfig, EndpointSpec):
     def missing_credentials(self) -> str | None:
         return self.missing_key()
 
+    def retrieves(self) -> bool:
+        return False
+
     def build(self, context: BuildContext) -> Candidate:
         return ModelCandidate(self, context)
 

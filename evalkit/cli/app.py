@@ -3,21 +3,26 @@
 Process-wide settings live here and in the commands, nowhere below: offline environment, thread
 counts, the garbage collector during a run. Heavy libraries are imported inside the commands.
 
-Exit codes: 0 every gate passed; 1 a gate failed; 2 bad input or configuration;
-3 the run is incomplete (more errored samples than the error limit allows); 130 interrupted.
+Exit codes: 0 every gate passed; 1 a gate failed; 2 bad input or configuration; 3 the run is
+incomplete (more errored or missing samples than the error limit allows, or it could not write its
+samples); 130 interrupted by SIGINT; 143 stopped by SIGTERM. Interrupted or stopped, a run keeps
+every finished sample and writes a summary that says it is incomplete.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from evalkit.core.errors import EvalkitError, ExitCode
+from evalkit.core.errors import EvalkitError, ExitCode, RunStopped
 
 app = typer.Typer(
     name="evalkit",
@@ -63,8 +68,42 @@ def _process_settings() -> None:
         os.environ.setdefault(name, value)
 
 
+class _Warnings(logging.Handler):
+    """evalkit's warnings (a cache it cannot write, a sink that failed) as one line each on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(f"[yellow]warning:[/yellow] {record.getMessage()}", soft_wrap=True, highlight=False)
+
+
+_received: list[str] = []  # the signal that stopped the run, for its message and exit code
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM (a cancelled CI job, `timeout`) stops a run as Ctrl-C does: what finished is kept and
+    the summary is written. Inside a run the SIGINT handler is asyncio's, which cancels the run."""
+    _received.append("SIGTERM")
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:
+        raise KeyboardInterrupt
+
+
+def _stopped(exc: RunStopped) -> int:
+    if exc.reason != "interrupted":
+        err.print(f"[red]stopped:[/red] {exc}", soft_wrap=True)
+        return int(exc.exit_code)
+    name = _received[-1] if _received else "SIGINT"
+    err.print(f"interrupted ({name}): {str(exc).split(': ', 1)[1]}", soft_wrap=True)
+    return int(ExitCode.TERMINATED if name == "SIGTERM" else ExitCode.INTERRUPTED)
+
+
 def main() -> None:
     _process_settings()
+    warnings = logging.getLogger("evalkit")
+    warnings.addHandler(_Warnings())
+    warnings.propagate = False
+    signal.signal(signal.SIGTERM, _on_sigterm)
     if not out.is_terminal and "COLUMNS" not in os.environ:
         out.width = 120  # CI logs: room for three candidates' columns without wrapping
     try:
@@ -72,11 +111,16 @@ def main() -> None:
     except EvalkitError as exc:
         err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         sys.exit(int(exc.exit_code))
+    except RunStopped as exc:
+        sys.exit(_stopped(exc))
     except (KeyboardInterrupt, typer.Abort):
-        err.print("interrupted: finished samples are kept in the run folder")
-        sys.exit(130)
+        code = int(ExitCode.INTERRUPTED)
     except typer.TyperException as exc:  # usage errors: unknown option, missing argument
         show = getattr(exc, "show", None)
         show() if callable(show) else err.print(f"error: {exc}")
         sys.exit(int(ExitCode.BAD_INPUT))
+    if code == ExitCode.INTERRUPTED:  # typer returns Ctrl-C outside a run as exit code 130
+        name = _received[-1] if _received else "SIGINT"
+        err.print(f"interrupted ({name}): finished work is kept in the run folder")
+        sys.exit(int(ExitCode.TERMINATED if name == "SIGTERM" else ExitCode.INTERRUPTED))
     sys.exit(code if isinstance(code, int) else 0)

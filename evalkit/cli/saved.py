@@ -25,7 +25,9 @@ def report(
     from evalkit.run.store import read_run
 
     saved = read_run(run_dir)
-    complete = saved.summary is None or saved.summary.status == "complete"
+    # a folder with fewer samples than planned (killed before its summary) is incomplete, whatever it says
+    complete = ((saved.summary is None or saved.summary.status == "complete")
+                and len(saved.samples) >= saved.manifest.expected_samples)
     finished = finish_folder(saved, complete=complete, baseline=baseline, tracking_uri=tracking_uri)
     publish_run(finished, tracking_uri, log_mlflow=mlflow, junit=junit, markdown=markdown)
     assert finished.summary is not None

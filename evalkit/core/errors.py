@@ -13,7 +13,9 @@ class ExitCode(IntEnum):
     OK = 0  # the run completed and every gate passed
     GATE_FAILED = 1  # at least one gate failed
     BAD_INPUT = 2  # the suite, a data file or a command-line argument is wrong
-    INCOMPLETE = 3  # more samples errored than the error limit allows
+    INCOMPLETE = 3  # more samples errored than the error limit allows, or the run could not finish
+    INTERRUPTED = 130  # SIGINT (Ctrl-C)
+    TERMINATED = 143  # SIGTERM (a cancelled CI job, `timeout`)
 
 
 class EvalkitError(Exception):
@@ -32,6 +34,20 @@ class EvalkitError(Exception):
         if self.hint:
             text += f" (hint: {self.hint})"
         return text
+
+
+class RunStopped(Exception):
+    """A run that stopped before its end: interrupted by a signal, or its folder could not be written.
+    What it finished is in its folder, with a summary that says it is incomplete."""
+
+    def __init__(self, reason: str, folder: object, kept: int, expected: int,
+                 exit_code: ExitCode = ExitCode.INCOMPLETE):
+        super().__init__(reason)
+        self.reason, self.folder, self.kept, self.expected, self.exit_code = reason, folder, kept, expected, exit_code
+
+    def __str__(self) -> str:
+        return (f"{self.reason}: {self.kept} of {self.expected} samples finished and are kept in {self.folder}/ "
+                "(its summary.json says the run is incomplete)")
 
 
 def closest(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str | None:

@@ -265,8 +265,9 @@ async def chat(client: Any, spec: EndpointSpec, messages: list[dict[str, str]],
         # the client's low-level post, answered as plain JSON: the typed create() and ChatCompletion
         # spend ~0.5 ms per call transforming a body that is already plain JSON (benchmarks/bench_llm.py)
         payload = await client.post("/chat/completions", body=params, cast_to=object)
-    except openai.APIStatusError as exc:
-        raise ModelCallError(f"HTTP {exc.status_code} from {spec.model}: {str(exc.message)[:200]}") from None
+    except openai.APIStatusError as exc:  # the server's own words when it sent {"error": {"message": ...}}
+        detail = exc.body.get("message") if isinstance(exc.body, dict) else None
+        raise ModelCallError(f"HTTP {exc.status_code} from {spec.model}: {str(detail or exc.message)[:200]}") from None
     except openai.APITimeoutError:
         raise ModelCallError(f"timed out after {spec.timeout_s:g} s ({spec.max_retries} retries)") from None
     except openai.APIConnectionError as exc:

@@ -48,4 +48,11 @@ class LocalExecutor:
             await sampler.prepare(candidate, [item.case for item in work])
             if self.on_prepared is not None:
                 self.on_prepared()
-            await asyncio.gather(*(one(item) for item in work))
+            tasks = [asyncio.ensure_future(one(item)) for item in work]
+            try:
+                await asyncio.gather(*tasks)
+            except BaseException:  # cancelled, or a sample could not be stored: stop the others, then say so
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise

@@ -9,6 +9,7 @@ run goes on. Process-wide settings (gc, threads, paths) are the caller's: this m
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import tempfile
@@ -19,13 +20,14 @@ from typing import Any
 
 from evalkit.candidates.base import BuildContext
 from evalkit.config.suite import Suite
+from evalkit.core.errors import RunStopped
 from evalkit.core.records import Sample
 from evalkit.core.run import JudgeInfo, Run
 from evalkit.metrics.base import Metric, MetricContext, build_metric
 from evalkit.run.execute import Executor, LocalExecutor
 from evalkit.run.plan import plan_run
 from evalkit.run.sample import Sampler
-from evalkit.run.store import SampleStore, read_noise, read_usage, write_summary, write_usage
+from evalkit.run.store import SampleStore, StoreFull, read_noise, read_usage, write_summary, write_usage
 
 Progress = Callable[[str], None]  # called with the candidate name after each sample
 log = logging.getLogger("evalkit")
@@ -111,9 +113,14 @@ async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Exe
         if progress:
             progress(sample.candidate)
 
+    stopped: str | None = None
     try:
         await (executor or LocalExecutor(options.concurrency or suite.spec.concurrency)).execute(
             plan.items, sampler, emit)
+    except asyncio.CancelledError:  # SIGINT or SIGTERM: asyncio.run cancels the run
+        stopped = "interrupted"
+    except StoreFull as exc:
+        stopped = str(exc)
     finally:
         store.close()
         spenders = {**sampler.spenders(), f"judge:{judge.name}": judge.stats}
@@ -121,10 +128,15 @@ async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Exe
             from evalkit.models.llm import close_connections
 
             await close_connections()
-        write_usage(store.folder, {name: stats.as_dict() for name, stats in spenders.items() if stats is not None})
-        run = finish_folder(Run(folder=store.folder, manifest=plan.manifest, samples=samples),
-                            complete=len(samples) == len(plan.items), baseline=options.baseline,
-                            tracking_uri=options.tracking_uri)
+        run = Run(folder=store.folder, manifest=plan.manifest, samples=samples)
+        try:
+            write_usage(store.folder, {name: stats.as_dict() for name, stats in spenders.items() if stats is not None})
+            run = finish_folder(run, complete=stopped is None and len(samples) == len(plan.items),
+                                baseline=options.baseline, tracking_uri=options.tracking_uri)
+        except OSError as exc:  # e.g. the disk that filled up: the samples are what matters
+            log.warning("cannot write the run's usage.json or summary.json (%s)", exc.strerror or exc)
+    if stopped is not None:
+        raise RunStopped(stopped, store.folder, len(samples), len(plan.items))
     return run
 
 

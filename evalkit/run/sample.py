@@ -10,6 +10,7 @@ from evalkit.candidates.base import BuildContext, Candidate
 from evalkit.config.suite import Suite
 from evalkit.core.errors import EvalkitError, short_error
 from evalkit.core.records import Case, Output, Sample
+from evalkit.core.redact import Redactor, named_secrets
 from evalkit.metrics.base import Metric
 from evalkit.run.plan import WorkItem
 from evalkit.run.score import score_output
@@ -22,6 +23,7 @@ class Sampler:
                  announce: Callable[[str], None] | None = None):
         self._configs = {config.name: config for config in suite.candidates}
         self.metrics, self.context, self.judge_missing = metrics, context, judge_missing
+        self._redact = Redactor(named_secrets([*suite.candidates, *([suite.spec.judge] if suite.spec.judge else [])]))
         self._announce = announce  # told which candidate is being prepared (index builds take minutes)
         self.candidates: dict[str, Candidate] = {}
         self._failures: dict[str, str] = {}  # candidate -> why its preparation failed
@@ -44,9 +46,14 @@ class Sampler:
         failure = self._failures.get(item.candidate)
         output = Output(error=failure) if failure else await self._answer(self.candidates[item.candidate], case)
         started = time.perf_counter()
-        scores = await score_output(self.metrics, case, output, self.judge_missing)
+        retrieves = self._configs[item.candidate].retrieves()
+        scores = await score_output(self.metrics, case, output, self.judge_missing, retrieves)
+        for score in scores.values():
+            score.error = self._redact(score.error)
         output = output.model_copy(update={"passages": [p.stored() for p in output.passages],
-                                           "latency_s": round(output.latency_s, 6)})
+                                           "latency_s": round(output.latency_s, 6),
+                                           "answer": self._redact(output.answer) or "",
+                                           "error": self._redact(output.error)})
         return Sample(candidate=item.candidate, case_id=case.id, key=item.key, question=case.question,
                       expected_answer=case.expected_answer, expected_sources=list(case.expected_sources),
                       tags=list(case.tags), output=output, scores=scores,

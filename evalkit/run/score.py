@@ -11,9 +11,12 @@ from evalkit.core.records import Case, Output, Score
 from evalkit.metrics.base import Metric
 
 
-async def score_one(metric: Metric, case: Case, output: Output, judge_missing: str | None = None) -> Score:
+async def score_one(metric: Metric, case: Case, output: Output, judge_missing: str | None = None,
+                    retrieves: bool = True) -> Score:
     if output.error:
         return Score(error=f"candidate failed: {output.error}")
+    if not retrieves and "ranked_ids" in metric.spec.needs:
+        return Score(skipped="closed-book: the candidate retrieves nothing")
     if metric.spec.judge and judge_missing:
         return Score(skipped=f"judge skipped: {judge_missing}")
     for needed in metric.spec.case_needs:
@@ -25,6 +28,8 @@ async def score_one(metric: Metric, case: Case, output: Output, judge_missing: s
         return Score(error=short_error(exc))
 
 
-async def score_output(metrics: list[Metric], case: Case, output: Output,
-                       judge_missing: str | None = None) -> dict[str, Score]:
-    return {metric.spec.name: await score_one(metric, case, output, judge_missing) for metric in metrics}
+async def score_output(metrics: list[Metric], case: Case, output: Output, judge_missing: str | None = None,
+                       retrieves: bool = True) -> dict[str, Score]:
+    """Every metric's score; `retrieves=False` (a closed-book candidate) makes retrieval metrics not
+    applicable instead of 0."""
+    return {metric.spec.name: await score_one(metric, case, output, judge_missing, retrieves) for metric in metrics}

@@ -8,7 +8,9 @@ into the same types.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,18 +23,46 @@ from evalkit.core.specs import MetricSpec
 HEADER, SAMPLES, SUMMARY, USAGE, NOISE = "header.json", "samples.jsonl", "summary.json", "usage.json", "noise.json"
 
 
+class StoreFull(Exception):
+    """A sample could not be written (disk full, quota): the run must stop; what was written is whole."""
+
+
 class SampleStore:
-    """Creates the run folder and appends samples as they complete; the run's one writer."""
+    """Creates the run folder and appends samples as they complete; the run's one writer.
+
+    A sample line is written whole or not at all: when a write fails (disk full), the file is cut
+    back to the last complete line and StoreFull says why."""
 
     def __init__(self, folder: Path, manifest: RunManifest):
         self.folder = folder
-        folder.mkdir(parents=True, exist_ok=False)
-        (folder / HEADER).write_text(manifest.to_json(), encoding="utf-8")
-        self._samples: IO[str] = open(folder / SAMPLES, "a", encoding="utf-8")  # noqa: SIM115
+        try:
+            folder.mkdir(parents=True, exist_ok=False)
+            (folder / HEADER).write_text(manifest.to_json(), encoding="utf-8")
+            # unbuffered: a line that cannot be written fails here, whole, not at a later flush
+            self._samples: IO[bytes] = open(folder / SAMPLES, "ab", buffering=0)  # noqa: SIM115
+        except OSError as exc:
+            raise EvalkitError(f"cannot write the run folder ({exc.strerror or exc})", where=str(folder),
+                               hint="choose a writable folder with --reports-dir") from None
+        self._good = 0  # bytes of complete lines
 
     def add(self, sample: Sample) -> None:
-        self._samples.write(sample.to_json() + "\n")
-        self._samples.flush()
+        line = memoryview((sample.to_json() + "\n").encode("utf-8"))
+        try:
+            while line:  # a write may be short (a file size limit): the rest then fails with the reason
+                written = self._samples.write(line)
+                if not written:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                line = line[written:]
+        except OSError as exc:
+            self._cut_back()
+            raise StoreFull(f"cannot write {SAMPLES} ({exc.strerror or exc})") from None
+        self._good = self._samples.tell()
+
+    def _cut_back(self) -> None:
+        try:
+            self._samples.truncate(self._good)
+        except OSError:
+            pass  # a torn last line is still dropped when the folder is read
 
     def close(self) -> None:
         self._samples.close()
@@ -43,7 +73,7 @@ def write_summary(folder: Path, summary: Summary) -> None:
 
 
 def write_usage(folder: Path, usage: dict[str, Any]) -> None:
-    (folder / USAGE).write_text(json.dumps(usage, indent=2), encoding="utf-8")
+    write_json_atomic(folder / USAGE, usage, indent=2)
 
 
 def read_usage(folder: Path) -> dict[str, Any]:

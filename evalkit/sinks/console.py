@@ -71,5 +71,25 @@ class ConsoleSink:
         print_verdicts(self.console, summary.gates)
         if summary.n_errored_samples:
             self.console.print(f"[yellow]{summary.n_errored_samples} of {summary.n_samples} samples errored "
-                               f"({summary.error_rate:.1%}; limit {summary.max_error_rate:.1%})[/yellow]")
+                               f"({summary.error_rate:.1%}; limit {summary.max_error_rate:.1%}):[/yellow]")
+            for count, error, example in error_reasons(run):
+                self.console.print(f"  {count} × {error} (e.g. {example})", soft_wrap=True, markup=False)
+        if summary.n_missing_samples:
+            self.console.print(f"[yellow]incomplete: {summary.n_missing_samples} of {run.manifest.expected_samples} "
+                               "samples are missing (the run was interrupted or killed)[/yellow]")
         return f"results: {run.folder}/"
+
+
+def error_reasons(run: Run, most: int = 3) -> list[tuple[int, str, str]]:
+    """The most frequent errors: (count, message, an example "candidate case"), most frequent first.
+    A sample counts under its candidate's error, else its first metric error."""
+    from collections import Counter
+
+    counts: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    for sample in run.samples:
+        errors = [sample.output.error] if sample.output.error else [s.error for s in sample.scores.values() if s.error]
+        if errors and errors[0]:
+            counts[errors[0]] += 1
+            examples.setdefault(errors[0], f"{sample.candidate} {sample.case_id}")
+    return [(count, error, examples[error]) for error, count in counts.most_common(most)]

@@ -1,0 +1,152 @@
+"""The CLI under faults a user meets: signals, a folder it cannot write, a full disk, an echoed
+secret, a run killed halfway. Each ends in one clear line and keeps every finished sample."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fake_openai import FakeOpenAI
+
+SUITE = """name: faults
+cases:
+{cases}candidates:
+  - {{name: closed, kind: model, model: gpt-4o-mini, base_url: '{url}', api_key_env: {key_env},
+      concurrency: 2, max_retries: 0}}
+metrics: [token_f1]
+max_error_rate: {max_error_rate}
+concurrency: 2
+"""
+
+
+def write_suite(folder: Path, url: str, n_cases: int = 30, key_env: str = "null", max_error_rate: float = 0.0) -> Path:
+    cases = "".join(f"  - {{id: q{i}, question: 'Question {i}?', expected_answer: 'I answer from memory.'}}\n"
+                    for i in range(n_cases))
+    path = folder / "suite.yaml"
+    path.write_text(SUITE.format(cases=cases, url=url, key_env=key_env, max_error_rate=max_error_rate))
+    return path
+
+
+def start(folder: Path, *args: str, **popen: object) -> subprocess.Popen[str]:
+    env = {**os.environ, "EVALKIT_CACHE_DIR": str(folder / "cache"), "COLUMNS": "200"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.Popen([sys.executable, "-m", "evalkit", *args], cwd=folder, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)  # type: ignore[call-overload]
+
+
+def run_folder(folder: Path) -> Path:
+    (run,) = (folder / "reports" / "faults").iterdir()
+    return run
+
+
+def wait_for_samples(folder: Path, at_least: int, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        runs = list((folder / "reports" / "faults").glob("*/samples.jsonl"))
+        if runs and len(runs[0].read_text().splitlines()) >= at_least:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the run did not get going")
+
+
+@pytest.mark.parametrize(("sent", "code", "name"), [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "SIGINT")])
+def test_a_signal_stops_the_run_and_keeps_what_finished(tmp_path: Path, sent: int, code: int, name: str) -> None:
+    with FakeOpenAI(latency_s=0.3) as server:
+        process = start(tmp_path, "run", str(write_suite(tmp_path, server.base_url)), "--no-mlflow")
+        wait_for_samples(tmp_path, 4, process)
+        process.send_signal(sent)
+        stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == code, stderr
+    assert "Traceback" not in stderr
+    run = run_folder(tmp_path)
+    kept = len((run / "samples.jsonl").read_text().splitlines())
+    assert 4 <= kept < 30
+    assert stderr.strip().splitlines()[-1] == (f"interrupted ({name}): {kept} of 30 samples finished and are kept in "
+                                               f"reports/faults/{run.name}/ (its summary.json says the run is "
+                                               "incomplete)")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["n_samples"] == kept
+    assert summary["n_missing_samples"] == 30 - kept
+    assert json.loads((run / "usage.json").read_text())["candidate:closed"]["calls"] >= kept
+
+
+def test_report_on_a_killed_run_says_what_is_missing(tmp_path: Path) -> None:
+    with FakeOpenAI(latency_s=0.2) as server:
+        process = start(tmp_path, "run", str(write_suite(tmp_path, server.base_url, n_cases=20)), "--no-mlflow")
+        wait_for_samples(tmp_path, 3, process)
+        process.kill()  # kill -9: no summary, no usage
+        process.communicate(timeout=30)
+    run = run_folder(tmp_path)
+    assert not (run / "summary.json").exists()
+    kept = len((run / "samples.jsonl").read_text().splitlines())
+    result = subprocess.run([sys.executable, "-m", "evalkit", "report", str(run)], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120, check=False, env={**os.environ, "COLUMNS": "200"})
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert f"incomplete: {20 - kept} of 20 samples are missing" in result.stdout
+    assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
+
+
+def test_an_unwritable_reports_folder_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "reports-file").write_text("a file, not a folder")
+    with FakeOpenAI() as server:
+        process = start(tmp_path, "run", str(write_suite(tmp_path, server.base_url, n_cases=2)), "--no-mlflow",
+                        "--reports-dir", "reports-file/reports")
+        _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 2
+    assert stderr.strip().splitlines()[-1].startswith("error: reports-file/reports/faults/")
+    assert "cannot write the run folder (Not a directory) (hint: choose a writable folder with --reports-dir)" in stderr
+    assert "Traceback" not in stderr
+
+
+def _small_files(limit: int) -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG) instead of killing
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_a_full_disk_stops_cleanly_and_keeps_every_complete_sample(tmp_path: Path) -> None:
+    with FakeOpenAI() as server:
+        process = start(tmp_path, "run", str(write_suite(tmp_path, server.base_url, n_cases=60)), "--no-mlflow",
+                        preexec_fn=lambda: _small_files(12_000))
+        _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 3, stderr
+    assert "Traceback" not in stderr
+    run = run_folder(tmp_path)
+    lines = (run / "samples.jsonl").read_text().splitlines()
+    assert 0 < len(lines) < 60 and all(json.loads(line)["case_id"] for line in lines)  # whole lines only
+    assert stderr.strip().splitlines()[-1] == (f"stopped: cannot write samples.jsonl (File too large): {len(lines)} "
+                                               f"of 60 samples finished and are kept in reports/faults/{run.name}/ "
+                                               "(its summary.json says the run is incomplete)")
+
+
+def test_a_secret_echoed_by_an_endpoint_is_never_stored_or_shown(tmp_path: Path, key: str) -> None:
+    with FakeOpenAI() as server:
+        server.faults = ["401-echo", "401-echo"]
+        process = start(tmp_path, "run", str(write_suite(tmp_path, server.base_url, n_cases=3, key_env="EVALKIT_TEST_KEY",
+                                                         max_error_rate=1.0)), "--no-mlflow")
+        stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    run = run_folder(tmp_path)
+    samples = (run / "samples.jsonl").read_text()
+    assert "HTTP 401" in samples and "[redacted]" in samples
+    for text in (samples, (run / "report.html").read_text(), (run / "summary.json").read_text(), stdout, stderr):
+        assert key not in text and "sk-test" not in text
+
+
+def test_the_console_says_why_samples_errored(tmp_path: Path) -> None:
+    with FakeOpenAI() as server:
+        server.faults = ["500", "500", "500", "garbage"]
+        process = start(tmp_path, "run", str(write_suite(tmp_path, server.base_url, n_cases=6)), "--no-mlflow",
+                        "--concurrency", "1")
+        stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 3, stderr
+    assert "4 of 6 samples errored (66.7%; limit 0.0%)" in stdout
+    assert "3 × ModelCallError: HTTP 500 from gpt-4o-mini: boom (e.g. closed q0)" in stdout
+    assert "1 × ModelCallError: malformed response from gpt-4o-mini" in stdout
