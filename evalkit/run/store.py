@@ -8,6 +8,7 @@ into the same types.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -59,10 +60,8 @@ class SampleStore:
         self._good = self._samples.tell()
 
     def _cut_back(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # if even this fails, a torn last line is dropped on reading
             self._samples.truncate(self._good)
-        except OSError:
-            pass  # a torn last line is still dropped when the folder is read
 
     def close(self) -> None:
         self._samples.close()

@@ -63,7 +63,7 @@ def test_a_signal_stops_the_run_and_keeps_what_finished(tmp_path: Path, sent: in
         process = start(tmp_path, "run", str(write_suite(tmp_path, server.base_url)), "--no-mlflow")
         wait_for_samples(tmp_path, 4, process)
         process.send_signal(sent)
-        stdout, stderr = process.communicate(timeout=60)
+        _, stderr = process.communicate(timeout=60)
     assert process.returncode == code, stderr
     assert "Traceback" not in stderr
     run = run_folder(tmp_path)
