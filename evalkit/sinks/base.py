@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from evalkit.core.run import Run
 
 
+class SinkFailed(Exception):
+    """A sink could not publish; its message says why and how to publish later, in one line."""
+
+
 class Sink(Protocol):
     name: str  # how a failure names it, e.g. "mlflow"
 
@@ -31,7 +35,7 @@ def publish(run: Run, sinks: list[Sink], say: Callable[[str], None], warn: Calla
             line = sink.publish(run)
         except Exception as exc:  # one sink's failure must not lose the others, nor change the exit code
             failed.append(sink.name)
-            warn(f"{sink.name}: not published ({short_error(exc)})")
+            warn(f"{sink.name}: not published ({exc if isinstance(exc, SinkFailed) else short_error(exc)})")
             continue
         if line:
             say(line)

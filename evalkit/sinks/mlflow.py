@@ -6,9 +6,12 @@ store `mlflow.db` in the working directory. MLflow's own telemetry is switched o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.core.offline import import_mlflow
@@ -63,7 +66,8 @@ def log_run(run: Run, tracking_uri: str | None = None) -> str:
             "evalkit.version": manifest.evalkit_version, "evalkit.run_id": manifest.run_id}
     if manifest.git_commit:
         tags["evalkit.git_commit"] = manifest.git_commit
-    with mlflow.start_run(run_name=manifest.run_id, tags={**tags, "evalkit.status": run.summary.status}) as parent:
+    with mlflow.start_run(run_name=manifest.run_id, tags={**tags, "evalkit.status": run.summary.status}) as parent, \
+            _killed_on_interrupt(mlflow):
         mlflow.log_params({"suite": suite.name, "n_cases": manifest.n_cases,
                            "metrics": ",".join(run.metrics), "candidates": ",".join(run.candidates)})
         for file in ("header.json", "summary.json", "samples.jsonl", "report.html"):
@@ -78,11 +82,23 @@ def log_run(run: Run, tracking_uri: str | None = None) -> str:
             with mlflow.start_run(run_name=summary.name, nested=True,
                                   tags={**tags, **judged, "evalkit.candidate": summary.name,
                                         "evalkit.kind": candidate.kind,
-                                        **({"evalkit.skipped": summary.skipped} if summary.skipped else {})}):
+                                        **({"evalkit.skipped": summary.skipped} if summary.skipped else {})}), \
+                    _killed_on_interrupt(mlflow):
                 mlflow.log_params(_params(candidate.params))
                 mlflow.log_metrics(_candidate_metrics(summary))
                 mlflow.log_table(pd.DataFrame(_table_rows(run, summary.name)), artifact_file="samples.json")
         return str(parent.info.run_id)
+
+
+@contextlib.contextmanager
+def _killed_on_interrupt(mlflow: Any) -> Iterator[None]:
+    """Ctrl-C or SIGTERM while logging ends the MLflow runs as KILLED (MLflow's own context says FAILED)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        while mlflow.active_run() is not None:
+            mlflow.end_run("KILLED")
+        raise
 
 
 def _table_rows(run: Run, candidate: str) -> list[dict[str, Any]]:
@@ -108,8 +124,59 @@ class MlflowSink:
     name = "mlflow"
 
     def publish(self, run: Run) -> str:
-        run_id = log_run(run, self.tracking_uri)
+        from evalkit.core.errors import short_error
+        from evalkit.sinks.base import SinkFailed
+
+        uri = resolve_uri(self.tracking_uri)
+        later = f"log it later with: evalkit report {run.folder} --mlflow --tracking-uri {uri}"
+        try:
+            reachable(uri)
+            with store_lock(uri):
+                run_id = log_run(run, self.tracking_uri)
+        except SinkFailed as exc:
+            raise SinkFailed(f"{exc}; {later}") from None
+        except Exception as exc:
+            raise SinkFailed(f"{short_error(exc)}; {later}") from None
         return f"mlflow: run {run_id} ({default_store_note(self.tracking_uri)})"
+
+
+def reachable(uri: str, timeout_s: float = 5.0) -> None:
+    """Raise SinkFailed at once when an MLflow server does not answer its health check: MLflow's own
+    client retries an unreachable server for minutes before it gives up."""
+    import urllib.error
+    import urllib.request
+
+    from evalkit.sinks.base import SinkFailed
+
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout_s):
+            pass
+    except urllib.error.HTTPError:
+        return  # it answered: a server without /health is still a server
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise SinkFailed(f"MLflow at {uri} is unreachable ({reason})") from None
+
+
+@contextlib.contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """One evalkit at a time on a local sqlite store: MLflow creates and migrates a new store on
+    first use, and runs that start together race on it ("duplicate column name")."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    path = Path(uri.removeprefix("sqlite:///"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def default_store_note(tracking_uri: str | None) -> str:

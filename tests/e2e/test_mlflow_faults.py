@@ -1,0 +1,91 @@
+"""MLflow down, unwritable, raced or interrupted: the run's results and exit code stand, one warning
+line says MLflow was not logged and how to log it later, and no MLflow run is left RUNNING."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+V1 = Path(__file__).resolve().parents[1] / "data" / "run-v1"
+
+
+@pytest.fixture
+def saved_run(tmp_path: Path) -> Path:
+    """A finished run folder (the 0.1 fixture): `evalkit report RUN --mlflow` logs it in about a second."""
+    folder = tmp_path / "reports" / "tiny" / "20261125-090020-97ed"
+    folder.mkdir(parents=True)
+    for name in ("header.json", "samples.jsonl", "summary.json", "usage.json"):
+        shutil.copy(V1 / name, folder / name)
+    return folder
+
+
+def report(run: Path, *args: str, cwd: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "COLUMNS": "300"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.Popen([sys.executable, "-m", "evalkit", "report", str(run), "--mlflow", *args], cwd=cwd,
+                            env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_an_unreachable_server_is_one_warning_and_the_runs_own_exit_code(saved_run: Path, tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}"
+    process = report(saved_run, "--tracking-uri", uri, cwd=tmp_path)
+    _, stderr = process.communicate(timeout=45)  # MLflow's own client retried for about 4 minutes
+    assert process.returncode == 0, stderr
+    assert stderr.strip().splitlines() == [
+        f"warning: mlflow: not published (MLflow at {uri} is unreachable ([Errno 111] Connection refused); log it "
+        f"later with: evalkit report {saved_run} --mlflow --tracking-uri {uri})"]
+
+
+def test_a_store_it_cannot_write_is_one_warning(saved_run: Path, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    process = report(saved_run, "--tracking-uri", f"sqlite:///{tmp_path}/a-file/mlflow.db", cwd=tmp_path)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0 and "Traceback" not in stderr
+    (line,) = stderr.strip().splitlines()
+    assert line.startswith("warning: mlflow: not published (") and "log it later with: evalkit report" in line
+    assert "report: " in stdout  # the other sinks still ran
+
+
+def test_three_runs_at_once_on_a_new_store_all_log(saved_run: Path, tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    processes = [report(saved_run, "--tracking-uri", uri, cwd=tmp_path) for _ in range(3)]
+    results = [p.communicate(timeout=180) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], results
+    assert all("warning" not in stderr for _, stderr in results), results
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("evalkit-tiny")
+    parents = [r for r in client.search_runs([experiment.experiment_id]) if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 3 and {r.info.status for r in parents} == {"FINISHED"}
+
+
+def test_an_interrupt_while_logging_leaves_the_runs_killed(saved_run: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from evalkit.run.pipeline import finish_folder
+    from evalkit.run.store import read_run
+    from evalkit.sinks import mlflow as sink
+
+    def interrupted(run: object, candidate: str) -> list:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sink, "_table_rows", interrupted)
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    run = finish_folder(read_run(saved_run), complete=True)
+    with pytest.raises(KeyboardInterrupt):
+        sink.log_run(run, uri)
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("evalkit-tiny")
+    statuses = {r.info.status for r in client.search_runs([experiment.experiment_id])}
+    assert statuses == {"KILLED"}
