@@ -17,7 +17,7 @@ def calibrate(
     suite: Annotated[Path | None, typer.Option(help="Calibrate this suite's `judge:` model instead of the offline judge.")] = None,
     data_name: Annotated[str | None, typer.Option(help="Name of the data set, recorded with the figures.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
-    save: Annotated[Path | None, typer.Option(help="Save the result as JSON [default: reports/calibration/<judge>.json].")] = None,
+    save: Annotated[Path | None, typer.Option(help="Also save the result as JSON in this file (nothing is written without it).")] = None,
     mlflow: Annotated[bool, typer.Option(help="Log the figures to MLflow (experiment evalkit-calibration).")] = False,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
 ) -> None:
@@ -39,9 +39,9 @@ def calibrate(
                                hint="omit --suite to calibrate the offline judge")
     judge = build_judge(spec, CacheSettings(cache_dir() / "llm"))
     result = calibrate(labels, judge, data_name)
-    path = save or Path("reports") / "calibration" / f"{result['judge']}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    if save is not None:  # measuring writes nothing unless asked to
+        save.parent.mkdir(parents=True, exist_ok=True)
+        save.write_text(json.dumps(result, indent=2), encoding="utf-8")
     if mlflow:
         from evalkit.sinks.mlflow import log_calibration
 
@@ -64,8 +64,6 @@ def calibrate(
         figure = record["configured"]["macro_f1"]["value"]
         out.print(f"note: {result['judge']} learned its weights from these rows, so the figures above are "
                   f"in-sample; its {record['method'].split(':')[0]} macro-F1 here is {figure:.3f}")
-    out.print(f"saved: {path}")
+    if save is not None:
+        out.print(f"saved: {save}")
 
-
-baseline_app = typer.Typer(help="Mark runs as baselines for no_regression gates.", no_args_is_help=True)
-app.add_typer(baseline_app, name="baseline")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,10 +30,17 @@ def detect_format(path: Path) -> str:
     )
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.name.lower().endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return open(path, encoding="utf-8")
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a text file, plain or gzipped, decoded line by line, so that bytes
+    that are not UTF-8 are reported at their line."""
+    opened = gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")  # noqa: SIM115
+    with opened as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise EvalkitError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",
+                                   where=f"{path}:{number}", hint="save the file as UTF-8") from None
 
 
 def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -49,31 +55,31 @@ def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         for number, row in enumerate(frame.to_dict(orient="records"), start=1):
             yield number, row
         return
-    with _open_text(path) as handle:
+    try:
         if fmt == "csv":
             # header is line 1, so the first data row is line 2
-            for number, row in enumerate(csv.DictReader(handle), start=2):
+            rows = csv.DictReader(text for _, text in _lines(path))
+            for number, row in enumerate(rows, start=2):
                 yield number, dict(row)
             return
-        try:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise EvalkitError(
-                        f"not valid JSON ({exc.msg} at column {exc.pos + 1})",
-                        where=f"{path}:{number}",
-                        hint="each line of a .jsonl file must be one JSON object",
-                    ) from None
-                if not isinstance(row, dict):
-                    raise EvalkitError(
-                        f"expected a JSON object, got {type(row).__name__}", where=f"{path}:{number}"
-                    )
-                yield number, row
-        except (OSError, EOFError, UnicodeDecodeError) as exc:
-            raise EvalkitError(f"cannot read file ({exc})", where=str(path)) from None
+        for number, line in _lines(path):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise EvalkitError(
+                    f"not valid JSON ({exc.msg} at column {exc.pos + 1})",
+                    where=f"{path}:{number}",
+                    hint="each line of a .jsonl file must be one JSON object",
+                ) from None
+            if not isinstance(row, dict):
+                raise EvalkitError(
+                    f"expected a JSON object, got {type(row).__name__}", where=f"{path}:{number}"
+                )
+            yield number, row
+    except (OSError, EOFError) as exc:
+        raise EvalkitError(f"cannot read file ({exc})", where=str(path)) from None
 
 
 def list_cell(value: Any, where: str, field: str) -> list[str]:

@@ -53,3 +53,24 @@ def test_bad_corpus(tmp_path: Path, content: str, message: str) -> None:
     with pytest.raises(EvalkitError) as info:
         load_corpus(tmp_path / "c.jsonl")
     assert str(info.value) == f"{tmp_path}/{message}"
+
+
+@pytest.mark.parametrize("name", ["c.jsonl", "c.jsonl.gz", "c.csv"])
+def test_bytes_that_are_not_utf8_are_reported_at_their_line(tmp_path: Path, name: str) -> None:
+    if name == "c.csv":
+        data = "id,text\n1,fine\n2,caf\xe9 au lait\n".encode("latin-1")
+    else:
+        data = (json.dumps(ROWS[0]) + "\n" + '{"id": 2, "text": "caf\xe9"}\n').encode("latin-1")
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(tmp_path / name, "wb") as handle:
+        handle.write(data)
+    line = 3 if name == "c.csv" else 2
+    with pytest.raises(EvalkitError) as info:
+        load_corpus(tmp_path / name)
+    assert str(info.value).startswith(f"{tmp_path / name}:{line}: not UTF-8 text (byte 0xe9 at column ")
+    assert str(info.value).endswith("(hint: save the file as UTF-8)")
+
+
+def test_a_utf8_byte_order_mark_is_read(tmp_path: Path) -> None:
+    (tmp_path / "c.jsonl").write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(r) + "\n" for r in ROWS).encode())
+    assert list(load_corpus(tmp_path / "c.jsonl").documents) == ["1", "2"]

@@ -362,6 +362,7 @@ def test_calibrate_the_suites_model_judge(tmp_path: Path, key: str) -> None:
     # the scripted judge rejects both "invented" answers; one of them is labelled supported
     assert figures["configured"]["balanced_accuracy"]["value"] == pytest.approx((2 / 3 + 1) / 2)
     assert len(server.requests) == 8  # 2 judge calls per row
+    assert not (tmp_path / "reports").exists()  # measuring wrote nothing
 
 
 def test_missing_judge_key_skips_judged_metrics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str) -> None:
