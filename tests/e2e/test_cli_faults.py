@@ -150,3 +150,16 @@ def test_the_console_says_why_samples_errored(tmp_path: Path) -> None:
     assert "4 of 6 samples errored (66.7%; limit 0.0%)" in stdout
     assert "3 × ModelCallError: HTTP 500 from gpt-4o-mini: boom (e.g. closed q0)" in stdout
     assert "1 × ModelCallError: malformed response from gpt-4o-mini" in stdout
+
+
+def test_paths_are_never_wrapped_in_a_ci_log(tmp_path: Path) -> None:
+    deep = tmp_path / ("a-long-folder-name-" * 6) / "reports"
+    env = {**os.environ, "EVALKIT_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("COLUMNS", None)
+    with FakeOpenAI() as server:
+        result = subprocess.run([sys.executable, "-m", "evalkit", "run", str(write_suite(tmp_path, server.base_url, 2)),
+                                 "--no-mlflow", "--reports-dir", str(deep)], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    (run,) = (deep / "faults").iterdir()
+    assert f"report: {run / 'report.html'}" in result.stdout.splitlines()

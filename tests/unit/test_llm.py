@@ -373,3 +373,13 @@ def test_missing_judge_key_skips_judged_metrics(tmp_path: Path, monkeypatch: pyt
     score = by(outcome, "rag-chat", "q1")["scores"]["faithfulness"]
     assert score == {"skipped": "judge skipped: EVALKIT_JUDGE_KEY is not set"}
     assert by(outcome, "rag-chat", "q1")["scores"]["recall@1"]["value"] == 1.0
+
+
+def test_retrieval_metrics_do_not_apply_to_a_closed_book_candidate(tmp_path: Path, key: str) -> None:
+    with FakeOpenAI() as server:
+        outcome = run(make_suite(tmp_path, server, gate=False), tmp_path)
+    closed = by(outcome, "closed", "q1")["scores"]["recall@1"]
+    assert closed == {"skipped": "closed-book: the candidate retrieves nothing"}  # not a recall of 0
+    assert by(outcome, "rag-chat", "q1")["scores"]["recall@1"] == {"value": 1.0}
+    summary = {s.name: s.metrics["recall@1"] for s in outcome.summaries}
+    assert (summary["closed"].n, summary["closed"].n_skipped, summary["closed"].value) == (0, 2, None)
