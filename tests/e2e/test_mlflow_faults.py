@@ -82,6 +82,7 @@ def test_an_interrupt_while_logging_leaves_the_runs_killed(saved_run: Path, tmp_
 
     monkeypatch.setattr(sink, "_table_rows", interrupted)
     uri = f"sqlite:///{tmp_path}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # mlflow.set_tracking_uri exports it; restored after the test
     run = finish_folder(read_run(saved_run), complete=True)
     with pytest.raises(KeyboardInterrupt):
         sink.log_run(run, uri)
