@@ -68,6 +68,22 @@ def _process_settings() -> None:
         os.environ.setdefault(name, value)
 
 
+NEWEST = "newest"  # what `--resume` alone stands for
+
+
+def resume_argument(args: list[str]) -> list[str]:
+    """`--resume` takes an optional run folder: alone (or before another option or the suite file)
+    it means the suite's newest incomplete run."""
+    out = list(args)
+    for i, arg in enumerate(out):
+        if arg == "--resume":
+            following = out[i + 1] if i + 1 < len(out) else None
+            if following is None or following.startswith("-") or not (Path(following) / "header.json").is_file():
+                out[i] = f"--resume={NEWEST}"
+    return out
+
+
+
 class _Warnings(logging.Handler):
     """evalkit's warnings (a cache it cannot write, a sink that failed) as one line each on stderr."""
 
@@ -107,7 +123,7 @@ def main() -> None:
     if not out.is_terminal and "COLUMNS" not in os.environ:
         out.width = 120  # CI logs: room for three candidates' columns without wrapping
     try:
-        code = app(standalone_mode=False)
+        code = app(args=resume_argument(sys.argv[1:]), prog_name="evalkit", standalone_mode=False)
     except EvalkitError as exc:
         err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         sys.exit(int(exc.exit_code))

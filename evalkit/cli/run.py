@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from evalkit.cli.app import BaselineOpt, JunitOpt, MarkdownOpt, SuiteArg, TrackingOpt, app, err, out
+from evalkit.cli.app import NEWEST, BaselineOpt, JunitOpt, MarkdownOpt, SuiteArg, TrackingOpt, app, err, out
 from evalkit.cli.publishing import publish_run
+from evalkit.core.errors import EvalkitError
 
 
 @app.command()
@@ -41,6 +42,8 @@ def run(
     cache: Annotated[bool, typer.Option(help="Use the model-call cache (--no-cache: call every time, store nothing).")] = True,
     refresh: Annotated[bool, typer.Option(help="Call models again and overwrite their cached responses.")] = False,
     allow_skipped: Annotated[bool, typer.Option(help="Let gates on candidates skipped for missing credentials pass.")] = False,
+    resume: Annotated[str | None, typer.Option(help="Continue a run: `--resume` alone takes the suite's newest incomplete run, `--resume RUN_DIR` that one. Stored samples are kept; only the missing ones run.", show_default=False)] = None,
+    retry_errors: Annotated[bool, typer.Option(help="With --resume: also run again the samples that errored (the newest run, complete or not).")] = False,
 ) -> None:
     """Run a suite: every candidate on every case, then metrics, gates, results, MLflow and the HTML report."""
     import asyncio
@@ -54,12 +57,22 @@ def run(
     loaded = load_suite(suite, limit=limit)
     for note in loaded.notes:
         err.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
+    if retry_errors and resume is None:
+        raise EvalkitError("--retry-errors goes with --resume", hint="evalkit run SUITE --resume --retry-errors")
+    if resume is not None and repeat > 1:
+        raise EvalkitError("--resume continues one run; it does not go with --repeat")
+    resume_dir = None
+    if resume is not None:
+        from evalkit.run.resume import find_run
+
+        resume_dir = (find_run(reports_dir, loaded.name, incomplete_only=not retry_errors) if resume == NEWEST
+                      else Path(resume))
     total = len(loaded.cases) * sum(not c.missing_credentials() for c in loaded.candidates)
     err.print(f"[bold]{loaded.name}[/bold]: {len(loaded.cases)} cases × {len(loaded.candidates)} candidates")
     options = RunOptions(reports_dir=reports_dir, cache_dir=cache_dir or default_cache_dir(),
                          max_error_rate=max_error_rate, concurrency=concurrency, baseline=baseline,
                          tracking_uri=tracking_uri, use_cache=cache and repeat == 1, refresh=refresh,
-                         allow_skipped=allow_skipped)
+                         allow_skipped=allow_skipped, resume=resume_dir, retry_errors=retry_errors)
     runs = []
     for number in range(1, repeat + 1):
         if repeat > 1:

@@ -41,13 +41,15 @@ class RunStopped(Exception):
     What it finished is in its folder, with a summary that says it is incomplete."""
 
     def __init__(self, reason: str, folder: object, kept: int, expected: int,
-                 exit_code: ExitCode = ExitCode.INCOMPLETE):
+                 exit_code: ExitCode = ExitCode.INCOMPLETE, resumable: bool = False):
         super().__init__(reason)
         self.reason, self.folder, self.kept, self.expected, self.exit_code = reason, folder, kept, expected, exit_code
+        self.resumable = resumable
 
     def __str__(self) -> str:
+        then = "; continue it with --resume" if self.resumable else ""
         return (f"{self.reason}: {self.kept} of {self.expected} samples finished and are kept in {self.folder}/ "
-                "(its summary.json says the run is incomplete)")
+                f"(its summary.json says the run is incomplete{then})")
 
 
 def closest(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str | None:

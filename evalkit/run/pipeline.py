@@ -26,6 +26,7 @@ from evalkit.core.run import JudgeInfo, Run
 from evalkit.metrics.base import Metric, MetricContext, build_metric
 from evalkit.run.execute import Executor, LocalExecutor
 from evalkit.run.plan import plan_run
+from evalkit.run.resume import load_resumable, remaining
 from evalkit.run.sample import Sampler
 from evalkit.run.store import SampleStore, StoreFull, read_noise, read_usage, write_summary, write_usage
 
@@ -44,6 +45,8 @@ class RunOptions:
     use_cache: bool = True
     refresh: bool = False
     allow_skipped: bool = False
+    resume: Path | None = None  # a run folder to continue instead of starting a new run
+    retry_errors: bool = False  # with resume: run again the samples that errored
 
 
 def build_scoring(suite: Suite, context: BuildContext) -> tuple[Any, list[Metric], JudgeInfo]:
@@ -103,9 +106,17 @@ async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Exe
     for candidate in plan.manifest.candidates:
         if candidate.skipped:
             say(f"skipping {candidate.name}: {candidate.skipped}")
-    store = SampleStore(options.reports_dir / suite.name / plan.manifest.run_id, plan.manifest)
-    sampler = Sampler(suite, metrics, context, judge_missing, announce=say)
+    manifest, items = plan.manifest, plan.items
     samples: list[Sample] = []
+    folder = options.reports_dir / suite.name / manifest.run_id
+    if options.resume is not None:
+        previous = load_resumable(options.resume, manifest)
+        samples, items = remaining(previous, plan.items, options.retry_errors)
+        manifest = manifest.model_copy(update={"run_id": previous.run_id, "started_at": previous.manifest.started_at})
+        folder = options.resume
+        say(f"resuming {folder}: {len(samples)} samples kept, {len(items)} to run")
+    store = SampleStore(folder, manifest, resume=options.resume is not None)
+    sampler = Sampler(suite, metrics, context, judge_missing, announce=say)
 
     def emit(sample: Sample) -> None:
         store.add(sample)
@@ -116,7 +127,7 @@ async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Exe
     stopped: str | None = None
     try:
         await (executor or LocalExecutor(options.concurrency or suite.spec.concurrency)).execute(
-            plan.items, sampler, emit)
+            items, sampler, emit)
     except asyncio.CancelledError:  # SIGINT or SIGTERM: asyncio.run cancels the run
         stopped = "interrupted"
     except StoreFull as exc:
@@ -128,7 +139,7 @@ async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Exe
             from evalkit.models.llm import close_connections
 
             await close_connections()
-        run = Run(folder=store.folder, manifest=plan.manifest, samples=samples)
+        run = Run(folder=store.folder, manifest=manifest, samples=samples)
         try:
             write_usage(store.folder, {name: stats.as_dict() for name, stats in spenders.items() if stats is not None})
             run = finish_folder(run, complete=stopped is None and len(samples) == len(plan.items),
@@ -136,7 +147,7 @@ async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Exe
         except OSError as exc:  # e.g. the disk that filled up: the samples are what matters
             log.warning("cannot write the run's usage.json or summary.json (%s)", exc.strerror or exc)
     if stopped is not None:
-        raise RunStopped(stopped, store.folder, len(samples), len(plan.items))
+        raise RunStopped(stopped, store.folder, len(samples), len(plan.items), resumable=True)
     return run
 
 

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import json
 import os
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,22 +30,28 @@ class StoreFull(Exception):
 
 
 class SampleStore:
-    """Creates the run folder and appends samples as they complete; the run's one writer.
+    """Creates (or, to resume, reopens) the run folder and appends samples as they complete; the
+    run's one writer.
 
     A sample line is written whole or not at all: when a write fails (disk full), the file is cut
-    back to the last complete line and StoreFull says why."""
+    back to the last complete line and StoreFull says why. Lines are fsynced in batches, so a
+    `kill -9` or a power cut loses at most the last second of samples, never what came before."""
 
-    def __init__(self, folder: Path, manifest: RunManifest):
+    SYNC_EVERY_S = 1.0
+
+    def __init__(self, folder: Path, manifest: RunManifest, resume: bool = False):
         self.folder = folder
         try:
-            folder.mkdir(parents=True, exist_ok=False)
-            (folder / HEADER).write_text(manifest.to_json(), encoding="utf-8")
+            folder.mkdir(parents=True, exist_ok=resume)
+            write_json_atomic(folder / HEADER, manifest.model_dump(mode="json", by_alias=True), indent=2)
             # unbuffered: a line that cannot be written fails here, whole, not at a later flush
             self._samples: IO[bytes] = open(folder / SAMPLES, "ab", buffering=0)  # noqa: SIM115
         except OSError as exc:
             raise EvalkitError(f"cannot write the run folder ({exc.strerror or exc})", where=str(folder),
                                hint="choose a writable folder with --reports-dir") from None
-        self._good = 0  # bytes of complete lines
+        self._good = _whole_lines(folder / SAMPLES)  # bytes of complete lines (a torn last one is cut)
+        self._cut_back()
+        self._synced = time.monotonic()
 
     def add(self, sample: Sample) -> None:
         line = memoryview((sample.to_json() + "\n").encode("utf-8"))
@@ -58,13 +65,29 @@ class SampleStore:
             self._cut_back()
             raise StoreFull(f"cannot write {SAMPLES} ({exc.strerror or exc})") from None
         self._good = self._samples.tell()
+        if time.monotonic() - self._synced >= self.SYNC_EVERY_S:
+            self._sync()
+
+    def _sync(self) -> None:
+        with contextlib.suppress(OSError):
+            os.fsync(self._samples.fileno())
+        self._synced = time.monotonic()
 
     def _cut_back(self) -> None:
         with contextlib.suppress(OSError):  # if even this fails, a torn last line is dropped on reading
             self._samples.truncate(self._good)
 
     def close(self) -> None:
+        self._sync()
         self._samples.close()
+
+
+def _whole_lines(path: Path) -> int:
+    """The length of `path` up to the end of its last complete line."""
+    if not path.is_file():
+        return 0
+    data = path.read_bytes()
+    return data.rfind(b"\n") + 1
 
 
 def write_summary(folder: Path, summary: Summary) -> None:
@@ -103,21 +126,24 @@ def read_run(folder: Path) -> Run:
     else:
         raise EvalkitError(f"unsupported results schema {schema!r}", where=str(header_path),
                            hint=f"this evalkit reads {SCHEMA} and {SCHEMA_V1}")
-    samples = []
+    samples: dict[str | int, Sample] = {}  # by key: a sample re-run (--retry-errors) replaces the one before
     with open(folder / SAMPLES, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             try:
-                samples.append(Sample.model_validate_json(line))
+                sample = Sample.model_validate_json(line)
             except ValueError:
                 # a run killed mid-write leaves a torn last line; everything before it is intact
                 if line.endswith("\n"):
                     raise EvalkitError("corrupt sample record", where=f"{folder / SAMPLES}:{number}") from None
+                continue
+            samples.pop(sample.key or number, None)
+            samples[sample.key or number] = sample
     summary_path = folder / SUMMARY
     summary = None
     if summary_path.is_file():
         data = json.loads(summary_path.read_text(encoding="utf-8"))
         summary = Summary.model_validate(data) if data.get("schema") == SCHEMA else None
-    return Run(folder=folder, manifest=manifest, samples=samples, summary=summary)
+    return Run(folder=folder, manifest=manifest, samples=list(samples.values()), summary=summary)
 
 
 def manifest_from_v1(header: dict[str, Any]) -> RunManifest:
