@@ -71,3 +71,58 @@ def compare_command(
             out.print(f"  {row.candidate} {row.case_id}: {row.old:.3f} → {row.new:.3f}  {row.question[:80]}")
     page = render_comparison(comparison, html or run_b / f"compare-{old.run_id}.html")
     out.print(f"html: {page}")
+
+
+@app.command()
+def rescore(
+    run_dir: RunDirArg,
+    metrics: Annotated[str | None, typer.Option(help="Comma-separated metrics to compute [default: the run's].")] = None,
+    judge: Annotated[str | None, typer.Option(help="offline, model or ragas (a model kind uses the suite's judge model), or a YAML file with a judge: mapping [default: the suite's judge].")] = None,
+    reports_dir: Annotated[Path, typer.Option(help="Where the new run folder is written.")] = Path("reports"),
+    cache_dir: Annotated[Path | None, typer.Option(help="Cache for chunks and judge responses [default: .evalkit-cache or $EVALKIT_CACHE_DIR]")] = None,
+    mlflow: Annotated[bool, typer.Option(help="Log the new run to MLflow.")] = True,
+    tracking_uri: TrackingOpt = None,
+) -> None:
+    """Score a saved run's outputs again (other metrics, another judge) as a new run; no candidate runs."""
+    import asyncio
+
+    from evalkit.core.cache import cache_dir as default_cache_dir
+    from evalkit.run.rescore import rescore as rescore_run
+    from evalkit.run.store import read_run
+
+    source = read_run(run_dir)
+    names = [name.strip() for name in metrics.split(",") if name.strip()] if metrics else None
+    spec = _judge_spec(judge, source.manifest.judge.spec if source.manifest.judge else None) if judge else None
+    finished = asyncio.run(rescore_run(source, reports_dir=reports_dir, cache_dir=cache_dir or default_cache_dir(),
+                                       metrics=names, judge=spec))
+    out.print(f"rescored {source.run_id} as {finished.run_id}")
+    publish_run(finished, tracking_uri, log_mlflow=mlflow)
+    assert finished.summary is not None
+    raise typer.Exit(int(finished.summary.exit_code))
+
+
+def _judge_spec(value: str, current: dict | None) -> object:
+    """A judge spec from `--judge`: a kind, or a YAML file holding a judge mapping."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from evalkit.core.errors import EvalkitError
+    from evalkit.judges.spec import JUDGE_KINDS, JudgeSpec
+
+    if value in JUDGE_KINDS:
+        data: dict = {"kind": value}
+        if value != "offline":
+            if not current or "model" not in current:
+                raise EvalkitError(f"--judge {value} needs a model, and the run's judge has none",
+                                   hint="pass a YAML file with kind, model and base_url")
+            data = {**current, "kind": value}
+    else:
+        from evalkit.config.yaml_source import YamlSource
+
+        data = YamlSource(Path(value)).data
+        data = data.get("judge", data) if isinstance(data, dict) else data
+    try:
+        return TypeAdapter(JudgeSpec).validate_python(data)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        raise EvalkitError(f"not a judge spec ({'.'.join(map(str, problem['loc']))}: {problem['msg']})",
+                           where=value, hint=f"kind is one of {', '.join(JUDGE_KINDS)}") from None

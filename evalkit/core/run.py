@@ -63,6 +63,7 @@ class RunManifest(_Record):
     gates: list[GateSpec] = Field(default_factory=list)
     max_error_rate: float = 0.0
     allow_skipped: bool = False
+    source_run: str | None = None  # a rescored run: the run whose outputs it scored again
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=2)

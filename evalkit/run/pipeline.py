@@ -49,15 +49,14 @@ class RunOptions:
     retry_errors: bool = False  # with resume: run again the samples that errored
 
 
-def build_scoring(suite: Suite, context: BuildContext) -> tuple[Any, list[Metric], JudgeInfo]:
-    """The suite's judge, its metrics, and how the manifest names the judge."""
+def build_scoring(spec: Any, metric_names: list[str], context: BuildContext) -> tuple[Any, list[Metric], JudgeInfo]:
+    """The judge a spec names (None: offline), the metrics, and how the manifest names the judge."""
     from evalkit.judges.calibration import agreement_note
     from evalkit.judges.factory import build_judge
 
-    spec = suite.spec.judge
     judge = build_judge(spec, context.call_cache)
     endpoint = spec.endpoint if spec is not None else None
-    metrics = [build_metric(name, MetricContext(judge=judge, endpoint=endpoint)) for name in suite.spec.metrics]
+    metrics = [build_metric(name, MetricContext(judge=judge, endpoint=endpoint)) for name in metric_names]
     info = JudgeInfo(name=judge.name, kind=judge.kind,
                      spec=spec.model_dump(mode="json") if spec is not None else {"kind": "offline"},
                      agreement=agreement_note(judge.name))
@@ -94,7 +93,7 @@ def usable_cache(folder: Path) -> Iterator[Path]:
 async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Executor | None,
                progress: Progress | None, on_stage: Callable[[str], None] | None) -> Run:
     context = BuildContext(suite.corpus, suite.directory, cache_dir, options.use_cache, options.refresh)
-    judge, metrics, judge_info = build_scoring(suite, context)
+    judge, metrics, judge_info = build_scoring(suite.spec.judge, suite.spec.metrics, context)
     max_error_rate = suite.spec.max_error_rate if options.max_error_rate is None else options.max_error_rate
     plan = plan_run(suite, [m.spec for m in metrics], judge_info, max_error_rate=max_error_rate,
                     allow_skipped=options.allow_skipped)

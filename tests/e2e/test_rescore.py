@@ -1,0 +1,78 @@
+"""`evalkit rescore`: a saved run's outputs scored again, with no candidate call; corpus passages
+are read back from the suite's corpus, so a judge sees the same texts as in the original run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evalkit.run.store import read_run
+from tests.e2e.conftest import evalkit
+from tests.fake_openai import FakeOpenAI, faithfulness_judge
+
+
+def source_run(work: Path) -> Path:
+    (run,) = [p for p in (work / "reports" / "mini").iterdir() if p.is_dir()]
+    return run
+
+
+def new_run(work: Path, source: Path) -> Path:
+    (run,) = [p for p in (work / "reports" / "mini").iterdir() if p.is_dir() and p != source]
+    return run
+
+
+@pytest.fixture
+def work(finished_run, tmp_path: Path) -> Path:
+    """A copy of the finished SciFact-slice run's working folder (suite, corpus, run), to rescore."""
+    import shutil
+
+    original, _ = finished_run
+    copy = tmp_path / "work"
+    shutil.copytree(original, copy, ignore=shutil.ignore_patterns("mlflow.db"))
+    return copy
+
+
+def test_rescore_with_the_same_judge_reproduces_the_scores(work: Path) -> None:
+    source = source_run(work)
+    result = evalkit("rescore", str(source), "--metrics", "faithfulness,mrr,hit_rate@3", "--no-mlflow", cwd=work)
+    assert result.returncode == 0, result.stderr
+    rescored = read_run(new_run(work, source))
+    original = read_run(source)
+    assert rescored.manifest.source_run == original.run_id and rescored.metrics[:3] == ["faithfulness", "mrr",
+                                                                                         "hit_rate@3"]
+    before = {(s.candidate, s.case_id): s for s in original.samples}
+    for sample in rescored.samples:
+        old = before[(sample.candidate, sample.case_id)]
+        assert sample.output == old.output  # the outputs are the run's own
+        assert sample.scores["faithfulness"] == old.scores["faithfulness"]  # same passages, same verdicts
+        assert sample.scores["mrr"] == old.scores["mrr"]
+        assert sample.scores["hit_rate@3"].value is not None  # a metric the run did not have
+    assert json.loads((new_run(work, source) / "usage.json").read_text()) == {}  # no model was called
+    assert f"rescored {original.run_id} as {rescored.run_id}" in result.stdout
+
+
+def test_rescore_with_a_model_judge_calls_only_the_judge(work: Path) -> None:
+    source = source_run(work)
+    with FakeOpenAI(judge=faithfulness_judge) as server:
+        (work / "judge.yaml").write_text(f"judge: {{kind: model, model: gpt-4o-mini, base_url: '{server.base_url}', "
+                                         "api_key_env: null}\n")
+        result = evalkit("rescore", str(source), "--metrics", "faithfulness", "--judge", "judge.yaml", "--no-mlflow",
+                         cwd=work)
+    assert result.returncode == 0, result.stderr
+    rescored = read_run(new_run(work, source))
+    assert rescored.manifest.judge is not None and rescored.manifest.judge.kind == "model"
+    judged = [s for s in rescored.samples if s.scores["faithfulness"].value is not None]
+    assert len(judged) == 24 and len(server.requests) == 24  # one judge call per answer, nothing else
+    assert all(r["body"].get("response_format") for r in server.requests)
+    prompt = json.loads(server.requests[0]["body"]["messages"][-1]["content"])
+    assert all(p["text"] for p in prompt["passages"])  # the judge saw the passages' texts, read back
+
+
+def test_rescore_refuses_a_metric_the_cases_cannot_have(work: Path) -> None:
+    result = evalkit("rescore", str(source_run(work)), "--metrics", "token_f1", "--no-mlflow", cwd=work)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: --metrics: metrics[0]: metric 'token_f1' needs expected_answer, but no case has one (hint: add "
+        "expected_answer to the cases or remove the metric)"]
