@@ -77,17 +77,43 @@ def terms(text: str) -> Terms:
                  frozenset(_PIECE.findall(text.lower())), any(t in _NEGATIONS for t in tokens))
 
 
+@dataclass(frozen=True)
+class PassageTerms:
+    """One passage's sentences and what the judge measures of them: computed once per distinct
+    passage text, however many answers cite it (the same passages come back for many questions)."""
+
+    sentences: tuple[str, ...]
+    terms: tuple[Terms, ...]
+    stems: frozenset[str]
+    numbers: frozenset[str]
+    pieces: frozenset[str]
+    bigrams: frozenset[tuple[str, ...]]
+    trigrams: frozenset[tuple[str, ...]]
+
+
+@lru_cache(maxsize=65536)
+def passage_terms(text: str) -> PassageTerms:
+    found = tuple(sentences(text))
+    measured = tuple(terms(s) for s in found)
+    return PassageTerms(found, measured, frozenset().union(*(t.stems for t in measured)),
+                        frozenset().union(*(t.numbers for t in measured)),
+                        frozenset().union(*(t.pieces for t in measured)),
+                        frozenset().union(*(t.grams(2) for t in measured)),
+                        frozenset().union(*(t.grams(3) for t in measured)))
+
+
 class Evidence:
-    """The sentences of the retrieved passages, analysed once per judged answer."""
+    """The sentences of the retrieved passages, as one body of evidence for a judged answer."""
 
     def __init__(self, passages: list[Passage]):
-        self.sentences = [(p.doc_id, s) for p in passages for s in sentences(p.text)]
-        self.terms = [terms(s) for _, s in self.sentences]
-        self.stems = frozenset().union(*(t.stems for t in self.terms))
-        self.numbers = frozenset().union(*(t.numbers for t in self.terms))
-        self.pieces = frozenset().union(*(t.pieces for t in self.terms))
-        self.bigrams = set().union(*(t.grams(2) for t in self.terms))
-        self.trigrams = set().union(*(t.grams(3) for t in self.terms))
+        parts = [(p.doc_id, passage_terms(p.text)) for p in passages]
+        self.sentences = [(doc_id, s) for doc_id, part in parts for s in part.sentences]
+        self.terms = [t for _, part in parts for t in part.terms]
+        self.stems = frozenset().union(*(part.stems for _, part in parts))
+        self.numbers = frozenset().union(*(part.numbers for _, part in parts))
+        self.pieces = frozenset().union(*(part.pieces for _, part in parts))
+        self.bigrams = set().union(*(part.bigrams for _, part in parts))
+        self.trigrams = set().union(*(part.trigrams for _, part in parts))
 
 
 @dataclass
