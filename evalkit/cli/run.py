@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from evalkit.cli.app import NEWEST, BaselineOpt, JunitOpt, MarkdownOpt, SuiteArg, TrackingOpt, app, err, out
+from evalkit.cli.progress import RunProgress
 from evalkit.cli.publishing import publish_run
 from evalkit.core.errors import EvalkitError
 
@@ -67,7 +68,7 @@ def run(
 
         resume_dir = (find_run(reports_dir, loaded.name, incomplete_only=not retry_errors) if resume == NEWEST
                       else Path(resume))
-    total = len(loaded.cases) * sum(not c.missing_credentials() for c in loaded.candidates)
+    totals = {c.name: len(loaded.cases) for c in loaded.candidates if not c.missing_credentials()}
     err.print(f"[bold]{loaded.name}[/bold]: {len(loaded.cases)} cases × {len(loaded.candidates)} candidates")
     options = RunOptions(reports_dir=reports_dir, cache_dir=cache_dir or default_cache_dir(),
                          max_error_rate=max_error_rate, concurrency=concurrency, baseline=baseline,
@@ -81,9 +82,8 @@ def run(
         # the garbage collector's scans, whose pauses stall every call in flight (benchmarks/bench_llm.py)
         executor = LocalExecutor(concurrency or loaded.spec.concurrency, on_prepared=gc.freeze)
         try:
-            with _progress(total) as (advance, stage):
-                runs.append(asyncio.run(run_suite(loaded, options, executor=executor, progress=advance,
-                                                  on_stage=stage)))
+            with RunProgress(err, totals) as progress:
+                runs.append(asyncio.run(run_suite(loaded, options, executor=executor, progress=progress)))
         finally:
             gc.unfreeze()
     finished = runs[-1] if repeat == 1 else _record_noise(runs, baseline, tracking_uri)
@@ -111,27 +111,3 @@ def _record_noise(runs: list[Any], baseline: str | None, tracking_uri: str | Non
         table.add_row(metric, *(f"{noise[c][metric]['sd']:.4f}" if metric in noise[c] else "–" for c in noise))
     out.print(table)
     return finish_folder(last, complete=True, baseline=baseline, tracking_uri=tracking_uri, noise=noise)
-
-
-class _progress:
-    """A progress bar on a terminal; plain stage lines otherwise (CI logs)."""
-
-    def __init__(self, total: int):
-        self.total = total
-        self._bar: Any = None
-
-    def __enter__(self) -> tuple[Any, Any]:
-        if err.is_terminal:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=err, transient=True)
-            self._bar.start()
-            task = self._bar.add_task("starting", total=self.total)
-            return (lambda name: self._bar.update(task, advance=1, description=name),
-                    lambda text: self._bar.update(task, description=text))
-        return (lambda name: None), (lambda text: err.print(text))
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from evalkit.candidates.base import BuildContext
 from evalkit.config.suite import Suite
@@ -30,7 +30,17 @@ from evalkit.run.resume import load_resumable, remaining
 from evalkit.run.sample import Sampler
 from evalkit.run.store import SampleStore, StoreFull, read_noise, read_usage, write_summary, write_usage
 
-Progress = Callable[[str], None]  # called with the candidate name after each sample
+
+class Progress(Protocol):
+    """Told of each stage of a run and each sample as it finishes (the CLI draws bars or log lines)."""
+
+    def stage(self, text: str) -> None: ...
+
+    def advance(self, sample: Sample) -> None: ...
+
+    def already_done(self, sample: Sample) -> None: ...
+
+
 log = logging.getLogger("evalkit")
 
 
@@ -64,13 +74,13 @@ def build_scoring(spec: Any, metric_names: list[str], context: BuildContext) -> 
 
 
 async def run_suite(suite: Suite, options: RunOptions, *, executor: Executor | None = None,
-                    progress: Progress | None = None, on_stage: Callable[[str], None] | None = None) -> Run:
+                    progress: Progress | None = None) -> Run:
     """Run the suite and write its folder under reports_dir/<suite>/<run id>/; return the finished run.
 
     A candidate whose credentials are missing is skipped with the reason; its gates fail unless
     `allow_skipped`. Model-call usage and cost per candidate and judge go to usage.json."""
     with usable_cache(options.cache_dir) as cache_dir:
-        return await _run(suite, options, cache_dir, executor, progress, on_stage)
+        return await _run(suite, options, cache_dir, executor, progress)
 
 
 @contextlib.contextmanager
@@ -91,7 +101,7 @@ def usable_cache(folder: Path) -> Iterator[Path]:
 
 
 async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Executor | None,
-               progress: Progress | None, on_stage: Callable[[str], None] | None) -> Run:
+               progress: Progress | None) -> Run:
     context = BuildContext(suite.corpus, suite.directory, cache_dir, options.use_cache, options.refresh)
     judge, metrics, judge_info = build_scoring(suite.spec.judge, suite.spec.metrics, context)
     max_error_rate = suite.spec.max_error_rate if options.max_error_rate is None else options.max_error_rate
@@ -99,7 +109,7 @@ async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Exe
                     allow_skipped=options.allow_skipped)
     endpoint = suite.spec.judge.endpoint if suite.spec.judge is not None else None
     judge_missing = endpoint.missing_key() if endpoint else None
-    say = on_stage or (lambda text: None)
+    say: Callable[[str], None] = progress.stage if progress else (lambda text: None)
     if judge_missing:
         say(f"judged metrics skipped: the judge's {judge_missing}")
     for candidate in plan.manifest.candidates:
@@ -114,6 +124,8 @@ async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Exe
         manifest = manifest.model_copy(update={"run_id": previous.run_id, "started_at": previous.manifest.started_at})
         folder = options.resume
         say(f"resuming {folder}: {len(samples)} samples kept, {len(items)} to run")
+        for kept in samples if progress else []:
+            progress.already_done(kept)  # type: ignore[union-attr]
     store = SampleStore(folder, manifest, resume=options.resume is not None)
     sampler = Sampler(suite, metrics, context, judge_missing, announce=say)
 
@@ -121,7 +133,7 @@ async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Exe
         store.add(sample)
         samples.append(sample)
         if progress:
-            progress(sample.candidate)
+            progress.advance(sample)
 
     stopped: str | None = None
     try:

@@ -71,7 +71,7 @@ def test_a_signal_stops_the_run_and_keeps_what_finished(tmp_path: Path, sent: in
     assert 4 <= kept < 30
     assert stderr.strip().splitlines()[-1] == (f"interrupted ({name}): {kept} of 30 samples finished and are kept in "
                                                f"reports/faults/{run.name}/ (its summary.json says the run is "
-                                               "incomplete)")
+                                               "incomplete; continue it with --resume)")
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "interrupted" and summary["n_samples"] == kept
     assert summary["n_missing_samples"] == 30 - kept
@@ -123,7 +123,7 @@ def test_a_full_disk_stops_cleanly_and_keeps_every_complete_sample(tmp_path: Pat
     assert 0 < len(lines) < 60 and all(json.loads(line)["case_id"] for line in lines)  # whole lines only
     assert stderr.strip().splitlines()[-1] == (f"stopped: cannot write samples.jsonl (File too large): {len(lines)} "
                                                f"of 60 samples finished and are kept in reports/faults/{run.name}/ "
-                                               "(its summary.json says the run is incomplete)")
+                                               "(its summary.json says the run is incomplete; continue it with --resume)")
 
 
 def test_a_secret_echoed_by_an_endpoint_is_never_stored_or_shown(tmp_path: Path, key: str) -> None:
@@ -150,6 +150,9 @@ def test_the_console_says_why_samples_errored(tmp_path: Path) -> None:
     assert "4 of 6 samples errored (66.7%; limit 0.0%)" in stdout
     assert "3 × ModelCallError: HTTP 500 from gpt-4o-mini: boom (e.g. closed q0)" in stdout
     assert "1 × ModelCallError: malformed response from gpt-4o-mini" in stdout
+    # in a log (no terminal) progress is a line every 10 s and at the end of each candidate
+    (last,) = [line for line in stderr.splitlines() if line.startswith("closed: 6/6 (100%)")]
+    assert last.endswith("done, 4 errors, $0.0001")
 
 
 def test_paths_are_never_wrapped_in_a_ci_log(tmp_path: Path) -> None:
