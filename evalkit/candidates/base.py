@@ -60,6 +60,12 @@ class CandidateConfig(BaseModel):
     def needs_corpus(self) -> bool:
         return False
 
+    def reproducible(self) -> bool:
+        """True when the config alone decides the output (with the case, corpus and evalkit version),
+        so a stored output can be replayed. False for code or files that may change under the same
+        config (a python function, a recorded file)."""
+        return False
+
     def retrieves(self) -> bool:
         """False for a candidate that never retrieves (closed book): retrieval metrics do not apply to it."""
         return True

@@ -28,6 +28,9 @@ class ModelConfig(CandidateConfig, EndpointSpec):
     def retrieves(self) -> bool:
         return False
 
+    def reproducible(self) -> bool:
+        return True  # a model's replies are cached by request too; --refresh recomputes both
+
     def build(self, context: BuildContext) -> Candidate:
         return ModelCandidate(self, context)
 

@@ -53,6 +53,9 @@ class RagConfig(CandidateConfig):
     def needs_corpus(self) -> bool:
         return True
 
+    def reproducible(self) -> bool:
+        return True  # a model's replies are cached by request too; --refresh recomputes both
+
     def missing_credentials(self) -> str | None:
         return self.generator.missing_key() if isinstance(self.generator, ChatSpec) else None
 

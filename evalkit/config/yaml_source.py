@@ -14,6 +14,7 @@ Loc = tuple[int | str, ...]
 
 
 MAX_SUITE_BYTES = 5_000_000  # a suite is configuration; thousands of cases belong in a cases file
+MAX_DEPTH = 100  # nested [ and { (a real suite has a handful)
 MAX_VALUES = 1_000_000  # values a suite may expand to through aliases (a 1 KB alias bomb expands to 9^9)
 
 
@@ -41,6 +42,9 @@ class YamlSource:
                                hint="save the suite as UTF-8") from None
         except OSError as exc:
             raise EvalkitError(f"cannot read suite file ({exc.strerror})", where=str(path)) from None
+        if _flow_depth(text) > MAX_DEPTH:  # PyYAML's scanner is quadratic in flow depth: refuse before it runs
+            raise EvalkitError("the suite is nested too deeply", where=str(path),
+                               hint="a suite is a few levels of mappings and lists")
         loader = yaml.SafeLoader(text)
         try:
             self.root = loader.get_single_node()
@@ -118,6 +122,27 @@ class YamlSource:
                 key_node, node = None, node.value[part]
         chosen = key_node if key and key_node is not None else node
         return f"{self.path}:{chosen.start_mark.line + 1}" if chosen is not None else str(self.path)
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of flow brackets, outside quotes and comments (a linear scan)."""
+    depth = deepest = 0
+    quote = ""
+    for line in text.splitlines():
+        for char in line:
+            if quote:
+                quote = "" if char == quote else quote
+            elif char in "'\"":
+                quote = char
+            elif char == "#":
+                break
+            elif char in "[{":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif char in "]}":
+                depth -= 1
+        quote = quote if quote == '"' else ""  # a single-quoted scalar may not span lines here
+    return deepest
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:

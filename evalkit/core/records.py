@@ -90,6 +90,7 @@ class Sample(_Record):
     output: Output
     scores: dict[str, Score] = Field(default_factory=dict)
     score_s: float = 0.0  # time spent scoring
+    cached: bool = False  # the output was replayed from the stage cache (its latency and cost are the original's)
 
     @property
     def errored(self) -> bool:

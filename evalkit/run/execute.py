@@ -23,7 +23,8 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """In this process: candidate by candidate, `prepare` once, then up to `concurrency` samples at once.
+    """In this process: candidate by candidate, `prepare` once (for that candidate's items), then up to
+    `concurrency` samples at once.
 
     `on_prepared` runs after each candidate is prepared and before its samples start: the CLI
     passes `gc.freeze`, so that what was imported and built for the run stays out of the garbage
@@ -45,7 +46,7 @@ class LocalExecutor:
             emit(sample)
 
         for candidate, work in by_candidate.items():
-            await sampler.prepare(candidate, [item.case for item in work])
+            await sampler.prepare(candidate, work)
             if self.on_prepared is not None:
                 self.on_prepared()
             tasks = [asyncio.ensure_future(one(item)) for item in work]

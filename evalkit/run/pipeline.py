@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from evalkit.candidates.base import BuildContext
 from evalkit.config.suite import Suite
+from evalkit.core.cache import StageCache
 from evalkit.core.errors import RunStopped
 from evalkit.core.records import Sample
 from evalkit.core.run import JudgeInfo, Run
@@ -127,7 +128,12 @@ async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Exe
         for kept in samples if progress else []:
             progress.already_done(kept)  # type: ignore[union-attr]
     store = SampleStore(folder, manifest, resume=options.resume is not None)
-    sampler = Sampler(suite, metrics, context, judge_missing, announce=say)
+    # --no-cache and --refresh compute everything; --repeat (which measures noise) implies --no-cache
+    stages = StageCache(cache_dir) if options.use_cache and not options.refresh else None
+    sampler = Sampler(suite, metrics, context, judge_missing, announce=say, stages=stages,
+                      judge_key=judge_info.model_dump(mode="json", exclude={"agreement"}))
+    if replayed := sampler.preload(items):
+        say(f"{replayed} of {len(items)} outputs replayed from the cache")
 
     def emit(sample: Sample) -> None:
         store.add(sample)
@@ -145,6 +151,8 @@ async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Exe
         stopped = str(exc)
     finally:
         store.close()
+        if stages is not None:
+            stages.close()
         spenders = {**sampler.spenders(), f"judge:{judge.name}": judge.stats}
         if any(stats is not None for stats in spenders.values()):
             from evalkit.models.llm import close_connections

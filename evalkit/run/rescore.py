@@ -15,9 +15,10 @@ from typing import Any
 from evalkit.candidates.base import BuildContext
 from evalkit.config.suite import Suite, check_metric_names, load_suite
 from evalkit.core.errors import EvalkitError
-from evalkit.core.records import Case, Output, Sample
+from evalkit.core.records import Case, Sample
 from evalkit.core.run import Run
 from evalkit.metrics.operational import OPERATIONAL, OPERATIONAL_NAMES
+from evalkit.run.passages import PassageTexts
 from evalkit.run.pipeline import build_scoring, finish_folder
 from evalkit.run.plan import new_run_id
 from evalkit.run.score import score_output
@@ -30,25 +31,6 @@ def _suite(source: Run) -> Suite:
         raise EvalkitError(f"rescoring needs the run's suite to read its passages, and {path} is not there",
                            where=str(source.folder), hint="run rescore where the suite's relative path resolves")
     return load_suite(path)
-
-
-class _Passages:
-    """Corpus passage texts by node id, per chunking setting, read back from the (cached) chunks."""
-
-    def __init__(self, suite: Suite, context: BuildContext):
-        self.suite, self.context = suite, context
-        self._texts: dict[tuple[int, int], dict[str, str]] = {}
-
-    def texts(self, params: dict[str, Any]) -> dict[str, str]:
-        from evalkit.retrieval.indexes import load_or_build_chunks
-
-        setting = (int(params.get("chunking.chunk_size", 512)), int(params.get("chunking.chunk_overlap", 32)))
-        if setting not in self._texts:
-            assert self.suite.corpus is not None
-            chunks, _ = load_or_build_chunks(self.suite.corpus, *setting, self.context.cache_dir / "indexes",
-                                             self.context.shared)
-            self._texts[setting] = {chunk.node_id: chunk.text for chunk in chunks}
-        return self._texts[setting]
 
 
 async def rescore(source: Run, *, reports_dir: Path, cache_dir: Path, metrics: list[str] | None = None,
@@ -70,14 +52,14 @@ async def rescore(source: Run, *, reports_dir: Path, cache_dir: Path, metrics: l
         "gates": [g for g in source.manifest.gates if g.metric in names or g.metric in OPERATIONAL_NAMES],
     })
     store = SampleStore(reports_dir / manifest.suite.name / manifest.run_id, manifest)
-    passages = _Passages(suite, context)
+    passages = PassageTexts(context)
     params = {c.name: c.params for c in manifest.candidates}
     retrieves = {c.name: c.params.get("kind") != "model" for c in manifest.candidates}
     semaphore = asyncio.Semaphore(concurrency or suite.spec.concurrency)
     judge_missing = spec.endpoint.missing_key() if spec is not None and spec.endpoint else None
 
     async def one(sample: Sample) -> Sample:
-        output = _with_texts(sample.output, passages, params[sample.candidate])
+        output = passages.fill(sample.output, params[sample.candidate])
         async with semaphore:
             scores = await score_output(scorers, cases[sample.case_id], output, judge_missing,
                                         retrieves[sample.candidate])
@@ -98,12 +80,3 @@ async def rescore(source: Run, *, reports_dir: Path, cache_dir: Path, metrics: l
     write_usage(store.folder, {f"judge:{the_judge.name}": the_judge.stats.as_dict()} if the_judge.stats else {})
     run = Run(folder=store.folder, manifest=manifest, samples=list(rescored))
     return finish_folder(run, complete=source.summary is None or source.summary.status == "complete")
-
-
-def _with_texts(output: Output, passages: _Passages, params: dict[str, Any]) -> Output:
-    """The output with its corpus passages' texts read back (stored samples keep only node ids)."""
-    if not any(p.node_id and not p.text for p in output.passages):
-        return output
-    texts = passages.texts(params)
-    return output.model_copy(update={"passages": [p.model_copy(update={"text": texts.get(p.node_id, "")})
-                                                  if p.node_id else p for p in output.passages]})

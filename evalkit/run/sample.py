@@ -6,30 +6,65 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from evalkit import __version__
 from evalkit.candidates.base import BuildContext, Candidate
 from evalkit.config.suite import Suite
+from evalkit.core.cache import StageCache, content_key
 from evalkit.core.errors import EvalkitError, short_error
-from evalkit.core.records import Case, Output, Sample
+from evalkit.core.records import Case, Output, Sample, Score
 from evalkit.core.redact import Redactor, named_secrets
 from evalkit.metrics.base import Metric
+from evalkit.run.passages import PassageTexts
 from evalkit.run.plan import WorkItem
 from evalkit.run.score import score_output
 
 
 class Sampler:
-    """Builds each candidate once, prepares it for its cases, and turns work items into samples."""
+    """Builds each candidate once, prepares it for its cases, and turns work items into samples.
+
+    With a stage cache, an output computed before for the same work (a reproducible candidate:
+    same case, config, corpus and evalkit version) is replayed without building the candidate, and
+    a score computed before for the same output, metric and judge is reused: an unchanged re-run
+    computes nothing, an added metric computes only that metric."""
 
     def __init__(self, suite: Suite, metrics: list[Metric], context: BuildContext, judge_missing: str | None,
-                 announce: Callable[[str], None] | None = None):
+                 announce: Callable[[str], None] | None = None, stages: StageCache | None = None,
+                 judge_key: Any = None):
         self._configs = {config.name: config for config in suite.candidates}
         self.metrics, self.context, self.judge_missing = metrics, context, judge_missing
         self._redact = Redactor(named_secrets([*suite.candidates, *([suite.spec.judge] if suite.spec.judge else [])]))
         self._announce = announce  # told which candidate is being prepared (index builds take minutes)
         self.candidates: dict[str, Candidate] = {}
         self._failures: dict[str, str] = {}  # candidate -> why its preparation failed
+        self.stages, self._judge_key = stages, judge_key
+        self._corpus_hash = suite.corpus.content_hash if suite.corpus else ""
+        self._params = {config.name: config.params() for config in suite.candidates}
+        self._passages = PassageTexts(context)
+        self._cached: dict[str, Output] = {}  # work key -> output replayed from the stage cache
 
-    async def prepare(self, name: str, cases: list[Case]) -> None:
-        """Build and prepare a candidate; a failure that is not the user's input fails all its samples."""
+    def output_key(self, item: WorkItem) -> str | None:
+        """The stage-cache key of an item's output, or None for a candidate whose outputs are not
+        reproducible from its config (its code or file may change under the same config)."""
+        config = self._configs[item.candidate]
+        if not config.reproducible():
+            return None
+        return content_key("output", item.key, self._corpus_hash if config.needs_corpus() else "", __version__)
+
+    def preload(self, items: list[WorkItem]) -> int:
+        """Look up the items' outputs in the stage cache; returns how many were found."""
+        if self.stages is None:
+            return 0
+        keys = {item.key: key for item in items if (key := self.output_key(item))}
+        found = self.stages.get_many(list(keys.values()))
+        self._cached = {work: Output.model_validate_json(found[key]) for work, key in keys.items() if key in found}
+        return len(self._cached)
+
+    async def prepare(self, name: str, items: list[WorkItem]) -> None:
+        """Build and prepare a candidate for the items it must answer (none when all are cached); a
+        failure that is not the user's input fails all its samples."""
+        cases = [item.case for item in items if item.key not in self._cached]
+        if not cases:
+            return
         if self._announce:
             self._announce(f"preparing {name}")
         candidate = self._configs[name].build(self.context)
@@ -42,22 +77,47 @@ class Sampler:
             self._failures[name] = f"prepare failed: {short_error(exc)}"
 
     async def sample(self, item: WorkItem) -> Sample:
-        case = item.case
+        if (cached := self._cached.get(item.key)) is not None:
+            return await self._scored(item, None, cached)
         failure = self._failures.get(item.candidate)
-        output = Output(error=failure) if failure else await self._answer(self.candidates[item.candidate], case)
-        started = time.perf_counter()
-        retrieves = self._configs[item.candidate].retrieves()
-        scores = await score_output(self.metrics, case, output, self.judge_missing, retrieves)
-        for score in scores.values():
-            score.error = self._redact(score.error)
-        output = output.model_copy(update={"passages": [p.stored() for p in output.passages],
+        output = Output(error=failure) if failure else await self._answer(self.candidates[item.candidate], item.case)
+        stored = output.model_copy(update={"passages": [p.stored() for p in output.passages],
                                            "latency_s": round(output.latency_s, 6),
                                            "answer": self._redact(output.answer) or "",
                                            "error": self._redact(output.error)})
+        if self.stages is not None and not stored.error and (key := self.output_key(item)):
+            self.stages.put_many("output", {key: stored.model_dump_json()})
+        return await self._scored(item, output, stored)
+
+    async def _scored(self, item: WorkItem, fresh: Output | None, stored: Output) -> Sample:
+        """Score an output (`fresh` with its passage texts, or only `stored`: replayed from the cache)."""
+        case, started = item.case, time.perf_counter()
+        keys: dict[str, str] = {}
+        scores: dict[str, Score] = {}
+        if self.stages is not None and not stored.error:
+            identity = (self._judge_key, case.model_dump(mode="json"), stored.model_dump(mode="json"), __version__)
+            keys = {m.spec.name: content_key("score", m.spec.model_dump(mode="json"), *identity) for m in self.metrics}
+            found = self.stages.get_many(list(keys.values()))
+            scores = {name: Score.model_validate_json(found[key]) for name, key in keys.items() if key in found}
+        missing = [m for m in self.metrics if m.spec.name not in scores]
+        if missing:
+            output = fresh
+            if output is None:  # replayed: corpus passages have node ids only, read texts if a metric reads them
+                reads = any({"passages", "judge"} & set(m.spec.needs) for m in missing)
+                output = self._passages.fill(stored, self._params[item.candidate]) if reads else stored
+            retrieves = self._configs[item.candidate].retrieves()
+            computed = await score_output(missing, case, output, self.judge_missing, retrieves)
+            for score in computed.values():
+                score.error = self._redact(score.error)
+            scores.update(computed)
+            if self.stages is not None and keys:  # an error is not kept: it is computed again next time
+                self.stages.put_many("score", {keys[name]: score.model_dump_json()
+                                               for name, score in computed.items() if not score.error})
+        in_order = {m.spec.name: scores[m.spec.name] for m in self.metrics}
         return Sample(candidate=item.candidate, case_id=case.id, key=item.key, question=case.question,
                       expected_answer=case.expected_answer, expected_sources=list(case.expected_sources),
-                      tags=list(case.tags), output=output, scores=scores,
-                      score_s=round(time.perf_counter() - started, 6))
+                      tags=list(case.tags), output=stored, scores=in_order,
+                      score_s=round(time.perf_counter() - started, 6), cached=fresh is None)
 
     @staticmethod
     async def _answer(candidate: Candidate, case: Case) -> Output:

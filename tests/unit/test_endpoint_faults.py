@@ -84,6 +84,8 @@ def test_a_corrupt_cache_entry_is_a_miss_called_again(tmp_path: Path, key: str,
         run(path, tmp_path)
         entries = sorted((tmp_path / "cache" / "llm").rglob("*.json"))
         entries[0].write_text(entries[0].read_text()[:25])  # a torn write
+        for stage in (tmp_path / "cache").glob("stages.sqlite*"):  # so the outputs are asked for again
+            stage.unlink()
         before = len(server.requests)
         with caplog.at_level(logging.WARNING, logger="evalkit"):
             again = run(path, tmp_path)

@@ -167,7 +167,10 @@ def test_warm_rerun_makes_no_calls_and_refresh_and_no_cache_do(tmp_path: Path, k
         assert len(server.requests) == 4
         warm = run(path, tmp_path)
         assert len(server.requests) == 4  # zero network calls
-        assert json.loads((warm.folder / "usage.json").read_text())["candidate:closed"]["cache_hits"] == 2
+        assert all(s["cached"] for s in warm.samples)  # outputs replayed: no candidate was even built
+        assert "candidate:closed" not in json.loads((warm.folder / "usage.json").read_text())
+        (warm_sample,) = [s for s in warm.samples if s["candidate"] == "closed" and s["case_id"] == "q1"]
+        assert warm_sample["output"]["cost_usd"] > 0  # the original call's cost, kept with its output
         run(path, tmp_path, refresh=True)
         assert len(server.requests) == 8
         run(path, tmp_path, use_cache=False)
