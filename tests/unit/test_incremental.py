@@ -82,3 +82,22 @@ def test_adding_a_metric_computes_only_that_metric(tmp_path: Path) -> None:
     assert len(server.requests) == again  # and the judge's verdicts are kept too
     rag = [s for s in judged.samples if s["candidate"] == "rag"]
     assert all(s["scores"]["faithfulness"]["value"] == 1.0 for s in rag)
+
+
+def test_cache_info_and_prune(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    with FakeOpenAI() as server:
+        run_suite_file(write_suite(tmp_path, server.base_url), tmp_path)
+
+    def evalkit(*args: str) -> str:
+        result = subprocess.run([sys.executable, "-m", "evalkit", "cache", *args, "--cache-dir", str(tmp_path / "cache")],
+                                capture_output=True, text=True, timeout=60, check=True)
+        return result.stdout
+
+    shown = evalkit("info")
+    assert "stages output" in shown and "20 entries" in shown and "stages score" in shown and "40 entries" in shown
+    assert "dropped 0 stage results" in evalkit("prune", "--max-mb", "100")
+    assert "dropped 60 stage results" in evalkit("prune", "--max-mb", "0")
+    assert "stages" not in evalkit("info")
