@@ -68,6 +68,11 @@ class Suite:
     def name(self) -> str:
         return self.spec.name
 
+    def __repr__(self) -> str:
+        # short: asyncio formats the arguments of a run's coroutine (a Suite) when it restores its
+        # signal handler, and the full repr of 809 cases and a corpus took a second
+        return f"Suite({self.name!r}, {len(self.cases)} cases, {len(self.candidates)} candidates)"
+
     @property
     def directory(self) -> Path:
         return self.path.parent

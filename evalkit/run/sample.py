@@ -95,8 +95,9 @@ class Sampler:
         keys: dict[str, str] = {}
         scores: dict[str, Score] = {}
         if self.stages is not None and not stored.error:
-            identity = (self._judge_key, case.model_dump(mode="json"), stored.model_dump(mode="json"), __version__)
-            keys = {m.spec.name: content_key("score", m.spec.model_dump(mode="json"), *identity) for m in self.metrics}
+            scored = content_key(self._judge_key, case.model_dump(mode="json"), stored.model_dump(mode="json"),
+                                 __version__)  # what every metric of this sample is computed from
+            keys = {m.spec.name: content_key("score", m.spec.model_dump(mode="json"), scored) for m in self.metrics}
             found = self.stages.get_many(list(keys.values()))
             scores = {name: Score.model_validate_json(found[key]) for name, key in keys.items() if key in found}
         missing = [m for m in self.metrics if m.spec.name not in scores]
