@@ -61,12 +61,18 @@ def log_run(run: Run, tracking_uri: str | None = None) -> str:
     mlflow.set_tracking_uri(resolve_uri(tracking_uri))
     manifest = run.manifest
     suite = manifest.suite
-    mlflow.set_experiment(f"evalkit-{suite.name}")
+    experiment = mlflow.set_experiment(f"evalkit-{suite.name}")
     tags = {"evalkit.suite": suite.name, "evalkit.suite_hash": suite.hash,
             "evalkit.version": manifest.evalkit_version, "evalkit.run_id": manifest.run_id}
     if manifest.git_commit:
         tags["evalkit.git_commit"] = manifest.git_commit
-    with mlflow.start_run(run_name=manifest.run_id, tags={**tags, "evalkit.status": run.summary.status}) as parent, \
+    # a run logged before (a resumed run, a report logged again) is logged into the same MLflow runs
+    logged = mlflow.tracking.MlflowClient().search_runs(
+        [experiment.experiment_id], filter_string=f"tags.`evalkit.run_id` = '{manifest.run_id}'")
+    parent_id = next((r.info.run_id for r in logged if "mlflow.parentRunId" not in r.data.tags), None)
+    child_ids = {r.info.run_name: r.info.run_id for r in logged if r.data.tags.get("mlflow.parentRunId") == parent_id}
+    with mlflow.start_run(run_id=parent_id, run_name=None if parent_id else manifest.run_id,
+                          tags={**tags, "evalkit.status": run.summary.status}) as parent, \
             _killed_on_interrupt(mlflow):
         mlflow.log_params({"suite": suite.name, "n_cases": manifest.n_cases,
                            "metrics": ",".join(run.metrics), "candidates": ",".join(run.candidates)})
@@ -79,7 +85,8 @@ def log_run(run: Run, tracking_uri: str | None = None) -> str:
                   for spec in manifest.metrics if spec.judge}
         for summary in run.summary.candidates:
             candidate = by_name[summary.name]
-            with mlflow.start_run(run_name=summary.name, nested=True,
+            child = child_ids.get(summary.name)
+            with mlflow.start_run(run_id=child, run_name=None if child else summary.name, nested=True,
                                   tags={**tags, **judged, "evalkit.candidate": summary.name,
                                         "evalkit.kind": candidate.kind,
                                         **({"evalkit.skipped": summary.skipped} if summary.skipped else {})}), \

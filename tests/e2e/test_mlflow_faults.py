@@ -65,28 +65,43 @@ def test_three_runs_at_once_on_a_new_store_all_log(saved_run: Path, tmp_path: Pa
     assert all("warning" not in stderr for _, stderr in results), results
     client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("evalkit-tiny")
-    parents = [r for r in client.search_runs([experiment.experiment_id]) if "mlflow.parentRunId" not in r.data.tags]
-    assert len(parents) == 3 and {r.info.status for r in parents} == {"FINISHED"}
+    runs = client.search_runs([experiment.experiment_id])  # one evalkit run: logged into the same MLflow runs
+    assert len(runs) == 3 and {r.info.status for r in runs} == {"FINISHED"}
 
 
-def test_an_interrupt_while_logging_leaves_the_runs_killed(saved_run: Path, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("fault", "status"), [(KeyboardInterrupt, "KILLED"), (RuntimeError, "FAILED")])
+def test_a_fault_while_logging_never_leaves_a_run_running(saved_run: Path, tmp_path: Path, fault: type,
+                                                          status: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from mlflow.tracking import MlflowClient
 
     from evalkit.run.pipeline import finish_folder
     from evalkit.run.store import read_run
     from evalkit.sinks import mlflow as sink
 
-    def interrupted(run: object, candidate: str) -> list:
-        raise KeyboardInterrupt
+    def broken(run: object, candidate: str) -> list:
+        raise fault
 
-    monkeypatch.setattr(sink, "_table_rows", interrupted)
+    monkeypatch.setattr(sink, "_table_rows", broken)
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # mlflow.set_tracking_uri exports it; restored after the test
     run = finish_folder(read_run(saved_run), complete=True)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(fault):
         sink.log_run(run, uri)
     client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("evalkit-tiny")
-    statuses = {r.info.status for r in client.search_runs([experiment.experiment_id])}
-    assert statuses == {"KILLED"}
+    assert {r.info.status for r in client.search_runs([experiment.experiment_id])} == {status}
+
+
+def test_logging_a_run_again_updates_its_mlflow_runs(saved_run: Path, tmp_path: Path) -> None:
+    """A resumed run, or a report logged again, goes into the MLflow runs it has, not new ones."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    for _ in range(2):
+        process = report(saved_run, "--tracking-uri", uri, cwd=tmp_path)
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("evalkit-tiny").experiment_id])
+    assert sorted(r.info.run_name for r in runs) == ["20261125-090020-97ed", "bm25", "product"]
+    assert {r.info.status for r in runs} == {"FINISHED"}
