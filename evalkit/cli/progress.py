@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from evalkit.core.records import Sample
+if TYPE_CHECKING:
+    from evalkit.core.records import Sample
 
 
 @dataclass
