@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # suite files that are test data (a 0.1 run's suite, hostile suites), not suites for evalkit's plugin to run
 collect_ignore_glob = ["data", "faults/*.yaml"]
 SCIFACT = ROOT / "suites" / "data" / "scifact"
+V1 = ROOT / "tests" / "data" / "run-v1"  # a run folder written by evalkit 0.1
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
@@ -33,6 +34,18 @@ def scifact_slice() -> tuple[list[dict], list[dict]]:
     gold = {doc for c in chosen for doc in c["expected_sources"]}
     documents = [d for d in corpus if d["id"] in gold] + [d for d in corpus if d["id"] not in gold][:60]
     return chosen, documents
+
+
+@pytest.fixture
+def v1_run(tmp_path: Path) -> Path:
+    """A copy of the 0.1 run folder, where `evalkit report` would find it (reports/<suite>/<run id>)."""
+    import shutil
+
+    folder = tmp_path / "reports" / "tiny" / "20261125-090020-97ed"
+    folder.mkdir(parents=True)
+    for name in ("header.json", "samples.jsonl", "summary.json", "usage.json"):
+        shutil.copy(V1 / name, folder / name)
+    return folder
 
 
 class Finished:

@@ -4,7 +4,6 @@ line says MLflow was not logged and how to log it later, and no MLflow run is le
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -12,17 +11,11 @@ from pathlib import Path
 
 import pytest
 
-V1 = Path(__file__).resolve().parents[1] / "data" / "run-v1"
-
 
 @pytest.fixture
-def saved_run(tmp_path: Path) -> Path:
-    """A finished run folder (the 0.1 fixture): `evalkit report RUN --mlflow` logs it in about a second."""
-    folder = tmp_path / "reports" / "tiny" / "20261125-090020-97ed"
-    folder.mkdir(parents=True)
-    for name in ("header.json", "samples.jsonl", "summary.json", "usage.json"):
-        shutil.copy(V1 / name, folder / name)
-    return folder
+def saved_run(v1_run: Path) -> Path:
+    """A finished run folder: `evalkit report RUN --mlflow` logs it in about a second."""
+    return v1_run
 
 
 def report(run: Path, *args: str, cwd: Path) -> subprocess.Popen[str]:

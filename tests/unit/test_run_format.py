@@ -14,18 +14,7 @@ import pytest
 
 from evalkit.core.run import SCHEMA_V1
 from evalkit.run.store import read_run
-from tests.conftest import run_suite_file
-
-V1 = Path(__file__).resolve().parents[1] / "data" / "run-v1"
-
-
-@pytest.fixture
-def v1_run(tmp_path: Path) -> Path:
-    folder = tmp_path / "reports" / "tiny" / "20261125-090020-97ed"
-    folder.mkdir(parents=True)
-    for name in ("header.json", "samples.jsonl", "summary.json", "usage.json"):
-        shutil.copy(V1 / name, folder / name)
-    return folder
+from tests.conftest import V1, run_suite_file
 
 
 def evalkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
