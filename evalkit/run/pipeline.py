@@ -29,7 +29,15 @@ from evalkit.run.execute import Executor, LocalExecutor
 from evalkit.run.plan import plan_run
 from evalkit.run.resume import load_resumable, remaining
 from evalkit.run.sample import Sampler
-from evalkit.run.store import SampleStore, StoreFull, read_noise, read_usage, write_summary, write_usage
+from evalkit.run.store import (
+    SampleStore,
+    StoreFull,
+    add_usage,
+    read_noise,
+    read_usage,
+    write_summary,
+    write_usage,
+)
 
 
 class Progress(Protocol):
@@ -160,7 +168,8 @@ async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Exe
             await close_connections()
         run = Run(folder=store.folder, manifest=manifest, samples=samples)
         try:
-            write_usage(store.folder, {name: stats.as_dict() for name, stats in spenders.items() if stats is not None})
+            usage = {name: stats.as_dict() for name, stats in spenders.items() if stats is not None}
+            write_usage(store.folder, add_usage(read_usage(store.folder), usage) if options.resume else usage)
             run = finish_folder(run, complete=stopped is None and len(samples) == len(plan.items),
                                 baseline=options.baseline, tracking_uri=options.tracking_uri)
         except OSError as exc:  # e.g. the disk that filled up: the samples are what matters

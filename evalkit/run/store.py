@@ -98,6 +98,22 @@ def write_usage(folder: Path, usage: dict[str, Any]) -> None:
     write_json_atomic(folder / USAGE, usage, indent=2)
 
 
+def add_usage(before: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """A resumed run's usage: counts, tokens and cost of both sessions added up; latency percentiles
+    are the latest session's (percentiles do not add)."""
+    merged = {owner: dict(figures) for owner, figures in before.items()}
+    for owner, figures in now.items():
+        into = merged.setdefault(owner, {})
+        for key, value in figures.items():
+            summable = key in ("calls", "cache_hits", "retries", "failures", "prompt_tokens", "completion_tokens")
+            if key == "cost_usd":
+                old = into.get(key, 0.0)
+                into[key] = None if value is None or (old is None and key in into) else round((old or 0.0) + value, 6)
+            else:
+                into[key] = into.get(key, 0) + value if summable else value
+    return merged
+
+
 def read_usage(folder: Path) -> dict[str, Any]:
     path = folder / USAGE
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

@@ -134,3 +134,5 @@ def test_retry_errors_runs_only_the_samples_that_errored(tmp_path: Path, cached:
     summary = json.loads((run / "summary.json").read_text())
     assert summary["n_errored_samples"] == 0 and summary["n_samples"] == 8 and summary["status"] == "complete"
     assert len((run / "samples.jsonl").read_text().splitlines()) == 11  # appended; the last sample of a case wins
+    usage = json.loads((run / "usage.json").read_text())["candidate:closed"]
+    assert usage["calls"] == 11 and usage["failures"] == 3  # both sessions: 8 calls (3 failed), then 3
