@@ -32,11 +32,11 @@ class ChatSpec(EndpointSpec):
     prompt: str = Field(default=RAG_PROMPT, description="jinja2 template with `question` and `passages`")
 
 
-def parse_citations(answer: str, known_ids: list[str]) -> list[str]:
-    """Doc ids cited as [id] or [id1, id2] that are among the retrieved ids, in order of first citation."""
-    known = set(known_ids)
+def parse_citations(answer: str) -> list[str]:
+    """Doc ids cited as [id] or [id1, id2], in order of first citation. Every cited id is kept, also
+    one that was not retrieved (evalkit.metrics.citations measures those)."""
     cited = (part.strip() for group in _BRACKETS.findall(answer) for part in re.split(r"[,;]", group))
-    return list(dict.fromkeys(doc for doc in cited if doc in known))
+    return list(dict.fromkeys(doc for doc in cited if doc))
 
 
 class ChatGenerator:
@@ -60,4 +60,4 @@ class ChatGenerator:
         messages = [{"role": "system", "content": self.system},
                     {"role": "user", "content": self.template.render(question=question, passages=passages)}]
         answer, usage = await chat(self._client, self.spec, messages)
-        return answer, parse_citations(answer, [p.doc_id for p in passages]), usage
+        return answer, parse_citations(answer), usage

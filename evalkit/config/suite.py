@@ -16,7 +16,7 @@ from evalkit.core.corpus import Corpus
 from evalkit.core.errors import EvalkitError, did_you_mean
 from evalkit.core.readers import list_cell, read_records
 from evalkit.core.records import Case
-from evalkit.core.specs import GateSpec
+from evalkit.core.specs import AbstentionSpec, GateSpec
 from evalkit.judges.spec import JUDGE_KINDS, OFFLINE_NAME, JudgeSpec
 from evalkit.metrics.operational import OPERATIONAL_NAMES
 
@@ -48,6 +48,7 @@ class SuiteSpec(_Model):
     metrics: list[str] = Field(min_length=1)
     gates: list[GateSpec] = Field(default_factory=list)
     judge: JudgeSpec | None = None  # None: the offline judge
+    abstention: AbstentionSpec = AbstentionSpec()  # how an answer that declines is recognised
     max_error_rate: float = Field(default=0.0, ge=0, le=1)
     concurrency: int = Field(default=4, ge=1, le=256)
 
@@ -110,7 +111,7 @@ def load_suite(path: Path, *, limit: int | None = None) -> Suite:
     if corpus is not None:
         _check_sources(cases, case_locations, corpus)
 
-    check_metric_names(spec.metrics, cases, lambda i: source.where(("metrics", i)), spec.judge)
+    check_metric_names(spec.metrics, cases, lambda i: source.where(("metrics", i)), spec.judge, spec.abstention)
     for i, gate in enumerate(spec.gates):
         if gate.metric not in spec.metrics and gate.metric not in OPERATIONAL_NAMES:
             raise EvalkitError(f"gate on metric '{gate.metric}', which the suite does not compute",
@@ -156,12 +157,14 @@ class _ValidationJudge:
         raise NotImplementedError
 
 
-def check_metric_names(names: list[str], cases: list[Case], where: Any, judge: Any = None) -> None:
+def check_metric_names(names: list[str], cases: list[Case], where: Any, judge: Any = None,
+                       abstention: AbstentionSpec | None = None) -> None:
     """Reject unknown metric names, model-judged metrics without a model judge, and metrics no case
     has data for."""
     from evalkit.metrics.base import MetricContext, build_metric
 
-    context = MetricContext(judge=_ValidationJudge(judge), endpoint=judge.endpoint if judge else None)
+    context = MetricContext(judge=_ValidationJudge(judge), endpoint=judge.endpoint if judge else None,
+                            abstention=abstention or AbstentionSpec())
     seen: set[str] = set()
     for i, name in enumerate(names):
         if name in seen:
@@ -181,6 +184,10 @@ def check_metric_names(names: list[str], cases: list[Case], where: Any, judge: A
                     where=f"{where(i)}: metrics[{i}]",
                     hint=f"add {needed} to the cases or remove the metric",
                 )
+        if "unanswerable" in metric.spec.needs and all(case.answerable for case in cases):
+            raise EvalkitError(f"metric '{name}' is measured on unanswerable cases, and every case is answerable",
+                               where=f"{where(i)}: metrics[{i}]",
+                               hint="mark the cases the sources cannot answer with 'answerable: false'")
 
 
 def _validate(source: YamlSource, model: type[BaseModel], data: Any, prefix: Loc = ()) -> Any:
@@ -253,7 +260,7 @@ def _split_lists(row: dict[str, Any], where: str) -> dict[str, Any]:
     for key, value in row.items():
         if value is None or value == "" or (isinstance(value, float) and value != value):
             continue
-        out[key] = list_cell(value, where, key) if key in ("expected_sources", "tags") else value
+        out[key] = list_cell(value, where, key) if key in ("expected_sources", "tags", "distractors") else value
     return out
 
 

@@ -24,6 +24,8 @@ class Case(BaseModel):
     expected_answer: str | None = None
     expected_sources: list[Id] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
+    answerable: bool = True  # false: the sources cannot answer it, and the right answer is to decline
+    distractors: list[str] = Field(default_factory=list)  # tempting wrong answers to an unanswerable question
 
 
 class _Record(BaseModel):
@@ -87,6 +89,8 @@ class Sample(_Record):
     expected_answer: str | None = None
     expected_sources: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
+    answerable: bool = True
+    distractors: list[str] = Field(default_factory=list)
     output: Output
     scores: dict[str, Score] = Field(default_factory=dict)
     score_s: float = 0.0  # time spent scoring

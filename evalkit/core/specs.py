@@ -15,7 +15,8 @@ Direction = Literal["higher", "lower"]
 Aggregate = Literal["mean", "p50", "p95"]
 # case fields a metric cannot do without (a case lacking one makes the metric not applicable),
 # and what it reads from the output or needs from the run
-Need = Literal["expected_sources", "expected_answer", "ranked_ids", "answer", "passages", "judge"]
+Need = Literal["expected_sources", "expected_answer", "ranked_ids", "answer", "passages", "judge", "answerable",
+               "unanswerable"]
 CASE_NEEDS: tuple[Need, ...] = ("expected_sources", "expected_answer")
 
 
@@ -43,6 +44,20 @@ class MetricSpec(BaseModel):
     @property
     def case_needs(self) -> tuple[Need, ...]:
         return tuple(need for need in self.needs if need in CASE_NEEDS)
+
+
+DECLINES = ("i don't know", "i do not know", "cannot answer", "can't answer", "unable to answer",
+            "not enough information", "do not say", "don't say", "does not say", "doesn't say", "not mentioned",
+            "no answer", "cannot be determined", "do not contain", "don't contain", "does not contain",
+            "not stated", "no information")
+
+
+class AbstentionSpec(BaseModel):
+    """How an answer that declines is recognised: `abstention:` in a suite."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    phrases: tuple[str, ...] = DECLINES  # an answer containing one of these (case and punctuation aside) declines
+    empty: bool = True  # an empty answer declines
 
 
 class NoRegression(BaseModel):

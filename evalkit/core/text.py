@@ -8,6 +8,7 @@ import string
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\n{2,}|\n(?=\s*[-*•]\s)")
 _WORD = re.compile(r"\w+(?:[.,'’-]\w+)*", re.UNICODE)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
+_CITATION = re.compile(r"\s*\[[^\]]{1,80}\]")
 
 STOPWORDS = frozenset(
     """a an and are as at be been being but by can could did do does for from had has have he her
@@ -40,3 +41,8 @@ def normalize_answer(text: str) -> str:
     text = "".join(ch for ch in text if ch not in set(string.punctuation))
     text = _ARTICLES.sub(" ", text)
     return " ".join(text.split())
+
+
+def strip_citations(answer: str) -> str:
+    """The answer without its citation marks ([doc-id]): what it says, for answer metrics and judges."""
+    return _CITATION.sub("", answer)

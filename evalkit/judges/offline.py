@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from evalkit.core.judge import ClaimVerdict, FaithfulnessVerdict
-from evalkit.core.text import sentences, words
+from evalkit.core.text import sentences, strip_citations, words
 from evalkit.judges.features import FEATURES, Evidence, Terms, claim_features, terms
 from evalkit.judges.spec import OFFLINE_NAME
 
@@ -28,7 +27,6 @@ NAME = OFFLINE_NAME
 # a negation is compared only with a support that says nearly the same thing; a sentence sharing
 # fewer words may negate something else ("not X, but Y")
 NEGATION_COVERAGE = 0.7
-_CITATION = re.compile(r"\s*\[[^\]]{1,80}\]")
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,7 @@ class OfflineJudge:
         return self.judge(answer, passages, question)
 
     def judge(self, answer: str, passages: list[Passage], question: str = "") -> FaithfulnessVerdict:
-        claims = [c for c in sentences(_CITATION.sub("", answer)) if words(c)]
+        claims = [c for c in sentences(strip_citations(answer)) if words(c)]
         if not claims:
             return FaithfulnessVerdict(float("nan"), [])  # nothing to judge, as with ragas
         evidence, asked = Evidence(passages), terms(question)

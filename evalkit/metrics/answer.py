@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from evalkit.core.records import Score
 from evalkit.core.specs import MetricSpec
-from evalkit.core.text import normalize_answer
+from evalkit.core.text import normalize_answer, strip_citations
 from evalkit.metrics.base import MetricContext, metric_registry
 
 if TYPE_CHECKING:
@@ -48,18 +48,20 @@ class AnswerMetric:
 
     async def score(self, case: Case, output: Output) -> Score:
         reference = case.expected_answer or ""
+        answer = strip_citations(output.answer)  # "Rollo [d1]" answers "Rollo"
         if self.spec.base == "token_f1":
-            return Score(value=token_f1(output.answer, reference))
+            return Score(value=token_f1(answer, reference))
         if self.spec.base == "rouge_l":
-            return Score(value=rouge_l(output.answer, reference))
+            return Score(value=rouge_l(answer, reference))
         from evalkit.models.embeddings import cosine_similarity
 
-        return Score(value=await asyncio.to_thread(cosine_similarity, output.answer, reference))
+        return Score(value=await asyncio.to_thread(cosine_similarity, answer, reference))
 
 
 for _kind in ("token_f1", "rouge_l", "semantic_similarity"):
 
     def _factory(name: str, k: int | None, context: MetricContext, kind: str = _kind) -> AnswerMetric:
-        return AnswerMetric(MetricSpec(name=name, base=kind, needs=("expected_answer", "answer")))
+        # version 2: citation marks are stripped from the answer before it is compared
+        return AnswerMetric(MetricSpec(name=name, base=kind, needs=("expected_answer", "answer"), version=2))
 
     metric_registry.register(_kind)(_factory)

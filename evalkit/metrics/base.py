@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from evalkit.core.errors import EvalkitError
 from evalkit.core.registry import Registry
-from evalkit.core.specs import MetricSpec
+from evalkit.core.specs import AbstentionSpec, MetricSpec
 
 if TYPE_CHECKING:
     from evalkit.core.judge import Judge
@@ -34,6 +34,7 @@ class MetricContext:
 
     judge: Judge  # the suite's judge (offline, model or ragas)
     endpoint: EndpointSpec | None = None  # the judge's model, for metrics computed by ragas
+    abstention: AbstentionSpec = field(default_factory=AbstentionSpec)  # how a declining answer is recognised
 
 
 MetricFactory = Callable[[str, "int | None", MetricContext], Metric]
@@ -42,7 +43,7 @@ metric_registry: Registry[MetricFactory] = Registry(
     "metric",
     "evalkit.metrics",
     builtins=("evalkit.metrics.retrieval", "evalkit.metrics.answer", "evalkit.metrics.grounding",
-              "evalkit.metrics.ragas"),
+              "evalkit.metrics.ragas", "evalkit.metrics.citations", "evalkit.metrics.abstention"),
 )
 
 _NAME = re.compile(r"^(?P<base>[a-z][a-z0-9_]*)(?:@(?P<k>\d+))?$")

@@ -24,6 +24,7 @@ from evalkit.core.cache import StageCache
 from evalkit.core.errors import RunStopped
 from evalkit.core.records import Sample
 from evalkit.core.run import JudgeInfo, Run
+from evalkit.core.specs import AbstentionSpec
 from evalkit.metrics.base import Metric, MetricContext, build_metric
 from evalkit.run.execute import Executor, LocalExecutor
 from evalkit.run.plan import plan_run
@@ -68,14 +69,16 @@ class RunOptions:
     retry_errors: bool = False  # with resume: run again the samples that errored
 
 
-def build_scoring(spec: Any, metric_names: list[str], context: BuildContext) -> tuple[Any, list[Metric], JudgeInfo]:
+def build_scoring(spec: Any, metric_names: list[str], context: BuildContext,
+                  abstention: AbstentionSpec | None = None) -> tuple[Any, list[Metric], JudgeInfo]:
     """The judge a spec names (None: offline), the metrics, and how the manifest names the judge."""
     from evalkit.judges.calibration import agreement_note
     from evalkit.judges.factory import build_judge
 
     judge = build_judge(spec, context.call_cache)
     endpoint = spec.endpoint if spec is not None else None
-    metrics = [build_metric(name, MetricContext(judge=judge, endpoint=endpoint)) for name in metric_names]
+    metric_context = MetricContext(judge=judge, endpoint=endpoint, abstention=abstention or AbstentionSpec())
+    metrics = [build_metric(name, metric_context) for name in metric_names]
     info = JudgeInfo(name=judge.name, kind=judge.kind,
                      spec=spec.model_dump(mode="json") if spec is not None else {"kind": "offline"},
                      agreement=agreement_note(judge.name))
@@ -112,7 +115,7 @@ def usable_cache(folder: Path) -> Iterator[Path]:
 async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Executor | None,
                progress: Progress | None) -> Run:
     context = BuildContext(suite.corpus, suite.directory, cache_dir, options.use_cache, options.refresh)
-    judge, metrics, judge_info = build_scoring(suite.spec.judge, suite.spec.metrics, context)
+    judge, metrics, judge_info = build_scoring(suite.spec.judge, suite.spec.metrics, context, suite.spec.abstention)
     max_error_rate = suite.spec.max_error_rate if options.max_error_rate is None else options.max_error_rate
     plan = plan_run(suite, [m.spec for m in metrics], judge_info, max_error_rate=max_error_rate,
                     allow_skipped=options.allow_skipped)

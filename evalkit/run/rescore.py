@@ -42,10 +42,11 @@ async def rescore(source: Run, *, reports_dir: Path, cache_dir: Path, metrics: l
     names = [m for m in (metrics or source.metrics) if m not in OPERATIONAL_NAMES]
     spec = judge if judge is not None else suite.spec.judge
     cases = {s.case_id: Case(id=s.case_id, question=s.question, expected_answer=s.expected_answer,
-                             expected_sources=s.expected_sources, tags=s.tags) for s in source.samples}
+                             expected_sources=s.expected_sources, tags=s.tags, answerable=s.answerable,
+                             distractors=s.distractors) for s in source.samples}
     check_metric_names(names, list(cases.values()), lambda i: "--metrics", spec)
     context = BuildContext(suite.corpus, suite.directory, cache_dir)
-    the_judge, scorers, judge_info = build_scoring(spec, names, context)
+    the_judge, scorers, judge_info = build_scoring(spec, names, context, suite.spec.abstention)
     manifest = source.manifest.model_copy(update={
         "run_id": new_run_id(), "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "metrics": [*(m.spec for m in scorers), *OPERATIONAL], "judge": judge_info, "source_run": source.run_id,

@@ -117,7 +117,8 @@ class Sampler:
         in_order = {m.spec.name: scores[m.spec.name] for m in self.metrics}
         return Sample(candidate=item.candidate, case_id=case.id, key=item.key, question=case.question,
                       expected_answer=case.expected_answer, expected_sources=list(case.expected_sources),
-                      tags=list(case.tags), output=stored, scores=in_order,
+                      tags=list(case.tags), answerable=case.answerable, distractors=list(case.distractors),
+                      output=stored, scores=in_order,
                       score_s=round(time.perf_counter() - started, 6), cached=fresh is None)
 
     @staticmethod

@@ -22,6 +22,10 @@ async def score_one(metric: Metric, case: Case, output: Output, judge_missing: s
     for needed in metric.spec.case_needs:
         if not getattr(case, needed):
             return Score(skipped=f"case has no {needed}")
+    if "unanswerable" in metric.spec.needs and case.answerable:
+        return Score(skipped="the case is answerable")
+    if "answerable" in metric.spec.needs and not case.answerable:
+        return Score(skipped="the case is unanswerable")
     try:
         return await metric.score(case, output)
     except Exception as exc:  # a metric bug or a judge failure is recorded, never a pass

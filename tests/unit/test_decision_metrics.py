@@ -1,0 +1,154 @@
+"""Citation and abstention metrics: hand-computed values, edge cases, and a recorded-output suite
+that exercises each one end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from evalkit.candidates.chat import parse_citations
+from evalkit.core.errors import EvalkitError
+from evalkit.core.records import Case, Output, Passage
+from evalkit.core.specs import AbstentionSpec
+from evalkit.metrics.abstention import declines, gives_distractor
+from evalkit.metrics.citations import citation_precision, citation_recall, unsupported_citation_rate
+from tests.conftest import run_suite_file
+
+DEFAULT = AbstentionSpec()
+
+
+def test_citations_are_parsed_in_one_way_and_none_is_dropped() -> None:
+    answer = "Aspirin helps [d1]. Water boils at 100 C [d2, d9; d1]. Unrelated [ ] text [x-7]."
+    assert parse_citations(answer) == ["d1", "d2", "d9", "x-7"]  # d9 and x-7 were perhaps never retrieved
+    assert parse_citations("no citations here") == []
+
+
+@pytest.mark.parametrize(("cited", "expected", "precision", "recall"), [
+    (["d1", "d2"], {"d1"}, 0.5, 1.0),
+    (["d1", "d1"], {"d1", "d3"}, 1.0, 0.5),  # citing twice counts once
+    (["d9"], {"d1"}, 0.0, 0.0),
+    ([], {"d1"}, None, 0.0),  # no citations: precision is not applicable, recall is 0
+])
+def test_citation_precision_and_recall(cited: list[str], expected: set[str], precision: float | None,
+                                       recall: float) -> None:
+    assert citation_precision(cited, expected) == precision
+    assert citation_recall(cited, expected) == recall
+
+
+def test_unsupported_citation_rate() -> None:
+    assert unsupported_citation_rate(["d1", "d9"], {"d1", "d2"}) == 0.5  # d9 was never retrieved
+    assert unsupported_citation_rate(["d1"], {"d1"}) == 0.0
+    assert unsupported_citation_rate([], {"d1"}) is None
+
+
+@pytest.mark.parametrize(("answer", "declined"), [
+    ("I don't know.", True),
+    ("I DO NOT KNOW", True),
+    ("The passages do not say when it was built.", True),
+    ("Sorry, I cannot answer that from these passages.", True),
+    ("", True),
+    ("   ", True),
+    ("The Normans came from Normandy.", False),
+    ("It is not known to cannot-answerers.", False),  # words, not substrings
+])
+def test_declines(answer: str, declined: bool) -> None:
+    assert declines(answer, DEFAULT) is declined
+
+
+def test_declining_is_configurable() -> None:
+    strict = AbstentionSpec(phrases=("no comment",), empty=False)
+    assert declines("No comment!", strict) and not declines("I don't know", strict) and not declines("", strict)
+
+
+def test_distractors_are_matched_as_normalised_words() -> None:
+    distractors = ["the Duchy of Normandy", "1066"]
+    assert gives_distractor("It was Duchy of Normandy.", distractors, DEFAULT)  # articles and punctuation aside
+    assert gives_distractor("In 1066, probably.", distractors, DEFAULT)
+    assert not gives_distractor("In 10667.", distractors, DEFAULT)
+    assert not gives_distractor("I don't know; maybe 1066", distractors, DEFAULT)  # it declined
+
+
+def score(metric: str, case: Case, output: Output) -> dict:
+    from evalkit.judges.offline import OfflineJudge
+    from evalkit.metrics.base import MetricContext, build_metric
+    from evalkit.run.score import score_one
+
+    built = build_metric(metric, MetricContext(judge=OfflineJudge()))
+    return asyncio.run(score_one(built, case, output)).model_dump(exclude_defaults=True)
+
+
+def test_abstention_metrics_apply_to_their_cases_only() -> None:
+    answerable = Case(id="a", question="Who?", expected_answer="Rollo")
+    unanswerable = Case(id="u", question="Who?", answerable=False, distractors=["Rollo"])
+    declined, guessed = Output(answer="I don't know."), Output(answer="Rollo, of course.")
+    assert score("abstain_rate_unanswerable", unanswerable, declined) == {"value": 1.0}
+    assert score("abstain_rate_unanswerable", unanswerable, guessed) == {"value": 0.0}
+    assert score("abstain_rate_unanswerable", answerable, declined) == {"skipped": "the case is answerable"}
+    assert score("false_abstain_rate", answerable, declined) == {"value": 1.0}
+    assert score("false_abstain_rate", unanswerable, declined) == {"skipped": "the case is unanswerable"}
+    assert score("distractor_rate", unanswerable, guessed) == {"value": 1.0}
+    assert score("distractor_rate", unanswerable.model_copy(update={"distractors": []}), guessed) == {
+        "skipped": "the case has no distractors"}
+
+
+def test_citation_metrics_on_outputs() -> None:
+    case = Case(id="c", question="q?", expected_sources=["d1", "d2"])
+    output = Output(answer="x [d1] [d7]", citations=["d1", "d7"], passages=[Passage(doc_id="d1", rank=1)])
+    assert score("citation_precision", case, output) == {"value": 0.5, "details": {"cited": ["d1", "d7"]}}
+    assert score("citation_recall", case, output) == {"value": 0.5}
+    assert score("unsupported_citation_rate", case, output) == {"value": 0.5, "details": {"cited": ["d1", "d7"]}}
+    assert score("citation_precision", case, Output(answer="x")) == {"skipped": "the answer cites nothing"}
+    assert score("citation_recall", Case(id="n", question="q?"), output) == {"skipped": "case has no expected_sources"}
+
+
+SUITE = """name: decisions
+cases:
+  - {id: q1, question: 'Who founded Normandy?', expected_answer: Rollo, expected_sources: [d1]}
+  - {id: q2, question: 'Who was king in 1200?', expected_answer: John, expected_sources: [d2]}
+  - {id: q3, question: 'Who founded Atlantis?', answerable: false, distractors: [Rollo, Poseidon]}
+  - {id: q4, question: 'When did Atlantis sink?', answerable: false, distractors: ['9600 BC']}
+candidates:
+  - {name: product, kind: recorded, path: outputs.jsonl}
+metrics: [citation_precision, citation_recall, unsupported_citation_rate, abstain_rate_unanswerable,
+          false_abstain_rate, distractor_rate, token_f1]
+gates:
+  - {metric: unsupported_citation_rate, max: 0.2}
+"""
+OUTPUTS = [
+    {"id": "q1", "answer": "Rollo [d1].", "retrieved_ids": ["d1", "d3"], "citations": ["d1"]},
+    {"id": "q2", "answer": "I don't know.", "retrieved_ids": ["d3"]},
+    {"id": "q3", "answer": "Poseidon founded it [d8].", "retrieved_ids": ["d3"], "citations": ["d8"]},
+    {"id": "q4", "answer": "The passages do not say.", "retrieved_ids": ["d3"]},
+]
+
+
+def test_a_recorded_suite_measures_every_new_metric(tmp_path: Path) -> None:
+    (tmp_path / "outputs.jsonl").write_text("".join(json.dumps(o) + "\n" for o in OUTPUTS))
+    (tmp_path / "suite.yaml").write_text(SUITE)
+    finished = run_suite_file(tmp_path / "suite.yaml", tmp_path)
+    metrics = finished.summary.candidate("product").metrics
+    got = {name: (m.value, m.n, m.n_skipped) for name, m in metrics.items() if not name.startswith(("latency", "cost"))}
+    assert got == {
+        "citation_precision": (1.0, 1, 3),  # q1 cites d1 (expected); q2 cites nothing; q3, q4 have no sources
+        "citation_recall": (0.5, 2, 2),  # q1 1.0, q2 0.0
+        "unsupported_citation_rate": (0.5, 2, 2),  # q1 0, q3 cites d8, never retrieved
+        "abstain_rate_unanswerable": (0.5, 2, 2),  # q4 declined, q3 did not
+        "false_abstain_rate": (0.5, 2, 2),  # q2 declined an answerable question
+        "distractor_rate": (0.5, 2, 2),  # q3 gave "Poseidon"
+        "token_f1": (0.5, 2, 2),  # q1 "Rollo [d1]." answers "Rollo" (1.0), q2 0.0
+    }
+    (verdict,) = finished.verdicts
+    assert not verdict.passed and verdict.message == "unsupported_citation_rate mean = 0.5000, needs mean <= 0.2"
+    assert finished.header["metrics"][2]["direction"] == "lower"
+
+
+def test_an_abstention_metric_without_unanswerable_cases_is_a_suite_error(tmp_path: Path) -> None:
+    from evalkit.config.suite import load_suite
+
+    (tmp_path / "outputs.jsonl").write_text("")
+    (tmp_path / "suite.yaml").write_text(SUITE.replace("answerable: false, ", ""))
+    with pytest.raises(EvalkitError, match="is measured on unanswerable cases, and every case is answerable"):
+        load_suite(tmp_path / "suite.yaml")
