@@ -7,16 +7,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalkit.candidates.base import CandidateConfig, candidate_kinds
 from evalkit.config.corpus import load_corpus
-from evalkit.config.yaml_source import Loc, YamlSource, validation_error
+from evalkit.config.yaml_source import Loc, YamlSource, dotted, validation_error
 from evalkit.core.corpus import Corpus
 from evalkit.core.errors import EvalkitError, did_you_mean
 from evalkit.core.readers import list_cell, read_records
 from evalkit.core.records import Case
-from evalkit.core.specs import AbstentionSpec, GateSpec
+from evalkit.core.specs import AbstentionSpec, CheckSpec, GateSpec
 from evalkit.judges.spec import JUDGE_KINDS, OFFLINE_NAME, JudgeSpec
 from evalkit.metrics.operational import OPERATIONAL_NAMES
 
@@ -49,6 +50,7 @@ class SuiteSpec(_Model):
     gates: list[GateSpec] = Field(default_factory=list)
     judge: JudgeSpec | None = None  # None: the offline judge
     abstention: AbstentionSpec = AbstentionSpec()  # how an answer that declines is recognised
+    checks: list[CheckSpec] = Field(default_factory=list)  # format checks on every answer: metrics check_<name>
     max_error_rate: float = Field(default=0.0, ge=0, le=1)
     concurrency: int = Field(default=4, ge=1, le=256)
 
@@ -88,6 +90,7 @@ def load_suite(path: Path, *, limit: int | None = None) -> Suite:
     if not isinstance(source.data, dict):
         raise EvalkitError("a suite must be a YAML mapping with name, cases, candidates and metrics", where=str(path))
     notes = _upgrade_judge(source)
+    _read_schemas(source, source.data.get("checks"), ("checks",))
     spec = _validate(source, SuiteSpec, source.data)
     candidates = [_candidate(source, i, raw) for i, raw in enumerate(spec.candidates)]
     _check_unique(source, [c.name for c in candidates], ("candidates",), "candidate name", "name")
@@ -112,11 +115,12 @@ def load_suite(path: Path, *, limit: int | None = None) -> Suite:
         _check_sources(cases, case_locations, corpus)
 
     check_metric_names(spec.metrics, cases, lambda i: source.where(("metrics", i)), spec.judge, spec.abstention)
+    checks = [c.metric for c in spec.checks] + [c.metric for case in cases for c in case.checks]
     for i, gate in enumerate(spec.gates):
-        if gate.metric not in spec.metrics and gate.metric not in OPERATIONAL_NAMES:
+        if gate.metric not in spec.metrics and gate.metric not in OPERATIONAL_NAMES and gate.metric not in checks:
             raise EvalkitError(f"gate on metric '{gate.metric}', which the suite does not compute",
                                where=source.where(("gates", i, "metric")),
-                               hint=did_you_mean(gate.metric, [*spec.metrics, *OPERATIONAL_NAMES])
+                               hint=did_you_mean(gate.metric, [*spec.metrics, *OPERATIONAL_NAMES, *checks])
                                or "add it to 'metrics:'")
         if gate.candidate is not None and gate.candidate not in {c.name for c in candidates}:
             raise EvalkitError(f"gate on unknown candidate '{gate.candidate}'",
@@ -128,6 +132,30 @@ def load_suite(path: Path, *, limit: int | None = None) -> Suite:
     for case in cases:
         digest.update(case.model_dump_json().encode())
     return Suite(spec, path, digest.hexdigest()[:16], corpus, cases, candidates, notes)
+
+
+def _read_schemas(source: YamlSource, checks: Any, loc: Loc) -> None:
+    """A check's `json_schema` may name a JSON or YAML file (relative to the suite): read it in, and
+    refuse a schema that is not a valid JSON Schema, with the check's file:line."""
+    from evalkit.metrics.checks import check_schema
+
+    if not isinstance(checks, list):
+        return
+    for i, check in enumerate(checks):
+        schema = check.get("json_schema") if isinstance(check, dict) else None
+        where = source.where((*loc, i, "json_schema"))
+        if isinstance(schema, str):
+            path = (source.path.parent / schema).resolve()
+            if not path.is_file():
+                raise EvalkitError(f"schema file not found: {path}", where=f"{where}: {dotted((*loc, i))}.json_schema",
+                                   hint="paths in a suite are relative to the suite file")
+            try:
+                schema = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+                raise EvalkitError(f"cannot read the schema ({exc})", where=str(path)) from None
+            check["json_schema"] = schema
+        if isinstance(schema, dict) and (problem := check_schema(schema)):
+            raise EvalkitError(f"not a valid JSON Schema: {problem}", where=f"{where}: {dotted((*loc, i))}.json_schema")
 
 
 def _upgrade_judge(source: YamlSource) -> list[str]:
@@ -242,6 +270,7 @@ def _load_cases(source: YamlSource, spec: SuiteSpec, limit: int | None) -> tuple
         for i, raw in enumerate(spec.cases):
             if limit is not None and len(cases) >= limit:
                 break
+            _read_schemas(source, raw.get("checks"), ("cases", i, "checks"))
             cases.append(_validate(source, Case, raw, ("cases", i)))
             where_case.append(source.where(("cases", i, "id")))
     if not cases:

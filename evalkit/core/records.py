@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_field
 
+from evalkit.core.specs import CheckSpec
+
 Id = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int | float) else v)]
 NonBlank = Annotated[str, Field(min_length=1), BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)]
 
@@ -26,6 +28,7 @@ class Case(BaseModel):
     tags: list[str] = Field(default_factory=list)
     answerable: bool = True  # false: the sources cannot answer it, and the right answer is to decline
     distractors: list[str] = Field(default_factory=list)  # tempting wrong answers to an unanswerable question
+    checks: list[CheckSpec] = Field(default_factory=list)  # format checks for this case's answer only
 
 
 class _Record(BaseModel):

@@ -60,6 +60,33 @@ class AbstentionSpec(BaseModel):
     empty: bool = True  # an empty answer declines
 
 
+class CheckSpec(BaseModel):
+    """A format or style check on the answer: `checks:` in a suite (every case) or in a case (that
+    case). Each check is a pass/fail metric `check_<name>`; every rule it names must hold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)
+    json_schema: dict[str, Any] | None = None  # the answer is JSON valid against it (a file path in the suite)
+    regex: str | None = None  # the answer matches it somewhere (re.search)
+    max_words: int | None = Field(default=None, ge=1)
+    max_chars: int | None = Field(default=None, ge=1)
+    contains: list[str] | None = None
+    not_contains: list[str] | None = None
+    match: Literal["any", "all"] = "any"  # for contains: any or all of the strings (case-insensitive)
+    starts_with: str | None = None
+
+    @model_validator(mode="after")
+    def _has_rule(self) -> CheckSpec:
+        rules = ("json_schema", "regex", "max_words", "max_chars", "contains", "not_contains", "starts_with")
+        if all(getattr(self, rule) is None for rule in rules):
+            raise ValueError(f"a check needs a rule: one of {', '.join(rules)}")
+        return self
+
+    @property
+    def metric(self) -> str:
+        return f"check_{self.name}"
+
+
 class NoRegression(BaseModel):
     """Fail when the metric got worse against a baseline run by more than max_drop, significantly."""
 

@@ -26,6 +26,7 @@ from evalkit.core.records import Sample
 from evalkit.core.run import JudgeInfo, Run
 from evalkit.core.specs import AbstentionSpec
 from evalkit.metrics.base import Metric, MetricContext, build_metric
+from evalkit.metrics.checks import check_metrics
 from evalkit.run.execute import Executor, LocalExecutor
 from evalkit.run.plan import plan_run
 from evalkit.run.resume import load_resumable, remaining
@@ -116,6 +117,7 @@ async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Exe
                progress: Progress | None) -> Run:
     context = BuildContext(suite.corpus, suite.directory, cache_dir, options.use_cache, options.refresh)
     judge, metrics, judge_info = build_scoring(suite.spec.judge, suite.spec.metrics, context, suite.spec.abstention)
+    metrics += check_metrics(suite.spec.checks, suite.cases)
     max_error_rate = suite.spec.max_error_rate if options.max_error_rate is None else options.max_error_rate
     plan = plan_run(suite, [m.spec for m in metrics], judge_info, max_error_rate=max_error_rate,
                     allow_skipped=options.allow_skipped)

@@ -17,6 +17,7 @@ from evalkit.config.suite import Suite, check_metric_names, load_suite
 from evalkit.core.errors import EvalkitError
 from evalkit.core.records import Case, Sample
 from evalkit.core.run import Run
+from evalkit.metrics.checks import check_metrics
 from evalkit.metrics.operational import OPERATIONAL, OPERATIONAL_NAMES
 from evalkit.run.passages import PassageTexts
 from evalkit.run.pipeline import build_scoring, finish_folder
@@ -39,14 +40,17 @@ async def rescore(source: Run, *, reports_dir: Path, cache_dir: Path, metrics: l
 
     `metrics` default to the source run's, `judge` (a judge spec) to the suite's."""
     suite = _suite(source)
-    names = [m for m in (metrics or source.metrics) if m not in OPERATIONAL_NAMES]
+    requested = metrics or source.metrics
+    names = [m for m in requested if m not in OPERATIONAL_NAMES and not m.startswith("check_")]
     spec = judge if judge is not None else suite.spec.judge
     cases = {s.case_id: Case(id=s.case_id, question=s.question, expected_answer=s.expected_answer,
                              expected_sources=s.expected_sources, tags=s.tags, answerable=s.answerable,
                              distractors=s.distractors) for s in source.samples}
+    checks = [m for m in check_metrics(suite.spec.checks, suite.cases) if m.spec.name in requested]
     check_metric_names(names, list(cases.values()), lambda i: "--metrics", spec)
     context = BuildContext(suite.corpus, suite.directory, cache_dir)
-    the_judge, scorers, judge_info = build_scoring(spec, names, context, suite.spec.abstention)
+    the_judge, built, judge_info = build_scoring(spec, names, context, suite.spec.abstention)
+    scorers: list[Any] = [*built, *checks]
     manifest = source.manifest.model_copy(update={
         "run_id": new_run_id(), "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "metrics": [*(m.spec for m in scorers), *OPERATIONAL], "judge": judge_info, "source_run": source.run_id,

@@ -152,3 +152,78 @@ def test_an_abstention_metric_without_unanswerable_cases_is_a_suite_error(tmp_pa
     (tmp_path / "suite.yaml").write_text(SUITE.replace("answerable: false, ", ""))
     with pytest.raises(EvalkitError, match="is measured on unanswerable cases, and every case is answerable"):
         load_suite(tmp_path / "suite.yaml")
+
+
+SCHEMA = {"type": "object", "required": ["answer", "confidence"],
+          "properties": {"answer": {"type": "string"}, "confidence": {"type": "number", "maximum": 1}}}
+
+
+@pytest.mark.parametrize(("rules", "answer", "failed"), [
+    ({"json_schema": SCHEMA}, '{"answer": "Rollo", "confidence": 0.9}', []),
+    ({"json_schema": SCHEMA}, '{"answer": "Rollo"', ["not JSON (Expecting ',' delimiter at column 19)"]),
+    ({"json_schema": SCHEMA}, '{"answer": 7, "confidence": 3}',
+     ["answer: 7 is not of type 'string'", "confidence: 3 is greater than the maximum of 1"]),
+    ({"json_schema": SCHEMA}, '{"answer": "x"}', ["the answer: 'confidence' is a required property"]),
+    ({"regex": r"\[[^\]]+\]"}, "Rollo [d1].", []),
+    ({"regex": r"\[[^\]]+\]"}, "Rollo.", ["does not match /\\[[^\\]]+\\]/"]),
+    ({"max_words": 3}, "One two three [d1].", []),  # citation marks are not words
+    ({"max_words": 2}, "One two three.", ["3 words, more than 2"]),
+    ({"max_chars": 5}, "123456", ["6 characters, more than 5"]),
+    ({"contains": ["refund", "30 days"]}, "A REFUND, yes.", []),
+    ({"contains": ["refund", "30 days"], "match": "all"}, "A refund.", ["does not contain ['30 days']"]),
+    ({"contains": ["refund"]}, "", ["does not contain any of ['refund']"]),
+    ({"not_contains": ["sorry", "as an AI"]}, "Sorry, as an ai I cannot.", ["contains ['sorry', 'as an AI']"]),
+    ({"starts_with": "Yes"}, "  Yes, within 30 days.", []),
+    ({"starts_with": "Yes"}, "No.", ["does not start with 'Yes'"]),
+])
+def test_checks(rules: dict, answer: str, failed: list[str]) -> None:
+    from evalkit.core.specs import CheckSpec
+    from evalkit.metrics.checks import failures
+
+    assert failures(CheckSpec(name="c", **rules), answer) == failed
+
+
+CHECKED = """name: checked
+cases:
+  - {id: q1, question: 'Refund window?', expected_answer: 30 days}
+  - id: q2
+    question: 'Can I pay in bitcoin?'
+    checks: [{name: says_no, starts_with: 'No'}]
+candidates:
+  - {name: product, kind: recorded, path: outputs.jsonl}
+metrics: [token_f1]
+checks:
+  - {name: json, json_schema: schema.json}
+  - {name: short, max_words: 12}
+gates:
+  - {metric: check_json, min: 1.0}
+"""
+
+
+def test_checks_are_metrics_gates_can_use(tmp_path: Path) -> None:
+    (tmp_path / "schema.json").write_text(json.dumps(SCHEMA))
+    (tmp_path / "outputs.jsonl").write_text(
+        json.dumps({"id": "q1", "answer": json.dumps({"answer": "30 days", "confidence": 0.8})}) + "\n"
+        + json.dumps({"id": "q2", "answer": "Yes, of course we take bitcoin and every other coin you can name."}) + "\n")
+    (tmp_path / "suite.yaml").write_text(CHECKED)
+    finished = run_suite_file(tmp_path / "suite.yaml", tmp_path)
+    metrics = finished.summary.candidate("product").metrics
+    assert (metrics["check_json"].value, metrics["check_short"].value) == (0.5, 0.5)
+    assert (metrics["check_says_no"].value, metrics["check_says_no"].n, metrics["check_says_no"].n_skipped) == (0.0, 1, 1)
+    q2 = next(s for s in finished.samples if s["case_id"] == "q2")["scores"]
+    assert q2["check_json"]["details"]["failed"] == ["not JSON (Expecting value at column 1)"]
+    assert q2["check_says_no"]["details"]["failed"] == ["does not start with 'No'"]
+    (gate,) = finished.verdicts
+    assert not gate.passed and gate.message == "check_json mean = 0.5000, needs mean >= 1"
+
+
+def test_a_schema_that_is_not_a_schema_is_a_suite_error(tmp_path: Path) -> None:
+    from evalkit.config.suite import load_suite
+
+    (tmp_path / "schema.json").write_text(json.dumps({"type": "banana"}))
+    (tmp_path / "outputs.jsonl").write_text("")
+    (tmp_path / "suite.yaml").write_text(CHECKED)
+    with pytest.raises(EvalkitError) as info:
+        load_suite(tmp_path / "suite.yaml")
+    assert str(info.value).startswith(f"{tmp_path / 'suite.yaml'}:11: checks[0].json_schema: not a valid JSON Schema: "
+                                      "'banana' is not valid under any of the given schemas")
