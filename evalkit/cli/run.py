@@ -45,6 +45,7 @@ def run(
     allow_skipped: Annotated[bool, typer.Option(help="Let gates on candidates skipped for missing credentials pass.")] = False,
     resume: Annotated[str | None, typer.Option(help="Continue a run: `--resume` alone takes the suite's newest incomplete run, `--resume RUN_DIR` that one. Stored samples are kept; only the missing ones run.", show_default=False)] = None,
     retry_errors: Annotated[bool, typer.Option(help="With --resume: also run again the samples that errored (the newest run, complete or not).")] = False,
+    max_usd: Annotated[float | None, typer.Option(min=0, help="Stop starting new samples once this many dollars are spent (over the suite's budget); the run can be resumed.")] = None,
 ) -> None:
     """Run a suite: every candidate on every case, then metrics, gates, results, MLflow and the HTML report."""
     import asyncio
@@ -73,7 +74,7 @@ def run(
     options = RunOptions(reports_dir=reports_dir, cache_dir=cache_dir or default_cache_dir(),
                          max_error_rate=max_error_rate, concurrency=concurrency, baseline=baseline,
                          tracking_uri=tracking_uri, use_cache=cache and repeat == 1, refresh=refresh,
-                         allow_skipped=allow_skipped, resume=resume_dir, retry_errors=retry_errors)
+                         allow_skipped=allow_skipped, resume=resume_dir, retry_errors=retry_errors, max_usd=max_usd)
     runs = []
     for number in range(1, repeat + 1):
         if repeat > 1:
@@ -111,3 +112,35 @@ def _record_noise(runs: list[Any], baseline: str | None, tracking_uri: str | Non
         table.add_row(metric, *(f"{noise[c][metric]['sd']:.4f}" if metric in noise[c] else "–" for c in noise))
     out.print(table)
     return finish_folder(last, complete=True, baseline=baseline, tracking_uri=tracking_uri, noise=noise)
+
+
+@app.command()
+def plan(
+    suite: SuiteArg,
+    latency_s: Annotated[float, typer.Option(min=0, help="Assumed seconds per model call, for the time estimate.")] = 1.0,
+    limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N cases.")] = None,
+) -> None:
+    """What a run will cost, without calling anything: model calls, tokens, dollars and time per candidate and judge."""
+    from rich.table import Table
+
+    from evalkit.config.suite import load_suite
+    from evalkit.run.estimate import ANSWER_TOKENS, estimate
+
+    loaded = load_suite(suite, limit=limit)
+    estimates = estimate(loaded, latency_s)
+    if not estimates:
+        out.print(f"{loaded.name}: no candidate or judge calls a model; the run costs nothing")
+        return
+    table = Table(title=f"{loaded.name}: {len(loaded.cases)} cases, estimated before running", title_justify="left")
+    for column in ("who", "model", "calls", "input tokens", "output tokens", "cost", "time", "tokens counted by"):
+        table.add_column(column, justify="right" if column in ("calls", "input tokens", "output tokens", "cost", "time")
+                         else "left")
+    for e in estimates:
+        table.add_row(e.owner, e.model, f"{e.calls:,}", f"{e.input_tokens:,}", f"{e.output_tokens:,}",
+                      "unpriced" if e.cost_usd is None else f"${e.cost_usd:.4f}", f"{e.seconds:,.0f} s", e.tokenizer)
+    out.print(table)
+    priced = [e.cost_usd for e in estimates if e.cost_usd is not None]
+    out.print(f"total: {sum(e.calls for e in estimates):,} calls, ${sum(priced):.4f}"
+              + (" (and unpriced models)" if len(priced) < len(estimates) else ""))
+    out.print(f"assumed: answers of {ANSWER_TOKENS} tokens unless max_tokens is set; a retriever's passages fill "
+              f"top_k chunks of chunk_size tokens; {latency_s:g} s per call at each model's concurrency")

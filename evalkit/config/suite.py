@@ -17,7 +17,7 @@ from evalkit.core.corpus import Corpus
 from evalkit.core.errors import EvalkitError, did_you_mean
 from evalkit.core.readers import list_cell, read_records
 from evalkit.core.records import Case
-from evalkit.core.specs import AbstentionSpec, CheckSpec, GateSpec
+from evalkit.core.specs import AbstentionSpec, BudgetSpec, CheckSpec, GateSpec
 from evalkit.judges.spec import JUDGE_KINDS, OFFLINE_NAME, JudgeSpec
 from evalkit.metrics.operational import OPERATIONAL_NAMES
 
@@ -51,6 +51,7 @@ class SuiteSpec(_Model):
     judge: JudgeSpec | None = None  # None: the offline judge
     abstention: AbstentionSpec = AbstentionSpec()  # how an answer that declines is recognised
     checks: list[CheckSpec] = Field(default_factory=list)  # format checks on every answer: metrics check_<name>
+    budget: BudgetSpec | None = None  # a cap on spend; None: no cap
     max_error_rate: float = Field(default=0.0, ge=0, le=1)
     concurrency: int = Field(default=4, ge=1, le=256)
 

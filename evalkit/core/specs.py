@@ -87,6 +87,23 @@ class CheckSpec(BaseModel):
         return f"check_{self.name}"
 
 
+class BudgetSpec(BaseModel):
+    """A cap on what a run spends: `budget:` in a suite (or --max-usd). When reached, no new sample
+    starts; the ones in flight finish, the run stops as incomplete (exit 3) and can be resumed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_usd: float | None = Field(default=None, gt=0)  # priced model calls, candidates and judge together
+    max_calls: int | None = Field(default=None, ge=1)  # model calls sent, retries included
+
+    def reached(self, spent_usd: float, calls: int) -> str | None:
+        """Why no more work may start, or None."""
+        if self.max_usd is not None and spent_usd >= self.max_usd:
+            return f"budget reached: ${spent_usd:.4f} spent of max_usd ${self.max_usd:g}"
+        if self.max_calls is not None and calls >= self.max_calls:
+            return f"budget reached: {calls} model calls of max_calls {self.max_calls}"
+        return None
+
+
 class NoRegression(BaseModel):
     """Fail when the metric got worse against a baseline run by more than max_drop, significantly."""
 

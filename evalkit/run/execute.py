@@ -43,7 +43,8 @@ class LocalExecutor:
         async def one(item: WorkItem) -> None:
             async with semaphore:
                 sample = await sampler.sample(item)
-            emit(sample)
+            if sample is not None:  # None: the sampler starts no more work (its budget is spent)
+                emit(sample)
 
         for candidate, work in by_candidate.items():
             await sampler.prepare(candidate, work)

@@ -24,7 +24,7 @@ from evalkit.core.cache import StageCache
 from evalkit.core.errors import RunStopped
 from evalkit.core.records import Sample
 from evalkit.core.run import JudgeInfo, Run
-from evalkit.core.specs import AbstentionSpec
+from evalkit.core.specs import AbstentionSpec, BudgetSpec
 from evalkit.metrics.base import Metric, MetricContext, build_metric
 from evalkit.metrics.checks import check_metrics
 from evalkit.run.execute import Executor, LocalExecutor
@@ -67,6 +67,7 @@ class RunOptions:
     refresh: bool = False
     allow_skipped: bool = False
     resume: Path | None = None  # a run folder to continue instead of starting a new run
+    max_usd: float | None = None  # --max-usd: a spend cap for this run, over the suite's budget
     retry_errors: bool = False  # with resume: run again the samples that errored
 
 
@@ -143,8 +144,18 @@ async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Exe
     store = SampleStore(folder, manifest, resume=options.resume is not None)
     # --no-cache and --refresh compute everything; --repeat (which measures noise) implies --no-cache
     stages = StageCache(cache_dir) if options.use_cache and not options.refresh else None
+    budget = suite.spec.budget
+    if options.max_usd is not None:
+        budget = (budget or BudgetSpec()).model_copy(update={"max_usd": options.max_usd})
+
+    def spent() -> tuple[float, int]:
+        owners = [*sampler.spenders().values(), judge.stats]
+        stats = [s for s in owners if s is not None]
+        return sum(s.cost_usd for s in stats), sum(s.calls for s in stats)
+
     sampler = Sampler(suite, metrics, context, judge_missing, announce=say, stages=stages,
-                      judge_key=judge_info.model_dump(mode="json", exclude={"agreement"}))
+                      judge_key=judge_info.model_dump(mode="json", exclude={"agreement"}), budget=budget,
+                      spent=spent)
     if replayed := sampler.preload(items):
         say(f"{replayed} of {len(items)} outputs replayed from the cache")
 
@@ -162,6 +173,8 @@ async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Exe
         stopped = "interrupted"
     except StoreFull as exc:
         stopped = str(exc)
+    else:
+        stopped = sampler.stopped
     finally:
         store.close()
         if stages is not None:

@@ -13,6 +13,7 @@ from evalkit.core.cache import StageCache, content_key
 from evalkit.core.errors import EvalkitError, short_error
 from evalkit.core.records import Case, Output, Sample, Score
 from evalkit.core.redact import Redactor, named_secrets
+from evalkit.core.specs import BudgetSpec
 from evalkit.metrics.base import Metric
 from evalkit.run.passages import PassageTexts
 from evalkit.run.plan import WorkItem
@@ -29,7 +30,8 @@ class Sampler:
 
     def __init__(self, suite: Suite, metrics: list[Metric], context: BuildContext, judge_missing: str | None,
                  announce: Callable[[str], None] | None = None, stages: StageCache | None = None,
-                 judge_key: Any = None):
+                 judge_key: Any = None, budget: BudgetSpec | None = None,
+                 spent: Callable[[], tuple[float, int]] | None = None):
         self._configs = {config.name: config for config in suite.candidates}
         self.metrics, self.context, self.judge_missing = metrics, context, judge_missing
         self._redact = Redactor(named_secrets([*suite.candidates, *([suite.spec.judge] if suite.spec.judge else [])]))
@@ -41,6 +43,8 @@ class Sampler:
         self._params = {config.name: config.params() for config in suite.candidates}
         self._passages = PassageTexts(context)
         self._cached: dict[str, Output] = {}  # work key -> output replayed from the stage cache
+        self.budget, self._spent = budget, spent
+        self.stopped: str | None = None  # why no new sample may start (the budget was reached)
 
     def output_key(self, item: WorkItem) -> str | None:
         """The stage-cache key of an item's output, or None for a candidate whose outputs are not
@@ -76,9 +80,14 @@ class Sampler:
         except Exception as exc:
             self._failures[name] = f"prepare failed: {short_error(exc)}"
 
-    async def sample(self, item: WorkItem) -> Sample:
+    async def sample(self, item: WorkItem) -> Sample | None:
+        """The item's sample; None when the budget was reached before it started (it is left to a resume)."""
         if (cached := self._cached.get(item.key)) is not None:
             return await self._scored(item, None, cached)
+        if self.budget is not None and self._spent is not None and self.stopped is None:
+            self.stopped = self.budget.reached(*self._spent())
+        if self.stopped is not None:
+            return None
         failure = self._failures.get(item.candidate)
         output = Output(error=failure) if failure else await self._answer(self.candidates[item.candidate], item.case)
         stored = output.model_copy(update={"passages": [p.stored() for p in output.passages],
