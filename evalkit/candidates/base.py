@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,6 +29,7 @@ class BuildContext:
     cache_dir: Path
     use_cache: bool = True  # model-call cache; False with --no-cache
     refresh: bool = False  # re-call models and overwrite their cache entries (--refresh)
+    as_of: dt.date | None = None  # the suite's date: retrievers with current_only keep documents current then
     # what candidates of one run share and nothing outlives: indexes built once per setting
     shared: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 

@@ -32,6 +32,7 @@ class RetrieverSpec(_Spec):
     model: str = Field(default="all-MiniLM-L6-v2", description="dense: the local embedding model")
     max_tokens: int = Field(default=128, ge=16, le=512, description="dense: tokens embedded per chunk")
     rrf_k: int = Field(default=60, ge=1, description="hybrid: reciprocal rank fusion constant")
+    current_only: bool = Field(default=False, description="keep only documents current at the suite's as_of date")
 
 
 class ExtractiveSpec(_Spec):
@@ -102,8 +103,12 @@ class RagCandidate:
         assert self._index is not None
         passages: list[Passage] = []
         documents: set[str] = set()
+        corpus, day = self._context.corpus, self._context.as_of
         for position, score in hits:
             chunk = self._index.chunks[position]
+            if self.config.retriever.current_only and corpus is not None and day is not None and \
+                    corpus.valid_at(chunk.doc_id, day) is False:
+                continue  # outdated or replaced at the suite's date
             if chunk.doc_id not in documents and len(documents) == top_k:
                 break
             documents.add(chunk.doc_id)

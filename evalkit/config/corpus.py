@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from typing import Any
 
 from evalkit.core.corpus import Corpus, Document
 from evalkit.core.errors import EvalkitError
@@ -33,10 +35,25 @@ def load_corpus(
             raise EvalkitError(f"duplicate document id '{doc_id}' (first on line {seen[doc_id]})", where=where)
         seen[doc_id] = number
         title = row.get(title_field) if title_field else None
-        documents.append(Document(doc_id, str(row[text_field]), str(title) if title else ""))
+        dates = {name: _date(row.get(name), where, name) for name in ("valid_from", "valid_to")}
+        superseded = row.get("superseded_by")
+        documents.append(Document(doc_id, str(row[text_field]), str(title) if title else "", **dates,
+                                  superseded_by=str(superseded) if superseded else None))
     if not documents:
         raise EvalkitError("the corpus has no documents", where=str(path))
     return Corpus.of(documents)
+
+
+def _date(value: Any, where: str, field: str) -> dt.date | None:
+    """A document's date: an ISO date (2018-06-30) or a year (2018: its first day)."""
+    if value is None or value == "" or (isinstance(value, float) and value != value):
+        return None
+    text = str(value).strip()
+    try:
+        return dt.date(int(text), 1, 1) if text.isdigit() and len(text) == 4 else dt.date.fromisoformat(text)
+    except ValueError:
+        raise EvalkitError(f"{field} is not a date: {text!r}", where=where,
+                           hint="write an ISO date like 2018-06-30, or a year") from None
 
 
 def _load_folder(folder: Path) -> Corpus:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ class SuiteSpec(_Model):
     abstention: AbstentionSpec = AbstentionSpec()  # how an answer that declines is recognised
     checks: list[CheckSpec] = Field(default_factory=list)  # format checks on every answer: metrics check_<name>
     budget: BudgetSpec | None = None  # a cap on spend; None: no cap
+    as_of: dt.date | None = None  # the date answers and sources must be current at; None: today
     max_error_rate: float = Field(default=0.0, ge=0, le=1)
     concurrency: int = Field(default=4, ge=1, le=256)
 
@@ -80,6 +82,10 @@ class Suite:
     @property
     def directory(self) -> Path:
         return self.path.parent
+
+    @property
+    def as_of(self) -> dt.date:
+        return self.spec.as_of or dt.date.today()
 
     def resolve(self, relative: str) -> Path:
         return (self.directory / relative).resolve()
@@ -115,7 +121,8 @@ def load_suite(path: Path, *, limit: int | None = None) -> Suite:
     if corpus is not None:
         _check_sources(cases, case_locations, corpus)
 
-    check_metric_names(spec.metrics, cases, lambda i: source.where(("metrics", i)), spec.judge, spec.abstention)
+    check_metric_names(spec.metrics, cases, lambda i: source.where(("metrics", i)), spec.judge, spec.abstention,
+                       corpus)
     checks = [c.metric for c in spec.checks] + [c.metric for case in cases for c in case.checks]
     for i, gate in enumerate(spec.gates):
         if gate.metric not in spec.metrics and gate.metric not in OPERATIONAL_NAMES and gate.metric not in checks:
@@ -187,13 +194,13 @@ class _ValidationJudge:
 
 
 def check_metric_names(names: list[str], cases: list[Case], where: Any, judge: Any = None,
-                       abstention: AbstentionSpec | None = None) -> None:
+                       abstention: AbstentionSpec | None = None, corpus: Corpus | None = None) -> None:
     """Reject unknown metric names, model-judged metrics without a model judge, and metrics no case
     has data for."""
     from evalkit.metrics.base import MetricContext, build_metric
 
     context = MetricContext(judge=_ValidationJudge(judge), endpoint=judge.endpoint if judge else None,
-                            abstention=abstention or AbstentionSpec())
+                            abstention=abstention or AbstentionSpec(), corpus=corpus)
     seen: set[str] = set()
     for i, name in enumerate(names):
         if name in seen:
@@ -290,7 +297,8 @@ def _split_lists(row: dict[str, Any], where: str) -> dict[str, Any]:
     for key, value in row.items():
         if value is None or value == "" or (isinstance(value, float) and value != value):
             continue
-        out[key] = list_cell(value, where, key) if key in ("expected_sources", "tags", "distractors") else value
+        listed = ("expected_sources", "tags", "distractors", "stale_answers")
+        out[key] = list_cell(value, where, key) if key in listed else value
     return out
 
 

@@ -29,6 +29,7 @@ class Case(BaseModel):
     answerable: bool = True  # false: the sources cannot answer it, and the right answer is to decline
     distractors: list[str] = Field(default_factory=list)  # tempting wrong answers to an unanswerable question
     checks: list[CheckSpec] = Field(default_factory=list)  # format checks for this case's answer only
+    stale_answers: list[str] = Field(default_factory=list)  # answers that were right at an earlier date
 
 
 class _Record(BaseModel):
@@ -94,6 +95,7 @@ class Sample(_Record):
     tags: list[str] = Field(default_factory=list)
     answerable: bool = True
     distractors: list[str] = Field(default_factory=list)
+    stale_answers: list[str] = Field(default_factory=list)
     output: Output
     scores: dict[str, Score] = Field(default_factory=dict)
     score_s: float = 0.0  # time spent scoring

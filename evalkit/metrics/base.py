@@ -17,6 +17,9 @@ from evalkit.core.registry import Registry
 from evalkit.core.specs import AbstentionSpec, MetricSpec
 
 if TYPE_CHECKING:
+    import datetime as dt
+
+    from evalkit.core.corpus import Corpus
     from evalkit.core.judge import Judge
     from evalkit.core.records import Case, Output, Score
     from evalkit.models.endpoints import EndpointSpec
@@ -35,6 +38,8 @@ class MetricContext:
     judge: Judge  # the suite's judge (offline, model or ragas)
     endpoint: EndpointSpec | None = None  # the judge's model, for metrics computed by ragas
     abstention: AbstentionSpec = field(default_factory=AbstentionSpec)  # how a declining answer is recognised
+    corpus: Corpus | None = None  # the suite's documents, with their dates
+    as_of: dt.date | None = None  # the date sources must be current at
 
 
 MetricFactory = Callable[[str, "int | None", MetricContext], Metric]
@@ -43,7 +48,8 @@ metric_registry: Registry[MetricFactory] = Registry(
     "metric",
     "evalkit.metrics",
     builtins=("evalkit.metrics.retrieval", "evalkit.metrics.answer", "evalkit.metrics.grounding",
-              "evalkit.metrics.ragas", "evalkit.metrics.citations", "evalkit.metrics.abstention"),
+              "evalkit.metrics.ragas", "evalkit.metrics.citations", "evalkit.metrics.abstention",
+              "evalkit.metrics.freshness"),
 )
 
 _NAME = re.compile(r"^(?P<base>[a-z][a-z0-9_]*)(?:@(?P<k>\d+))?$")

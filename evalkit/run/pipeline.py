@@ -71,15 +71,16 @@ class RunOptions:
     retry_errors: bool = False  # with resume: run again the samples that errored
 
 
-def build_scoring(spec: Any, metric_names: list[str], context: BuildContext,
-                  abstention: AbstentionSpec | None = None) -> tuple[Any, list[Metric], JudgeInfo]:
+def build_scoring(spec: Any, metric_names: list[str], context: BuildContext, abstention: AbstentionSpec | None = None,
+                  as_of: Any = None) -> tuple[Any, list[Metric], JudgeInfo]:
     """The judge a spec names (None: offline), the metrics, and how the manifest names the judge."""
     from evalkit.judges.calibration import agreement_note
     from evalkit.judges.factory import build_judge
 
     judge = build_judge(spec, context.call_cache)
     endpoint = spec.endpoint if spec is not None else None
-    metric_context = MetricContext(judge=judge, endpoint=endpoint, abstention=abstention or AbstentionSpec())
+    metric_context = MetricContext(judge=judge, endpoint=endpoint, abstention=abstention or AbstentionSpec(),
+                                   corpus=context.corpus, as_of=as_of)
     metrics = [build_metric(name, metric_context) for name in metric_names]
     info = JudgeInfo(name=judge.name, kind=judge.kind,
                      spec=spec.model_dump(mode="json") if spec is not None else {"kind": "offline"},
@@ -116,8 +117,10 @@ def usable_cache(folder: Path) -> Iterator[Path]:
 
 async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Executor | None,
                progress: Progress | None) -> Run:
-    context = BuildContext(suite.corpus, suite.directory, cache_dir, options.use_cache, options.refresh)
-    judge, metrics, judge_info = build_scoring(suite.spec.judge, suite.spec.metrics, context, suite.spec.abstention)
+    context = BuildContext(suite.corpus, suite.directory, cache_dir, options.use_cache, options.refresh,
+                           as_of=suite.as_of)
+    judge, metrics, judge_info = build_scoring(suite.spec.judge, suite.spec.metrics, context, suite.spec.abstention,
+                                               suite.as_of)
     metrics += check_metrics(suite.spec.checks, suite.cases)
     max_error_rate = suite.spec.max_error_rate if options.max_error_rate is None else options.max_error_rate
     plan = plan_run(suite, [m.spec for m in metrics], judge_info, max_error_rate=max_error_rate,

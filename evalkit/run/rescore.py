@@ -45,11 +45,11 @@ async def rescore(source: Run, *, reports_dir: Path, cache_dir: Path, metrics: l
     spec = judge if judge is not None else suite.spec.judge
     cases = {s.case_id: Case(id=s.case_id, question=s.question, expected_answer=s.expected_answer,
                              expected_sources=s.expected_sources, tags=s.tags, answerable=s.answerable,
-                             distractors=s.distractors) for s in source.samples}
+                             distractors=s.distractors, stale_answers=s.stale_answers) for s in source.samples}
     checks = [m for m in check_metrics(suite.spec.checks, suite.cases) if m.spec.name in requested]
     check_metric_names(names, list(cases.values()), lambda i: "--metrics", spec)
-    context = BuildContext(suite.corpus, suite.directory, cache_dir)
-    the_judge, built, judge_info = build_scoring(spec, names, context, suite.spec.abstention)
+    context = BuildContext(suite.corpus, suite.directory, cache_dir, as_of=suite.as_of)
+    the_judge, built, judge_info = build_scoring(spec, names, context, suite.spec.abstention, suite.as_of)
     scorers: list[Any] = [*built, *checks]
     manifest = source.manifest.model_copy(update={
         "run_id": new_run_id(), "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -127,6 +127,7 @@ class Sampler:
         return Sample(candidate=item.candidate, case_id=case.id, key=item.key, question=case.question,
                       expected_answer=case.expected_answer, expected_sources=list(case.expected_sources),
                       tags=list(case.tags), answerable=case.answerable, distractors=list(case.distractors),
+                      stale_answers=list(case.stale_answers),
                       output=stored, scores=in_order,
                       score_s=round(time.perf_counter() - started, 6), cached=fresh is None)
 
