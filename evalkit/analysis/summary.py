@@ -37,7 +37,8 @@ def summarize(manifest: RunManifest, samples: list[Sample],
     """Per candidate and metric: n, the metric's statistic and its 95% bootstrap CI over the samples
     that have a value; errors and not-applicable samples counted apart, never averaged in."""
     by_candidate: dict[str, list[Sample]] = {c.name: [] for c in manifest.candidates}
-    for sample in samples:
+    # in suite order, whatever order they finished in: a bootstrap CI depends on the order of its values
+    for sample in sorted(samples, key=lambda s: s.position):
         by_candidate.setdefault(sample.candidate, []).append(sample)
     summaries = []
     for candidate in manifest.candidates:

@@ -89,6 +89,7 @@ class Sample(_Record):
     candidate: str
     case_id: str
     key: str = ""  # content key of the work item (case and candidate config); "" in evalkit.run/1
+    position: int = -1  # the case's place in the suite (samples are stored as they finish, in any order)
     question: str
     expected_answer: str | None = None
     expected_sources: list[str] = Field(default_factory=list)

@@ -126,6 +126,7 @@ class Summary(_Record):
     gates: list[Verdict] = Field(default_factory=list)
     noise: dict[str, Any] | None = None
     judges: dict[str, Any] = Field(default_factory=dict)  # usage of judge model calls
+    verdict: list[str] = Field(default_factory=list)  # what the numbers mean for the choice (analysis.verdict)
 
     @property
     def exit_code(self) -> ExitCode:

@@ -11,6 +11,7 @@ from typing import Any
 
 from evalkit.analysis.gates import BaselineResolver, evaluate_gates
 from evalkit.analysis.summary import summarize
+from evalkit.analysis.verdict import verdict
 from evalkit.core.records import Sample
 from evalkit.core.run import RunManifest, Summary
 
@@ -29,4 +30,5 @@ def finish(manifest: RunManifest, samples: list[Sample], *, usage: dict[str, Any
         error_rate=(errored + missing) / max(1, manifest.expected_samples),
         max_error_rate=manifest.max_error_rate, candidates=candidates, gates=verdicts, noise=noise,
         judges={name: value for name, value in usage.items() if name.startswith("judge:")},
+        verdict=verdict(manifest, candidates, samples),
     )

@@ -29,6 +29,7 @@ class WorkItem:
     candidate: str
     case: Case
     key: str  # content key: the case and the candidate's config
+    position: int = 0  # the case's place in the suite
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,6 @@ def plan_run(suite: Suite, metrics: list[MetricSpec], judge: JudgeInfo | None, *
         metrics=[*metrics, *(spec for spec in OPERATIONAL if spec.name not in listed)],
         judge=judge, gates=list(suite.spec.gates), max_error_rate=max_error_rate, allow_skipped=allow_skipped,
     )
-    items = [WorkItem(info.name, case, content_key("work", case.model_dump(mode="json"), info.config_hash))
-             for info in candidates if not info.skipped for case in suite.cases]
+    items = [WorkItem(info.name, case, content_key("work", case.model_dump(mode="json"), info.config_hash), position)
+             for info in candidates if not info.skipped for position, case in enumerate(suite.cases)]
     return Plan(manifest, items)

@@ -124,7 +124,8 @@ class Sampler:
                 self.stages.put_many("score", {keys[name]: score.model_dump_json()
                                                for name, score in computed.items() if not score.error})
         in_order = {m.spec.name: scores[m.spec.name] for m in self.metrics}
-        return Sample(candidate=item.candidate, case_id=case.id, key=item.key, question=case.question,
+        return Sample(candidate=item.candidate, case_id=case.id, key=item.key, position=item.position,
+                      question=case.question,
                       expected_answer=case.expected_answer, expected_sources=list(case.expected_sources),
                       tags=list(case.tags), answerable=case.answerable, distractors=list(case.distractors),
                       stale_answers=list(case.stale_answers),

@@ -68,6 +68,10 @@ class ConsoleSink:
         for candidate in summary.candidates:
             if candidate.skipped:
                 self.console.print(f"[yellow]skipped {candidate.name}: {candidate.skipped}[/yellow]")
+        if summary.verdict:
+            self.console.print("[bold]verdict[/bold] (paired on shared cases; rules in evalkit/analysis/verdict.py):")
+            for line in summary.verdict:
+                self.console.print(f"  {line}", soft_wrap=True, markup=False)
         print_verdicts(self.console, summary.gates)
         if summary.n_errored_samples:
             self.console.print(f"[yellow]{summary.n_errored_samples} of {summary.n_samples} samples errored "

@@ -80,6 +80,8 @@ def log_run(run: Run, tracking_uri: str | None = None) -> str:
             if (run.folder / file).is_file():
                 mlflow.log_artifact(str(run.folder / file))
         mlflow.log_metric("gates_failed", float(sum(not g.passed for g in run.summary.gates)))
+        if run.summary.verdict:
+            mlflow.log_text("\n".join(f"- {line}" for line in run.summary.verdict) + "\n", "verdict.md")
         by_name = {c.name: c for c in manifest.candidates}
         judged = {f"evalkit.judge.{metric_key(spec.name)}": manifest.judge_label(spec) or ""
                   for spec in manifest.metrics if spec.judge}

@@ -1,0 +1,89 @@
+"""The verdict: what a run's numbers mean for choosing between candidates, in a few sentences.
+
+Computed from the run, by explicit rules, never a fixed text:
+1. For each headline metric the run has, in this order (answer correctness: token_f1,
+   factual_correctness, rouge_l; retrieval: ndcg@k, recall@k; grounding: faithfulness;
+   citations: citation_recall; abstention: abstain_rate_unanswerable; freshness:
+   stale_answer_rate), the best candidate (by the metric's direction) is compared with every other
+   on the cases both have a value for: the paired difference of the metric's statistic with its 95%
+   bootstrap CI. A difference whose CI excludes 0 is stated as a difference; otherwise it is said
+   to be not significant.
+2. Format checks: the share of answers that fail any check, per candidate.
+3. Latency and cost: p50 latency per candidate, and cost per 1,000 answers where priced.
+Scores in 0..1 are spoken of in points (0.41 is 41 points); other units as they are.
+"""
+
+from __future__ import annotations
+
+from evalkit.analysis.paired import compare
+from evalkit.analysis.values import per_case_values
+from evalkit.core.records import Sample
+from evalkit.core.run import CandidateSummary, RunManifest
+from evalkit.core.specs import MetricSpec
+
+HEADLINES = ("token_f1", "factual_correctness", "rouge_l", "ndcg", "recall", "faithfulness", "citation_recall",
+             "abstain_rate_unanswerable", "stale_answer_rate")
+MAX_HEADLINES = 3
+
+
+def _number(spec: MetricSpec, value: float) -> str:
+    return str(round(value * 100)) if spec.unit == "score" else f"{value + 0.0:.3g}"
+
+
+def _unit(spec: MetricSpec) -> str:
+    return "points" if spec.unit == "score" else spec.unit
+
+
+def _comparisons(spec: MetricSpec, samples: list[Sample], summaries: list[CandidateSummary]) -> list[str]:
+    ranked = [s for s in summaries if s.metrics[spec.name].value is not None]
+    if len(ranked) < 2:
+        return []
+    best = max(ranked, key=lambda s: spec.sign * (s.metrics[spec.name].value or 0.0))
+    lines = []
+    for other in ranked:
+        if other is best:
+            continue
+        a, b = per_case_values(samples, best.name, spec), per_case_values(samples, other.name, spec)
+        shared = sorted(set(a) & set(b))
+        if len(shared) < 2:
+            continue
+        result = compare([b[c] for c in shared], [a[c] for c in shared], aggregate=spec.aggregate, sign=spec.sign)
+        low, high = sorted((spec.sign * result.ci_low, spec.sign * result.ci_high))  # the improvement
+        ci = f"95% CI {_number(spec, low)} to {_number(spec, high)}, {len(shared)} cases"
+        amount = f"{_number(spec, abs(result.diff))} {_unit(spec)}"
+        better = "lower" if spec.direction == "lower" else "higher"
+        if low == high == 0:
+            lines.append(f"{spec.name}: {best.name} and {other.name} are the same on every case ({len(shared)} cases)")
+        elif low > 0:
+            lines.append(f"{best.name} scores {spec.name} {amount} {better} than {other.name} ({ci})")
+        else:
+            lines.append(f"{spec.name}: {best.name} and {other.name} differ by {amount}, not significant ({ci})")
+    return lines
+
+
+def verdict(manifest: RunManifest, summaries: list[CandidateSummary], samples: list[Sample]) -> list[str]:
+    """The verdict's sentences for a run (none for a run of one candidate and no checks)."""
+    lines: list[str] = []
+    specs = {spec.base: spec for spec in reversed(manifest.metrics)}  # the first spec of each base
+    for base in [b for b in HEADLINES if b in specs][:MAX_HEADLINES]:
+        lines += _comparisons(specs[base], samples, summaries)
+    checks = [spec for spec in manifest.metrics if spec.base == "check"]
+    if checks:
+        shares = []
+        for summary in summaries:
+            answers = [s for s in samples if s.candidate == summary.name and not s.output.error]
+            failing = sum(any((s.scores.get(c.name) and s.scores[c.name].value == 0.0) for c in checks)
+                          for s in answers)
+            if answers:
+                shares.append(f"{summary.name} {failing / len(answers):.0%}")
+        lines.append("answers failing a format check: " + ", ".join(shares))
+    ops = []
+    for summary in summaries:
+        latency, cost = summary.metrics.get("latency_p50"), summary.metrics.get("cost")
+        if latency is None or latency.value is None:
+            continue
+        priced = f", ${cost.value * 1000:.2f} per 1,000 answers" if cost is not None and cost.value is not None else ""
+        ops.append(f"{summary.name} {latency.value * 1000:.1f} ms{priced}")
+    if len(ops) > 1 or (ops and lines):
+        lines.append("p50 latency: " + "; ".join(ops))
+    return lines
