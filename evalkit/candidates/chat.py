@@ -6,11 +6,11 @@ Prompts are jinja2 templates; the defaults ask the model to cite passages as [do
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
+from evalkit.core.text import parse_citations
 from evalkit.models.endpoints import EndpointSpec
 
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ RAG_SYSTEM = ("Answer the question using only the passages. After each sentence,
 RAG_PROMPT = "Passages:\n{% for p in passages %}[{{ p.doc_id }}] {{ p.text }}\n\n{% endfor %}Question: {{ question }}"
 CLOSED_SYSTEM = "Answer the question concisely and factually."
 CLOSED_PROMPT = "{{ question }}"
-_BRACKETS = re.compile(r"\[([^\[\]\n]{1,300})\]")
 
 
 class ChatSpec(EndpointSpec):
@@ -30,13 +29,6 @@ class ChatSpec(EndpointSpec):
     kind: Literal["chat"] = "chat"
     system: str = RAG_SYSTEM
     prompt: str = Field(default=RAG_PROMPT, description="jinja2 template with `question` and `passages`")
-
-
-def parse_citations(answer: str) -> list[str]:
-    """Doc ids cited as [id] or [id1, id2], in order of first citation. Every cited id is kept, also
-    one that was not retrieved (evalkit.metrics.citations measures those)."""
-    cited = (part.strip() for group in _BRACKETS.findall(answer) for part in re.split(r"[,;]", group))
-    return list(dict.fromkeys(doc for doc in cited if doc))
 
 
 class ChatGenerator:

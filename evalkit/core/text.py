@@ -46,3 +46,25 @@ def normalize_answer(text: str) -> str:
 def strip_citations(answer: str) -> str:
     """The answer without its citation marks ([doc-id]): what it says, for answer metrics and judges."""
     return _CITATION.sub("", answer)
+
+
+_BRACKETS = re.compile(r"\[([^\[\]\n]{1,300})\]")
+_CITED_SPAN = re.compile(r"([^\[\]]+?)\s*((?:\[[^\[\]\n]{1,300}\]\s*)+)")
+
+
+def parse_citations(answer: str) -> list[str]:
+    """Doc ids cited as [id] or [id1, id2], in order of first citation. Every cited id is kept, also
+    one that was not retrieved (evalkit.metrics.citations measures those)."""
+    cited = (part.strip() for group in _BRACKETS.findall(answer) for part in re.split(r"[,;]", group))
+    return list(dict.fromkeys(doc for doc in cited if doc))
+
+
+def cited_spans(answer: str) -> list[tuple[str, list[str]]]:
+    """(text, the ids it cites) for each stretch of the answer that ends in citation marks: the
+    convention of citing after each sentence ("Aspirin reduces fever [d1]. It is cheap [d2].")."""
+    spans = []
+    for match in _CITED_SPAN.finditer(answer):
+        text = match.group(1).strip(" .;,")
+        if text and (ids := parse_citations(match.group(2))):
+            spans.append((text, ids))
+    return spans

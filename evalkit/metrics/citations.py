@@ -9,15 +9,21 @@ that was never retrieved: that is what `unsupported_citation_rate` measures.
 - `citation_recall` = |cited ∩ expected| / |expected|; an answer that cites nothing scores 0.
 - `unsupported_citation_rate` = |cited − retrieved| / |cited| (lower is better): the answer cites
   something it never saw; n/a for an answer that cites nothing.
+- `citation_support`: the share of cited statements (the text before each group of citation marks)
+  that the passages they cite support, by the suite's judge; a statement citing only documents
+  that were not retrieved is unsupported. n/a for an answer that cites nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from evalkit.core.judge import Judge
 from evalkit.core.records import Case, Output, Score
 from evalkit.core.specs import MetricSpec
+from evalkit.core.text import cited_spans
 from evalkit.metrics.base import MetricContext, metric_registry
 
 
@@ -63,3 +69,34 @@ for _base, _needs in _NEEDS.items():
                                          direction="lower" if base.startswith("unsupported") else "higher"))
 
     metric_registry.register(_base)(_factory)
+
+
+@dataclass
+class CitationSupport:
+    spec: MetricSpec
+    judge: Judge
+
+    async def score(self, case: Case, output: Output) -> Score:
+        spans = cited_spans(output.answer)
+        if not spans:
+            return Score(skipped="the answer cites nothing")
+        checked: list[dict[str, Any]] = []
+        for text, cited in spans:
+            passages = [p for p in output.passages if p.doc_id in cited]
+            if not passages:
+                checked.append({"statement": text, "cited": cited, "supported": False,
+                                "reason": "cites no retrieved passage"})
+                continue
+            verdict = await self.judge.faithfulness(case.question, text, passages)
+            supported = verdict.score == 1.0  # every claim of the statement, by the passages it cites
+            checked.append({"statement": text, "cited": cited, "supported": supported,
+                            "reason": "" if supported else "; ".join(c.reason for c in verdict.claims if c.reason)})
+        value = sum(bool(item["supported"]) for item in checked) / len(checked)
+        return Score(value=value, details={"judge": self.judge.name, "statements": checked})
+
+
+@metric_registry.register("citation_support")
+def _support(name: str, k: int | None, context: MetricContext) -> CitationSupport:
+    spec = MetricSpec(name=name, base="citation_support", needs=("answer", "passages", "judge"),
+                      judge=context.judge.name)
+    return CitationSupport(spec, context.judge)

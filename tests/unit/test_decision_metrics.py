@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.candidates.chat import parse_citations
 from evalkit.core.errors import EvalkitError
 from evalkit.core.records import Case, Output, Passage
 from evalkit.core.specs import AbstentionSpec
+from evalkit.core.text import parse_citations
 from evalkit.metrics.abstention import declines, gives_distractor
 from evalkit.metrics.citations import citation_precision, citation_recall, unsupported_citation_rate
 from tests.conftest import run_suite_file
@@ -113,12 +113,13 @@ cases:
 candidates:
   - {name: product, kind: recorded, path: outputs.jsonl}
 metrics: [citation_precision, citation_recall, unsupported_citation_rate, abstain_rate_unanswerable,
-          false_abstain_rate, distractor_rate, token_f1]
+          false_abstain_rate, distractor_rate, token_f1, citation_support]
 gates:
   - {metric: unsupported_citation_rate, max: 0.2}
 """
 OUTPUTS = [
-    {"id": "q1", "answer": "Rollo [d1].", "retrieved_ids": ["d1", "d3"], "citations": ["d1"]},
+    {"id": "q1", "answer": "Rollo [d1].", "retrieved_ids": ["d1", "d3"], "citations": ["d1"],
+     "contexts": ["Normandy was founded by Rollo.", "Other."]},
     {"id": "q2", "answer": "I don't know.", "retrieved_ids": ["d3"]},
     {"id": "q3", "answer": "Poseidon founded it [d8].", "retrieved_ids": ["d3"], "citations": ["d8"]},
     {"id": "q4", "answer": "The passages do not say.", "retrieved_ids": ["d3"]},
@@ -139,6 +140,7 @@ def test_a_recorded_suite_measures_every_new_metric(tmp_path: Path) -> None:
         "false_abstain_rate": (0.5, 2, 2),  # q2 declined an answerable question
         "distractor_rate": (0.5, 2, 2),  # q3 gave "Poseidon"
         "token_f1": (0.5, 2, 2),  # q1 "Rollo [d1]." answers "Rollo" (1.0), q2 0.0
+        "citation_support": (0.5, 2, 2),  # q1's passage d1 names Rollo; q3 cites d8, never retrieved
     }
     (verdict,) = finished.verdicts
     assert not verdict.passed and verdict.message == "unsupported_citation_rate mean = 0.5000, needs mean <= 0.2"
@@ -227,3 +229,27 @@ def test_a_schema_that_is_not_a_schema_is_a_suite_error(tmp_path: Path) -> None:
         load_suite(tmp_path / "suite.yaml")
     assert str(info.value).startswith(f"{tmp_path / 'suite.yaml'}:11: checks[0].json_schema: not a valid JSON Schema: "
                                       "'banana' is not valid under any of the given schemas")
+
+
+def test_cited_spans_pair_each_statement_with_its_marks() -> None:
+    from evalkit.core.text import cited_spans
+
+    answer = "Aspirin reduces fever [d1]. It is cheap [d2, d3]. Uncited tail."
+    assert cited_spans(answer) == [("Aspirin reduces fever", ["d1"]), ("It is cheap", ["d2", "d3"])]
+    assert cited_spans("Extractive style. [d1] Next sentence. [d2]") == [("Extractive style", ["d1"]),
+                                                                      ("Next sentence", ["d2"])]
+    assert cited_spans("nothing cited") == []
+
+
+def test_citation_support_checks_each_statement_against_what_it_cites() -> None:
+    case = Case(id="c", question="What reduces fever?")
+    passages = [Passage(doc_id="d1", text="Aspirin reduces fever in adults.", rank=1),
+                Passage(doc_id="d2", text="Water boils at 100 degrees.", rank=2)]
+    answer = "Aspirin reduces fever [d1]. Aspirin reduces fever [d2]. Water boils at 100 degrees [d9]."
+    got = score("citation_support", case, Output(answer=answer, passages=passages))
+    assert got["value"] == pytest.approx(1 / 3)  # only the first statement is supported by what it cites
+    supported = [s["supported"] for s in got["details"]["statements"]]
+    assert supported == [True, False, False]
+    assert got["details"]["statements"][2]["reason"] == "cites no retrieved passage"
+    assert score("citation_support", case, Output(answer="No marks.", passages=passages)) == {
+        "skipped": "the answer cites nothing"}
