@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,6 +48,15 @@ def v1_run(tmp_path: Path) -> Path:
     for name in ("header.json", "samples.jsonl", "summary.json", "usage.json"):
         shutil.copy(V1 / name, folder / name)
     return folder
+
+
+def evalkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a subprocess, with its cache under cwd, wide output and no MLflow server
+    named by the environment."""
+    env = {**os.environ, "EVALKIT_CACHE_DIR": str(cwd / "cache"), "COLUMNS": "250"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run([sys.executable, "-m", "evalkit", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600, check=False)
 
 
 class Finished:

@@ -1,8 +1,8 @@
 """What a run is: its manifest (what ran), its samples, and its summary (what it means).
 
-A run folder holds `manifest.json`-like `header.json` (a RunManifest), `samples.jsonl` (one
-Sample a line) and `summary.json` (a Summary, computed from the samples by one function and
-rewritable from them). Every sink reads a `Run`.
+A run folder holds `header.json` (the RunManifest), `samples.jsonl` (one Sample a line) and
+`summary.json` (a Summary, computed from the samples by one function and rewritable from them).
+Every sink reads a `Run`.
 """
 
 from __future__ import annotations

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import evalkit
 
-def evalkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "EVALKIT_CACHE_DIR": str(cwd / "cache"), "COLUMNS": "160"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.run([sys.executable, "-m", "evalkit", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600, check=False)
+__all__ = ["evalkit"]
 
 
 @pytest.fixture(scope="session")

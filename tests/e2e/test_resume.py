@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import evalkit
 from tests.e2e.test_cli_faults import wait_for_samples
 from tests.fake_openai import FakeOpenAI
 
@@ -32,12 +33,6 @@ def write_suite(folder: Path, url: str, n_cases: int = 200, temperature: float =
     path = folder / "suite.yaml"
     path.write_text(SUITE.format(cases=cases, url=url, temperature=temperature))
     return path
-
-
-def evalkit(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "EVALKIT_CACHE_DIR": str(folder / "cache"), "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "evalkit", *args], cwd=folder, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
 
 
 def only_run(folder: Path) -> Path:
@@ -66,13 +61,13 @@ def test_kill_9_then_resume_makes_exactly_the_missing_calls(tmp_path: Path) -> N
         kept = stored.count("\n")
         assert 100 <= kept < 200 and not (run / "summary.json").exists()
         before = len(server.requests)
-        resumed = evalkit(tmp_path / "killed", "run", str(suite), "--resume", "--no-mlflow", "--no-cache")
+        resumed = evalkit("run", str(suite), "--resume", "--no-mlflow", "--no-cache", cwd=tmp_path / "killed")
         assert resumed.returncode == 0, resumed.stderr
         assert len(server.requests) - before == 200 - kept  # exactly the missing samples, nothing twice
         assert f"resuming reports/faults/{run.name}: {kept} samples kept, {200 - kept} to run" in resumed.stderr
         assert (run / "samples.jsonl").read_text().startswith(stored)  # appended to, never rewritten
-        uninterrupted = evalkit(tmp_path / "whole", "run", str(write_suite(tmp_path / "whole", server.base_url)),
-                                "--no-mlflow", "--no-cache")
+        uninterrupted = evalkit("run", str(write_suite(tmp_path / "whole", server.base_url)),
+                                "--no-mlflow", "--no-cache", cwd=tmp_path / "whole")
     assert uninterrupted.returncode == 0, uninterrupted.stderr
     assert only_run(tmp_path / "killed") == run  # the same run folder, now complete
     assert json.loads((run / "summary.json").read_text())["status"] == "complete"
@@ -82,14 +77,14 @@ def test_kill_9_then_resume_makes_exactly_the_missing_calls(tmp_path: Path) -> N
 def test_a_torn_last_line_is_dropped_and_its_sample_run_again(tmp_path: Path) -> None:
     with FakeOpenAI() as server:
         suite = write_suite(tmp_path, server.base_url, n_cases=6)
-        first = evalkit(tmp_path, "run", str(suite), "--no-mlflow", "--no-cache")
+        first = evalkit("run", str(suite), "--no-mlflow", "--no-cache", cwd=tmp_path)
         assert first.returncode == 0, first.stderr
         run = only_run(tmp_path)
         lines = (run / "samples.jsonl").read_text().splitlines(keepends=True)
         (run / "samples.jsonl").write_text("".join(lines[:3]) + lines[3][:40])  # killed mid-write
         (run / "summary.json").unlink()
         before = len(server.requests)
-        resumed = evalkit(tmp_path, "run", str(suite), "--resume", str(run), "--no-mlflow", "--no-cache")
+        resumed = evalkit("run", str(suite), "--resume", str(run), "--no-mlflow", "--no-cache", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert len(server.requests) - before == 3
     rows = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
@@ -99,10 +94,10 @@ def test_a_torn_last_line_is_dropped_and_its_sample_run_again(tmp_path: Path) ->
 def test_resume_refuses_a_changed_config_and_says_what_changed(tmp_path: Path) -> None:
     with FakeOpenAI() as server:
         suite = write_suite(tmp_path, server.base_url, n_cases=4)
-        evalkit(tmp_path, "run", str(suite), "--no-mlflow")
+        evalkit("run", str(suite), "--no-mlflow", cwd=tmp_path)
         (only_run(tmp_path) / "summary.json").unlink()  # as if killed
         write_suite(tmp_path, server.base_url, n_cases=4, temperature=0.7)
-        result = evalkit(tmp_path, "run", str(suite), "--resume", "--no-mlflow")
+        result = evalkit("run", str(suite), "--resume", "--no-mlflow", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: cannot resume reports/faults/{only_run(tmp_path).name}: candidate 'closed' changed its config "
@@ -112,7 +107,7 @@ def test_resume_refuses_a_changed_config_and_says_what_changed(tmp_path: Path) -
 def test_resume_without_an_incomplete_run_is_one_line(tmp_path: Path) -> None:
     with FakeOpenAI() as server:
         suite = write_suite(tmp_path, server.base_url, n_cases=2)
-        result = evalkit(tmp_path, "run", str(suite), "--resume", "--no-mlflow")
+        result = evalkit("run", str(suite), "--resume", "--no-mlflow", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "error: no incomplete run of suite 'faults' to resume in reports/faults (hint: run without --resume)")
@@ -124,10 +119,10 @@ def test_retry_errors_runs_only_the_samples_that_errored(tmp_path: Path, cached:
     with FakeOpenAI() as server:
         suite = write_suite(tmp_path, server.base_url, n_cases=8)
         server.faults = ["500", "garbage", "500"]
-        first = evalkit(tmp_path, "run", str(suite), "--no-mlflow", "--concurrency", "1", *cache)
+        first = evalkit("run", str(suite), "--no-mlflow", "--concurrency", "1", *cache, cwd=tmp_path)
         assert first.returncode == 0 and "3 of 8 samples errored" in first.stdout, first.stdout
         before = len(server.requests)
-        retried = evalkit(tmp_path, "run", str(suite), "--resume", "--retry-errors", "--no-mlflow", *cache)
+        retried = evalkit("run", str(suite), "--resume", "--retry-errors", "--no-mlflow", *cache, cwd=tmp_path)
     assert retried.returncode == 0, retried.stderr
     assert len(server.requests) - before == 3  # a failed response is never cached, so it is asked again
     run = only_run(tmp_path)

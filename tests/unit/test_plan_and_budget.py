@@ -4,11 +4,9 @@ within one round of calls of its cap, and the stopped run resumes."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.conftest import evalkit
 from tests.fake_openai import FakeOpenAI
 
 SUITE = """name: budget
@@ -27,12 +25,6 @@ def write_suite(folder: Path, url: str, budget: str = "", n_cases: int = 20) -> 
     return path
 
 
-def evalkit(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "EVALKIT_CACHE_DIR": str(folder / "cache"), "COLUMNS": "250"}
-    return subprocess.run([sys.executable, "-m", "evalkit", *args], cwd=folder, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
-
-
 def test_plan_counts_tokens_with_the_models_tokenizer_and_calls_nothing(tmp_path: Path) -> None:
     import tiktoken
 
@@ -40,7 +32,7 @@ def test_plan_counts_tokens_with_the_models_tokenizer_and_calls_nothing(tmp_path
     from evalkit.run.estimate import _encoding
 
     with FakeOpenAI() as server:
-        result = evalkit(tmp_path, "plan", str(write_suite(tmp_path, server.base_url, n_cases=3)))
+        result = evalkit("plan", str(write_suite(tmp_path, server.base_url, n_cases=3)), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert server.requests == []
     encoding, name = _encoding("gpt-4o-mini")
@@ -57,7 +49,7 @@ def test_a_budget_stops_new_work_and_the_run_resumes(tmp_path: Path) -> None:
     # each call: 100 + 20 tokens at $1000 per million = $0.12; the cap of $0.50 is reached after 5 calls
     with FakeOpenAI(latency_s=0.05) as server:
         path = write_suite(tmp_path, server.base_url, budget="budget: {max_usd: 0.5}\n")
-        stopped = evalkit(tmp_path, "run", str(path), "--no-mlflow")
+        stopped = evalkit("run", str(path), "--no-mlflow", cwd=tmp_path)
         assert stopped.returncode == 3, stopped.stderr
         calls = len(server.requests)
         # samples that started before the cap was seen finish: at most one batch (4 in flight) past it
@@ -67,7 +59,7 @@ def test_a_budget_stops_new_work_and_the_run_resumes(tmp_path: Path) -> None:
         assert last.endswith("continue it with --resume)")
         (run,) = (tmp_path / "reports" / "budget").iterdir()
         assert len((run / "samples.jsonl").read_text().splitlines()) == calls
-        resumed = evalkit(tmp_path, "run", str(path), "--resume", "--max-usd", "10", "--no-mlflow")
+        resumed = evalkit("run", str(path), "--resume", "--max-usd", "10", "--no-mlflow", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert len(server.requests) == 20  # each case called once in all
     summary = json.loads((run / "summary.json").read_text())

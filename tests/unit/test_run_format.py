@@ -4,23 +4,14 @@ still read, re-render and compare."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from evalkit.core.run import SCHEMA_V1
 from evalkit.run.store import read_run
-from tests.conftest import V1, run_suite_file
-
-
-def evalkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "evalkit", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
+from tests.conftest import V1, evalkit, run_suite_file
 
 
 def test_a_v1_folder_reads_into_the_typed_records(v1_run: Path) -> None:
