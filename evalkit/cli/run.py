@@ -1,4 +1,4 @@
-"""`evalkit validate` and `evalkit run`."""
+"""`evalkit validate`, `evalkit run` and `evalkit plan`."""
 
 from __future__ import annotations
 
@@ -40,8 +40,8 @@ def run(
     junit: JunitOpt = None,
     markdown: MarkdownOpt = None,
     repeat: Annotated[int, typer.Option(min=1, help="Run N times and measure each metric's run-to-run spread (noise.json); the model-call cache is bypassed.")] = 1,
-    cache: Annotated[bool, typer.Option(help="Use the model-call cache (--no-cache: call every time, store nothing).")] = True,
-    refresh: Annotated[bool, typer.Option(help="Call models again and overwrite their cached responses.")] = False,
+    cache: Annotated[bool, typer.Option(help="Use the caches: model responses, outputs and scores (--no-cache: compute everything, store nothing).")] = True,
+    refresh: Annotated[bool, typer.Option(help="Compute everything again and overwrite the cached model responses.")] = False,
     allow_skipped: Annotated[bool, typer.Option(help="Let gates on candidates skipped for missing credentials pass.")] = False,
     resume: Annotated[str | None, typer.Option(help="Continue a run: `--resume` alone takes the suite's newest incomplete run, `--resume RUN_DIR` that one. Stored samples are kept; only the missing ones run.", show_default=False)] = None,
     retry_errors: Annotated[bool, typer.Option(help="With --resume: also run again the samples that errored (the newest run, complete or not).")] = False,
