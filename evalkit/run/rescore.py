@@ -51,23 +51,26 @@ async def rescore(source: Run, *, reports_dir: Path, cache_dir: Path, metrics: l
     context = BuildContext(suite.corpus, suite.directory, cache_dir, as_of=suite.as_of)
     the_judge, built, judge_info = build_scoring(spec, names, context, suite.spec.abstention, suite.as_of)
     scorers: list[Any] = [*built, *checks]
+    computed = [*(m.spec for m in scorers), *OPERATIONAL]
     manifest = source.manifest.model_copy(update={
         "run_id": new_run_id(), "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "metrics": [*(m.spec for m in scorers), *OPERATIONAL], "judge": judge_info, "source_run": source.run_id,
-        "gates": [g for g in source.manifest.gates if g.metric in names or g.metric in OPERATIONAL_NAMES],
+        "metrics": computed, "judge": judge_info, "source_run": source.run_id,
+        # the gates on metrics the new run still has (checks included)
+        "gates": [g for g in source.manifest.gates if g.metric in {spec.name for spec in computed}],
     })
     store = SampleStore(reports_dir / manifest.suite.name / manifest.run_id, manifest)
     passages = PassageTexts(context)
     params = {c.name: c.params for c in manifest.candidates}
-    retrieves = {c.name: c.params.get("kind") != "model" for c in manifest.candidates}
+    retrieves = {c.name: c.retrieves() for c in suite.candidates}
+    reads_passages = any({"passages", "judge"} & set(m.spec.needs) for m in scorers)
     semaphore = asyncio.Semaphore(concurrency or suite.spec.concurrency)
     judge_missing = spec.endpoint.missing_key() if spec is not None and spec.endpoint else None
 
     async def one(sample: Sample) -> Sample:
-        output = passages.fill(sample.output, params[sample.candidate])
+        output = passages.fill(sample.output, params[sample.candidate]) if reads_passages else sample.output
         async with semaphore:
             scores = await score_output(scorers, cases[sample.case_id], output, judge_missing,
-                                        retrieves[sample.candidate])
+                                        retrieves.get(sample.candidate, True))
         return sample.model_copy(update={"scores": scores})
 
     try:

@@ -253,3 +253,17 @@ def test_citation_support_checks_each_statement_against_what_it_cites() -> None:
     assert got["details"]["statements"][2]["reason"] == "cites no retrieved passage"
     assert score("citation_support", case, Output(answer="No marks.", passages=passages)) == {
         "skipped": "the answer cites nothing"}
+
+
+def test_rescoring_keeps_the_checks_and_their_gates(tmp_path: Path) -> None:
+    from evalkit.run.rescore import rescore
+
+    (tmp_path / "schema.json").write_text(json.dumps(SCHEMA))
+    (tmp_path / "outputs.jsonl").write_text(json.dumps({"id": "q1", "answer": "{}"}) + "\n"
+                                            + json.dumps({"id": "q2", "answer": "No."}) + "\n")
+    (tmp_path / "suite.yaml").write_text(CHECKED)
+    source = run_suite_file(tmp_path / "suite.yaml", tmp_path).run
+    again = asyncio.run(rescore(source, reports_dir=tmp_path / "reports", cache_dir=tmp_path / "cache"))
+    assert again.manifest.source_run == source.run_id
+    assert [g.metric for g in again.manifest.gates] == ["check_json"]
+    assert again.summary is not None and again.summary.gates == source.summary.gates
