@@ -65,7 +65,7 @@ class Finished:
     def __init__(self, run) -> None:
         self.run, self.folder, self.summary = run, run.folder, run.summary
         self.samples = [json.loads(sample.to_json()) for sample in run.samples]
-        self.header = json.loads(run.manifest.to_json())
+        self.header = run.manifest.model_dump(mode="json", by_alias=True)
         self.summaries, self.verdicts, self.exit_code = run.summary.candidates, run.summary.gates, run.summary.exit_code
 
 

@@ -110,7 +110,7 @@ def _stopped(exc: RunStopped) -> int:
         err.print(f"[red]stopped:[/red] {exc}", soft_wrap=True)
         return int(exc.exit_code)
     name = _received[-1] if _received else "SIGINT"
-    err.print(f"interrupted ({name}): {str(exc).split(': ', 1)[1]}", soft_wrap=True)
+    err.print(f"interrupted ({name}): {exc.kept_note}", soft_wrap=True)
     return int(ExitCode.TERMINATED if name == "SIGTERM" else ExitCode.INTERRUPTED)
 
 

@@ -46,10 +46,14 @@ class RunStopped(Exception):
         self.reason, self.folder, self.kept, self.expected, self.exit_code = reason, folder, kept, expected, exit_code
         self.resumable = resumable
 
-    def __str__(self) -> str:
+    @property
+    def kept_note(self) -> str:
         then = "; continue it with --resume" if self.resumable else ""
-        return (f"{self.reason}: {self.kept} of {self.expected} samples finished and are kept in {self.folder}/ "
+        return (f"{self.kept} of {self.expected} samples finished and are kept in {self.folder}/ "
                 f"(its summary.json says the run is incomplete{then})")
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.kept_note}"
 
 
 def closest(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str | None:

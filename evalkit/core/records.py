@@ -7,6 +7,7 @@ older run folders (`evalkit.run/1`, a subset of these fields) read back into the
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_field
@@ -109,8 +110,6 @@ class Sample(_Record):
 
     def to_json(self) -> str:
         """One line of samples.jsonl, without empty fields of passages and scores."""
-        import json
-
         data = self.model_dump(mode="json", exclude={"scores"})
         data["output"]["passages"] = [p.model_dump(mode="json", exclude_defaults=True) for p in self.output.passages]
         data["scores"] = {name: score.model_dump(mode="json", exclude_defaults=True)

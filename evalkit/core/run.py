@@ -65,9 +65,6 @@ class RunManifest(_Record):
     allow_skipped: bool = False
     source_run: str | None = None  # a rescored run: the run whose outputs it scored again
 
-    def to_json(self) -> str:
-        return self.model_dump_json(by_alias=True, indent=2)
-
     def metric(self, name: str) -> MetricSpec:
         return next(spec for spec in self.metrics if spec.name == name)
 
@@ -136,9 +133,6 @@ class Summary(_Record):
             return ExitCode.GATE_FAILED
         return ExitCode.OK
 
-    def to_json(self) -> str:
-        return self.model_dump_json(by_alias=True, indent=2)
-
     def candidate(self, name: str) -> CandidateSummary:
         return next(c for c in self.candidates if c.name == name)
 
@@ -159,6 +153,11 @@ class Run(_Record):
     @property
     def metrics(self) -> list[str]:
         return [m.name for m in self.manifest.metrics]
+
+    @property
+    def scored_metrics(self) -> list[str]:
+        """The metrics a scorer computes per sample: the tables' rows (latency and cost are shown apart)."""
+        return [m.name for m in self.manifest.metrics if m.source == "score"]
 
     @property
     def run_id(self) -> str:

@@ -142,8 +142,9 @@ async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Exe
         manifest = manifest.model_copy(update={"run_id": previous.run_id, "started_at": previous.manifest.started_at})
         folder = options.resume
         say(f"resuming {folder}: {len(samples)} samples kept, {len(items)} to run")
-        for kept in samples if progress else []:
-            progress.already_done(kept)  # type: ignore[union-attr]
+        if progress:
+            for kept in samples:
+                progress.already_done(kept)
     store = SampleStore(folder, manifest, resume=options.resume is not None)
     # --no-cache and --refresh compute everything; --repeat (which measures noise) implies --no-cache
     stages = StageCache(cache_dir) if options.use_cache and not options.refresh else None

@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
-from evalkit.metrics.operational import OPERATIONAL_NAMES
-
 if TYPE_CHECKING:
     from evalkit.core.run import Run
 
@@ -52,9 +50,7 @@ def markdown_summary(run: Run) -> str:
              f"{summary.n_errored_samples} of {summary.n_samples} samples errored.", "",
              "| metric | " + " | ".join(s.name for s in summaries) + " |",
              "|---|" + "---:|" * len(summaries)]
-    for metric in run.metrics:
-        if metric in OPERATIONAL_NAMES:
-            continue
+    for metric in run.scored_metrics:
         cells = []
         for s in summaries:
             agg = s.metrics[metric]

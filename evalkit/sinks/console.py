@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from evalkit.metrics.operational import OPERATIONAL_NAMES
-
 if TYPE_CHECKING:
     from evalkit.core.run import CandidateSummary, Run, Verdict
 
@@ -62,7 +60,7 @@ class ConsoleSink:
     def publish(self, run: Run) -> str:
         summary = run.summary
         assert summary is not None
-        metrics = [m for m in run.metrics if m not in OPERATIONAL_NAMES]
+        metrics = run.scored_metrics
         title = f"{run.manifest.suite.name} · run {run.run_id}"
         self.console.print(summary_table(summary.candidates, metrics, title))
         for candidate in summary.candidates:

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evalkit.metrics.operational import OPERATIONAL_NAMES
-
 if TYPE_CHECKING:
     from evalkit.analysis.compare import Comparison
     from evalkit.core.run import Run
@@ -45,7 +43,7 @@ def render(template: str, path: Path, **context: Any) -> Path:
 def render_report(run: Run) -> Path:
     """Write report.html into the run folder and return its path."""
     assert run.summary is not None
-    metrics = [spec for spec in run.manifest.metrics if spec.name not in OPERATIONAL_NAMES]
+    metrics = [run.manifest.metric(name) for name in run.scored_metrics]
     return render(
         "report.html.j2", run.folder / REPORT,
         header=run.manifest, summary=run.summary, summaries=run.summary.candidates,
