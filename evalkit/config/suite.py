@@ -18,7 +18,7 @@ from evalkit.core.corpus import Corpus
 from evalkit.core.errors import EvalkitError, did_you_mean
 from evalkit.core.readers import list_cell, read_records
 from evalkit.core.records import Case
-from evalkit.core.specs import AbstentionSpec, BudgetSpec, CheckSpec, GateSpec
+from evalkit.core.specs import AbstentionSpec, BudgetSpec, CheckSpec, GateSpec, MetricSpec
 from evalkit.judges.spec import JUDGE_KINDS, OFFLINE_NAME, JudgeSpec
 from evalkit.metrics.operational import OPERATIONAL_NAMES
 
@@ -191,6 +191,16 @@ class _ValidationJudge:
 
     async def faithfulness(self, question: str, answer: str, passages: list[Any]) -> Any:
         raise NotImplementedError
+
+
+def metric_specs(suite: Suite) -> list[MetricSpec]:
+    """The specs of a suite's listed metrics, built without a judge client (nothing is called)."""
+    from evalkit.metrics.base import MetricContext, build_metric
+
+    judge = suite.spec.judge
+    context = MetricContext(judge=_ValidationJudge(judge), endpoint=judge.endpoint if judge else None,
+                            abstention=suite.spec.abstention, corpus=suite.corpus)
+    return [build_metric(name, context).spec for name in suite.spec.metrics if name not in OPERATIONAL_NAMES]
 
 
 def check_metric_names(names: list[str], cases: list[Case], where: Any, judge: Any = None,

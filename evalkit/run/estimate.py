@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from evalkit.config.suite import Suite
+from evalkit.config.suite import Suite, metric_specs
 from evalkit.models.endpoints import EndpointSpec
 
 ANSWER_TOKENS = 150  # assumed answer length when max_tokens is not set
@@ -86,13 +86,15 @@ def estimate(suite: Suite, latency_s: float = 1.0) -> list[Estimate]:
         estimates.append(_priced(f"candidate:{config.name}", spec, len(rendered), inputs, outputs, latency_s,
                                  _encoding(spec.model)[1] + (", passages assumed" if passages else "")))
     judge = suite.spec.judge
-    if judge is not None and judge.endpoint is not None and judged and any(
-            m in suite.spec.metrics for m in ("faithfulness", "context_precision", "context_recall")):
-        per_answer = 2 if judge.kind == "ragas" else 1
+    judged_metrics = [spec for spec in metric_specs(suite) if "judge" in spec.needs]
+    if judge is not None and judge.endpoint is not None and judged and judged_metrics:
+        # ragas's faithfulness makes 2 calls per answer; every other judged metric is counted as one
+        calls = judged * sum(2 if judge.kind == "ragas" and spec.base == "faithfulness" else 1
+                             for spec in judged_metrics)
         answer = ANSWER_TOKENS + 5 * 512  # an answer and top-5 passages of 512 tokens
-        estimates.append(_priced(f"judge:{judge.judge_name}", judge.endpoint, judged * per_answer,
-                                 judged * per_answer * (JUDGE_PROMPT_TOKENS + answer),
-                                 judged * per_answer * JUDGE_OUTPUT_TOKENS, latency_s, "assumed sizes"))
+        estimates.append(_priced(f"judge:{judge.judge_name}", judge.endpoint, calls,
+                                 calls * (JUDGE_PROMPT_TOKENS + answer), calls * JUDGE_OUTPUT_TOKENS, latency_s,
+                                 "assumed sizes"))
     return estimates
 
 
