@@ -5,22 +5,21 @@ This is how a fine-tuned model (`ft:...`) or a base model is evaluated without r
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Literal
 
 from evalkit.candidates.base import BuildContext, Candidate, CandidateConfig, Output, candidate_kinds
-from evalkit.candidates.chat import CLOSED_PROMPT, CLOSED_SYSTEM, ChatGenerator
-from evalkit.models.endpoints import EndpointSpec
+from evalkit.candidates.chat import GenerationSpec, Generator
 
 if TYPE_CHECKING:
     from evalkit.config.suite import Case
 
 
 @candidate_kinds.register("model")
-class ModelConfig(CandidateConfig, EndpointSpec):
+class ModelConfig(CandidateConfig, GenerationSpec):
     kind: Literal["model"] = "model"
-    system: str = CLOSED_SYSTEM
-    prompt: str = CLOSED_PROMPT  # jinja2 template with `question`
+
+    def grounded(self) -> bool:
+        return False
 
     def missing_credentials(self) -> str | None:
         return self.missing_key()
@@ -38,14 +37,11 @@ class ModelConfig(CandidateConfig, EndpointSpec):
 class ModelCandidate:
     def __init__(self, config: ModelConfig, context: BuildContext):
         self.name = config.name
-        self._generator = ChatGenerator(config, config.system, config.prompt, context)
+        self._generator = Generator(config, context)
         self.stats = self._generator.stats
 
     async def prepare(self, cases: list[Case]) -> None:
-        return None
+        await self._generator.prepare()
 
     async def answer(self, case: Case) -> Output:
-        started = time.perf_counter()
-        answer, _, usage = await self._generator.generate(case.question, [])
-        return Output(answer=answer, usage=usage, cost_usd=self._generator.spec.cost(usage),
-                      latency_s=time.perf_counter() - started)
+        return await self._generator.generate(case, [])

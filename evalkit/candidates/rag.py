@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.candidates.base import BuildContext, Candidate, CandidateConfig, Output, Passage, candidate_kinds
-from evalkit.candidates.chat import ChatGenerator, ChatSpec
+from evalkit.candidates.chat import ChatSpec, Generator
 from evalkit.candidates.extractive import ExtractiveGenerator
 
 if TYPE_CHECKING:
@@ -75,12 +75,14 @@ class RagCandidate:
         spec = config.generator
         self._extractive = (ExtractiveGenerator(spec.max_sentences, spec.max_passages)
                             if isinstance(spec, ExtractiveSpec) else None)
-        self._chat = ChatGenerator(spec, spec.system, spec.prompt, context) if isinstance(spec, ChatSpec) else None
+        self._chat = Generator(spec, context) if isinstance(spec, ChatSpec) else None
         self.stats = self._chat.stats if self._chat else None
 
     async def prepare(self, cases: list[Case]) -> None:
         """Build or load the index, then retrieve for all cases in one batch (one embedding pass)."""
         await asyncio.to_thread(self._prepare, cases)
+        if self._chat is not None:
+            await self._chat.prepare()
 
     def _prepare(self, cases: list[Case]) -> None:
         from evalkit.retrieval.indexes import build_index
@@ -117,15 +119,12 @@ class RagCandidate:
         return passages
 
     async def answer(self, case: Case) -> Output:
-        started = time.perf_counter()
         passages = self._hits[case.id]  # retrieved in prepare()
-        usage: dict[str, int] = {}
         if self._chat is not None:
-            answer, citations, usage = await self._chat.generate(case.question, passages)
-        else:
-            assert self._extractive is not None
-            answer, citations = self._extractive.generate(case.question, passages)
-        latency = time.perf_counter() - started + self._retrieval_latency
-        cost = self._chat.spec.cost(usage) if self._chat is not None else None
-        return Output(answer=answer, passages=passages, citations=citations, usage=usage, cost_usd=cost,
-                      latency_s=latency)
+            output = await self._chat.generate(case, passages)
+            return output.model_copy(update={"latency_s": output.latency_s + self._retrieval_latency})
+        assert self._extractive is not None
+        started = time.perf_counter()
+        answer, citations = self._extractive.generate(case.question, passages)
+        return Output(answer=answer, passages=passages, citations=citations,
+                      latency_s=time.perf_counter() - started + self._retrieval_latency)

@@ -33,7 +33,7 @@ def run(
     cache_dir: Annotated[Path | None, typer.Option(help="Cache for indexes and model responses [default: .evalkit-cache or $EVALKIT_CACHE_DIR]")] = None,
     tracking_uri: TrackingOpt = None,
     mlflow: Annotated[bool, typer.Option(help="Log the run to MLflow.")] = True,
-    limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N cases.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N cases (replaces the suite's own limit).")] = None,
     max_error_rate: Annotated[float | None, typer.Option(min=0, max=1, help="Share of errored samples above which the run is incomplete (exit 3) [default: the suite's, else 0].")] = None,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Samples in flight at once [default: the suite's, else 4].")] = None,
     baseline: BaselineOpt = None,
@@ -118,7 +118,7 @@ def _record_noise(runs: list[Any], baseline: str | None, tracking_uri: str | Non
 def plan(
     suite: SuiteArg,
     latency_s: Annotated[float, typer.Option(min=0, help="Assumed seconds per model call, for the time estimate.")] = 1.0,
-    limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N cases.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N cases (replaces the suite's own limit).")] = None,
 ) -> None:
     """What a run will cost, without calling anything: model calls, tokens, dollars and time per candidate and judge."""
     from rich.table import Table

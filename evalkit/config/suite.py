@@ -274,7 +274,7 @@ def _load_cases(source: YamlSource, spec: SuiteSpec, limit: int | None) -> tuple
         if not file.exists():
             raise EvalkitError(f"cases file not found: {file}", where=source.where(("cases", "path")),
                                hint="paths in a suite are relative to the suite file")
-        limit = min(filter(None, (limit, spec.cases.limit)), default=None)
+        limit = limit or spec.cases.limit  # --limit N replaces the suite's own limit (a larger N runs more)
         for number, row in read_records(file):
             if limit is not None and len(cases) >= limit:
                 break
@@ -307,7 +307,7 @@ def _split_lists(row: dict[str, Any], where: str) -> dict[str, Any]:
     for key, value in row.items():
         if value is None or value == "" or (isinstance(value, float) and value != value):
             continue
-        listed = ("expected_sources", "tags", "distractors", "stale_answers")
+        listed = ("expected_sources", "accepted_answers", "tags", "distractors", "stale_answers")
         out[key] = list_cell(value, where, key) if key in listed else value
     return out
 

@@ -25,12 +25,19 @@ class Case(BaseModel):
     id: Id = Field(min_length=1)
     question: NonBlank
     expected_answer: str | None = None
+    # other answers that count as correct (e.g. each annotator's in SQuAD); answer metrics take the best match
+    accepted_answers: list[str] = Field(default_factory=list)
     expected_sources: list[Id] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     answerable: bool = True  # false: the sources cannot answer it, and the right answer is to decline
     distractors: list[str] = Field(default_factory=list)  # tempting wrong answers to an unanswerable question
     checks: list[CheckSpec] = Field(default_factory=list)  # format checks for this case's answer only
     stale_answers: list[str] = Field(default_factory=list)  # answers that were right at an earlier date
+
+    @property
+    def answers(self) -> list[str]:
+        """Every answer that counts as correct: the expected one first, then the accepted ones."""
+        return list(dict.fromkeys([*([self.expected_answer] if self.expected_answer else []), *self.accepted_answers]))
 
 
 class _Record(BaseModel):
@@ -61,7 +68,9 @@ class Output(_Record):
     citations: list[str] = Field(default_factory=list)  # doc ids the answer cites
     usage: dict[str, int] = Field(default_factory=dict)  # prompt_tokens, completion_tokens
     cost_usd: float | None = None  # what this sample's model calls cost; None: no priced call
-    latency_s: float = 0.0
+    latency_s: float = 0.0  # the candidate's own time: not counting waits for a model slot in evalkit
+    queued_s: float = 0.0  # time its model calls waited in evalkit for a slot (a serializing server)
+    prompt: str | None = None  # the prompt as sent to the model (None: no model call)
     error: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
@@ -93,6 +102,7 @@ class Sample(_Record):
     position: int = -1  # the case's place in the suite (samples are stored as they finish, in any order)
     question: str
     expected_answer: str | None = None
+    accepted_answers: list[str] = Field(default_factory=list)
     expected_sources: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     answerable: bool = True

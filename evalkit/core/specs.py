@@ -15,8 +15,9 @@ Direction = Literal["higher", "lower"]
 Aggregate = Literal["mean", "p50", "p95"]
 # case fields a metric cannot do without (a case lacking one makes the metric not applicable),
 # and what it reads from the output or needs from the run
+# ("declines": an unanswerable case needs no expected answer: it is scored on whether the answer declines)
 Need = Literal["expected_sources", "expected_answer", "ranked_ids", "answer", "passages", "judge", "answerable",
-               "unanswerable"]
+               "unanswerable", "declines"]
 CASE_NEEDS: tuple[Need, ...] = ("expected_sources", "expected_answer")
 
 

@@ -10,7 +10,8 @@ ragas's judged metrics (context_precision, ...) run on the same model through th
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -48,6 +49,11 @@ Reply with JSON only, in this form:
   "reason": ""}}]}}
 "passage" is the number of the passage that supports the claim (null when none does) and "reason"
 says briefly why an unsupported claim is not supported. An answer that makes no claim gives {{"claims": []}}."""
+
+
+@lru_cache(maxsize=1)
+def claims_schema() -> dict[str, Any]:
+    return ClaimJudgements.model_json_schema()
 
 
 def judge_request(question: str, answer: str, passages: list[Passage]) -> list[dict[str, str]]:
@@ -92,6 +98,9 @@ class ModelJudge(RagasJudge):
         from evalkit.models.llm import chat
 
         client = self.client()
+        # llama.cpp's server takes the schema inside json_object (and answers 500 to OpenAI's json_schema form)
+        response_format = ({"type": "json_object", "schema": claims_schema()} if self.spec.local
+                           else {"type": "json_object"})
         text, _ = await chat(client, self.spec, judge_request(question, answer, passages),
-                             response_format={"type": "json_object"})
+                             response_format=response_format)
         return read_judgement(text, passages)

@@ -40,13 +40,14 @@ class RagasJudge:
     def client(self) -> Any:
         """The judge's client over evalkit.llm, made on first use (its bound belongs to the running loop)."""
         if self._client is None:
-            from evalkit.models.llm import make_client
+            from evalkit.models.llm import make_client, resolve_endpoint
 
             if reason := self.spec.missing_key():
                 from evalkit.core.errors import EvalkitError
 
                 hint = f"export {self.spec.api_key_env}=... or remove 'judge:' to use the offline judge"
                 raise EvalkitError(f"the judge model cannot run: {reason}", hint=hint)
+            self.spec = resolve_endpoint(self.spec, self.cache.folder.parent if self.cache.folder else None)
             self._client = make_client(self.spec, self.stats, self.cache)
         return self._client
 

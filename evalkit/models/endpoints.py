@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 # USD per million tokens (input, output); a suite's `price:` overrides these.
 PRICES: dict[str, tuple[float, float]] = {
@@ -65,25 +65,42 @@ class EndpointSpec(BaseModel):
     max_retries: int = Field(default=4, ge=0)
     concurrency: int = Field(default=8, ge=1, description="calls in flight at once to this endpoint")
     price: Price | None = None
+    # False: the server's chat template has no system role (it would drop the system message), so the
+    # system text goes at the start of the first user turn; None: True, except for local models without one
+    system_role: bool | None = None
 
     @property
     def label(self) -> str:
         """How results name this model, e.g. `gpt-4o-mini@openai` (never includes the key)."""
-        return f"{self.model}@{self.base_url or 'openai'}"
+        return self.model if self.local else f"{self.model}@{self.base_url or 'openai'}"
 
     def missing_key(self) -> str | None:
-        if self.api_key_env is None or os.environ.get(self.api_key_env):
+        if self.local or self.api_key_env is None or os.environ.get(self.api_key_env):
             return None
         return f"{self.api_key_env} is not set"
 
     def api_key(self) -> str:
         """The key from the environment; a placeholder for a server that takes none (the openai
         client refuses to start without one, and such servers ignore it)."""
-        return os.environ.get(self.api_key_env, "") if self.api_key_env else "no-key"
+        return os.environ.get(self.api_key_env, "") if self.api_key_env and not self.local else "no-key"
+
+    @model_validator(mode="after")
+    def _local_has_no_url(self) -> EndpointSpec:
+        if self.model.startswith("local:") and self.base_url is not None:
+            raise ValueError("a local: model is served by evalkit itself; remove base_url (or, for a server of "
+                             "your own, name its model without local:)")
+        return self
+
+    @property
+    def local(self) -> bool:
+        """A model evalkit runs itself (`local:<name>`): it costs no money per call."""
+        return self.model.startswith("local:")
 
     def prices(self) -> tuple[float, float] | None:
         if self.price is not None:
             return self.price.input, self.price.output
+        if self.local:
+            return 0.0, 0.0
         # fine-tuned models are named ft:<base model>:<org>::<id> and priced by their base; a dated
         # snapshot (gpt-4o-mini-2024-07-18, the base of every fine-tune) is priced as its model
         # unless the table lists it

@@ -12,6 +12,7 @@ never part of a cache key or a record.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import random
@@ -41,6 +42,7 @@ class CallStats:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     priced: bool = True  # False when a model had no known price
+    local: bool = False  # a model evalkit runs itself: priced at zero, and said so
     latencies_s: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -50,7 +52,25 @@ class CallStats:
                 "failures": self.failures, "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens,
                 "cost_usd": round(self.cost_usd, 6) if self.priced else None,
-                "latency_p50_s": percentile(self.latencies_s, 50), "latency_p95_s": percentile(self.latencies_s, 95)}
+                "latency_p50_s": percentile(self.latencies_s, 50), "latency_p95_s": percentile(self.latencies_s, 95),
+                **({"local": True} if self.local else {})}
+
+
+@dataclass
+class CallTiming:
+    """Where the time of one answer's model calls went, told by the transport to whoever set it in
+    `call_timing`: waiting for a slot in evalkit (a serializing server makes this most of the wall
+    time), at the server, and the server time of replies replayed from the response cache (what
+    those calls took when they were made)."""
+
+    queued_s: float = 0.0
+    server_s: float = 0.0
+    replayed_s: float = 0.0  # server time, when they were made, of the calls answered from the cache
+    cached_calls: int = 0
+
+
+call_timing: contextvars.ContextVar[CallTiming | None] = contextvars.ContextVar("call_timing", default=None)
+TIMING_KEY = "_evalkit_server_s"  # kept in a cached response: the server time of the original call
 
 
 log = logging.getLogger("evalkit")
@@ -124,8 +144,9 @@ class _Endpoint:
 
 
 # per event loop, per spec: a judge at concurrency 16 and a candidate at 8 on the same URL each get
-# their own bound (keyed by URL alone, the first one built would have held both to its own)
-_endpoints: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[EndpointSpec, _Endpoint]] = (
+# their own bound (keyed by URL alone, the first one built would have held both to its own). A local
+# model server is the exception: its slots are the server's, so every spec calling it shares one bound.
+_endpoints: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, _Endpoint]] = (
     weakref.WeakKeyDictionary())
 
 
@@ -141,19 +162,30 @@ class CallTransport(httpx2.AsyncBaseTransport):
     def __init__(self, spec: EndpointSpec, stats: CallStats, cache: ResponseCache | None, refresh: bool = False,
                  backoff_s: float = 0.5, max_backoff_s: float = 30.0):
         self.spec, self.stats, self.cache, self.refresh = spec, stats, cache, refresh
+        stats.local = stats.local or spec.local
         self.backoff_s, self.max_backoff_s = backoff_s, max_backoff_s
         per_loop = _endpoints.setdefault(asyncio.get_running_loop(), {})
-        if spec not in per_loop:
-            per_loop[spec] = _Endpoint(asyncio.Semaphore(spec.concurrency), AiohttpTransport(spec.concurrency))
-        self._endpoint = per_loop[spec]
+        bound = spec.base_url if spec.local else spec
+        if bound not in per_loop:
+            per_loop[bound] = _Endpoint(asyncio.Semaphore(spec.concurrency), AiohttpTransport(spec.concurrency))
+        self._endpoint = per_loop[bound]
+        # a local server's URL has a new port every run: its cache keys name the model file instead
+        self._scope = (spec.base_url or "", _local_scope(spec.model)) if spec.local else None
         self._semaphore, self._inner = self._endpoint.semaphore, self._endpoint.pool
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         key = None
+        timing = call_timing.get()
         if self.cache is not None and request.method == "POST" and request.content:
-            key = request_key(str(request.url), json.loads(request.content))
+            url = str(request.url)
+            if self._scope is not None:
+                url = url.replace(*self._scope, 1)
+            key = request_key(url, json.loads(request.content))
         if key and not self.refresh and (cached := self.cache.get(key)) is not None:  # type: ignore[union-attr]
             self.stats.cache_hits += 1
+            if timing is not None:
+                timing.cached_calls += 1
+                timing.replayed_s += float(cached.pop(TIMING_KEY, 0.0)) if isinstance(cached, dict) else 0.0
             return httpx2.Response(200, json=cached, request=request)
         if self._endpoint.down:
             self.stats.failures += 1
@@ -163,7 +195,12 @@ class CallTransport(httpx2.AsyncBaseTransport):
             self.stats.calls += 1
             try:
                 async with self._semaphore:
+                    sent = time.perf_counter()
+                    if timing is not None:
+                        timing.queued_s += sent - started
                     response = await self._send(request)
+                    if timing is not None:
+                        timing.server_s += time.perf_counter() - sent
             except (httpx2.TimeoutException, httpx2.TransportError) as exc:
                 if attempt < self.spec.max_retries:
                     await self._sleep(attempt, None)
@@ -181,11 +218,11 @@ class CallTransport(httpx2.AsyncBaseTransport):
                                             f"longer than evalkit waits ({self.max_backoff_s:g} s)", request=request)
                 await self._sleep(attempt, wait)
                 continue
-            self.stats.latencies_s.append(time.perf_counter() - started)
+            self.stats.latencies_s.append(time.perf_counter() - sent)  # at the server, not queued
             if response.status_code != 200:
                 self.stats.failures += 1
                 return response
-            self._account(response, key)
+            self._account(response, key, time.perf_counter() - sent)
             return response
         raise AssertionError("unreachable")
 
@@ -214,7 +251,7 @@ class CallTransport(httpx2.AsyncBaseTransport):
         delay = retry_after if retry_after is not None else min(self.max_backoff_s, self.backoff_s * 2**attempt)
         await asyncio.sleep(delay * (1 + random.random() * 0.25))  # jitter spreads retries apart
 
-    def _account(self, response: Any, key: str | None) -> None:
+    def _account(self, response: Any, key: str | None, server_s: float) -> None:
         try:
             payload = response.json()
         except ValueError:
@@ -229,12 +266,29 @@ class CallTransport(httpx2.AsyncBaseTransport):
         else:
             self.stats.cost_usd += cost
         if key and isinstance(payload, dict) and payload.get("choices"):
-            self.cache.put(key, payload)  # type: ignore[union-attr]
+            self.cache.put(key, {**payload, TIMING_KEY: round(server_s, 6)})  # type: ignore[union-attr]
 
 
 def make_transport(spec: EndpointSpec, stats: CallStats, cache: CacheSettings) -> CallTransport:
     """The transport for one owner's calls, with the run's cache settings (--no-cache, --refresh)."""
     return CallTransport(spec, stats, ResponseCache(cache.folder) if cache.folder else None, refresh=cache.refresh)
+
+
+def _local_scope(model: str) -> str:
+    from evalkit.models.local import cache_scope
+
+    return cache_scope(model)
+
+
+def resolve_endpoint(spec: EndpointSpec, cache_dir: Path | None = None) -> EndpointSpec:
+    """The endpoint to call: `spec` itself, or for a `local:` model its running server (started on
+    first use, blocking until it answers: call it from a thread in async code)."""
+    if not spec.local or spec.base_url:
+        return spec
+    from evalkit.core.cache import cache_dir as default_cache_dir
+    from evalkit.models.local import resolve
+
+    return resolve(spec, cache_dir or default_cache_dir())
 
 
 def make_client(spec: EndpointSpec, stats: CallStats, cache: CacheSettings) -> Any:
@@ -254,17 +308,53 @@ class ModelCallError(Exception):
 async def chat(client: Any, spec: EndpointSpec, messages: list[dict[str, str]],
                response_format: dict[str, Any] | None = None) -> tuple[str, dict[str, int]]:
     """One chat completion: (text, usage). Raises ModelCallError on an empty or malformed answer."""
-    import openai
-
+    if spec.system_role is False:
+        messages = merge_system(messages)
     params: dict[str, Any] = {"model": spec.model, "messages": messages, "temperature": spec.temperature}
     if response_format is not None:
         params["response_format"] = response_format
     if spec.max_tokens is not None:
         params["max_tokens"] = spec.max_tokens
+    payload = await _post(client, spec, "/chat/completions", params)
+    return _completion_text(payload, spec.model), token_usage(payload)
+
+
+async def complete(client: Any, spec: EndpointSpec, prompt: str, stop: list[str]) -> tuple[str, dict[str, int]]:
+    """One text completion (the API for base models: a few-shot prompt that the model continues,
+    cut at `stop`): (text, usage). Raises ModelCallError on an empty or malformed answer."""
+    params: dict[str, Any] = {"model": spec.model, "prompt": prompt, "temperature": spec.temperature}
+    if stop:
+        params["stop"] = stop
+    if spec.max_tokens is not None:
+        params["max_tokens"] = spec.max_tokens
+    payload = await _post(client, spec, "/completions", params)
+    choices = payload.get("choices") if isinstance(payload, dict) else None
+    text = choices[0].get("text") if choices and isinstance(choices, list) and isinstance(choices[0], dict) else None
+    if not isinstance(text, str):
+        raise ModelCallError(f"malformed response from {spec.model}: no completion text")
+    return text.strip(), token_usage(payload)
+
+
+def merge_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The messages for a chat template without a system role: the system text opens the first user turn."""
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+    rest = [dict(m) for m in messages if m["role"] != "system"]
+    if system:
+        first = next((m for m in rest if m["role"] == "user"), None)
+        if first is None:
+            rest.insert(0, {"role": "user", "content": system})
+        else:
+            first["content"] = f"{system}\n\n{first['content']}"
+    return rest
+
+
+async def _post(client: Any, spec: EndpointSpec, path: str, params: dict[str, Any]) -> Any:
+    import openai
+
     try:
         # the client's low-level post, answered as plain JSON: the typed create() and ChatCompletion
         # spend ~0.5 ms per call transforming a body that is already plain JSON (benchmarks/bench_llm.py)
-        payload = await client.post("/chat/completions", body=params, cast_to=object)
+        return await client.post(path, body=params, cast_to=object)
     except openai.APIStatusError as exc:  # the server's own words when it sent {"error": {"message": ...}}
         detail = exc.body.get("message") if isinstance(exc.body, dict) else None
         raise ModelCallError(f"HTTP {exc.status_code} from {spec.model}: {str(detail or exc.message)[:200]}") from None
@@ -274,7 +364,6 @@ async def chat(client: Any, spec: EndpointSpec, messages: list[dict[str, str]],
         raise ModelCallError(connection_error(exc.__cause__, spec.base_url or "the OpenAI API")) from None
     except (openai.APIResponseValidationError, ValueError) as exc:  # JSONDecodeError is a ValueError
         raise ModelCallError(f"malformed response from {spec.model}: {exc}") from None
-    return _completion_text(payload, spec.model), token_usage(payload)
 
 
 def connection_error(cause: BaseException | None, where: str) -> str:

@@ -59,13 +59,10 @@ def count_tokens(text: str, model: str) -> int:
 
 def estimate(suite: Suite, latency_s: float = 1.0) -> list[Estimate]:
     """An estimate per model-backed candidate and for the judge; candidates that call no model are left out."""
-    from jinja2 import Environment
-
-    from evalkit.candidates.chat import ChatSpec
+    from evalkit.candidates.chat import ChatSpec, Prompter
     from evalkit.candidates.model import ModelConfig
     from evalkit.candidates.rag import RagConfig
 
-    env = Environment(autoescape=False)
     estimates: list[Estimate] = []
     judged = 0  # answers a model judge will read, with passages
     for config in suite.candidates:
@@ -73,14 +70,14 @@ def estimate(suite: Suite, latency_s: float = 1.0) -> list[Estimate]:
             judged += len(suite.cases)
         spec: EndpointSpec
         if isinstance(config, ModelConfig):
-            spec, system, prompt, passages = config, config.system, config.prompt, 0
+            spec, passages = config, 0
         elif isinstance(config, RagConfig) and isinstance(config.generator, ChatSpec):
-            spec, system, prompt = config.generator, config.generator.system, config.generator.prompt
-            passages = config.retriever.top_k * config.chunking.chunk_size
+            spec, passages = config.generator, config.retriever.top_k * config.chunking.chunk_size
         else:
             continue
-        template = env.from_string(prompt)
-        rendered = [system + template.render(question=case.question, passages=[]) for case in suite.cases]
+        prompter = Prompter(spec, suite.directory)
+        system = prompter.system if prompter.api == "chat" else ""
+        rendered = [system + prompter.render(case, []) for case in suite.cases]
         inputs = sum(count_tokens(text, spec.model) for text in rendered) + passages * len(rendered)
         outputs = (spec.max_tokens or ANSWER_TOKENS) * len(rendered)
         estimates.append(_priced(f"candidate:{config.name}", spec, len(rendered), inputs, outputs, latency_s,

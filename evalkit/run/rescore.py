@@ -44,6 +44,7 @@ async def rescore(source: Run, *, reports_dir: Path, cache_dir: Path, metrics: l
     names = [m for m in requested if m not in OPERATIONAL_NAMES and not m.startswith("check_")]
     spec = judge if judge is not None else suite.spec.judge
     cases = {s.case_id: Case(id=s.case_id, question=s.question, expected_answer=s.expected_answer,
+                             accepted_answers=s.accepted_answers,
                              expected_sources=s.expected_sources, tags=s.tags, answerable=s.answerable,
                              distractors=s.distractors, stale_answers=s.stale_answers) for s in source.samples}
     checks = [m for m in check_metrics(suite.spec.checks, suite.cases) if m.spec.name in requested]

@@ -126,7 +126,8 @@ class Sampler:
         in_order = {m.spec.name: scores[m.spec.name] for m in self.metrics}
         return Sample(candidate=item.candidate, case_id=case.id, key=item.key, position=item.position,
                       question=case.question,
-                      expected_answer=case.expected_answer, expected_sources=list(case.expected_sources),
+                      expected_answer=case.expected_answer,
+                      accepted_answers=list(case.accepted_answers), expected_sources=list(case.expected_sources),
                       tags=list(case.tags), answerable=case.answerable, distractors=list(case.distractors),
                       stale_answers=list(case.stale_answers),
                       output=stored, scores=in_order,

