@@ -1,6 +1,6 @@
 """A local OpenAI-compatible server for tests: scripted answers and injected faults, on 127.0.0.1.
 
-`FakeOpenAI` answers POST /v1/chat/completions. By default it answers with `answer_for(request)`;
+`FakeOpenAI` answers POST /v1/chat/completions and /v1/completions. By default it answers with `answer_for(request)`;
 `faults` is a list consumed one per request: "429" (with Retry-After), "429-hour" (Retry-After:
 3600), "500", "401-echo" (echoes the Authorization header), "hang" (sleeps past the client's
 timeout), "trickle" (10 bytes every 0.1 s), "reset" (half a reply, then the connection closes),
@@ -35,7 +35,7 @@ def _completion(content: str | None) -> dict[str, Any]:
 
 def echo_answer(request: dict[str, Any]) -> str:
     """Default script: answer with the first passage sentence cited in the prompt, or a fixed line."""
-    prompt = request["messages"][-1]["content"]
+    prompt = request["prompt"] if "prompt" in request else request["messages"][-1]["content"]
     match = re.search(r"^\[([^\]]+)\] ([^.]+\.)", prompt, re.MULTILINE)
     if match:
         return f"{match.group(2)} [{match.group(1)}]"
@@ -145,6 +145,9 @@ class FakeOpenAI:
             schema = re.findall(r'"title": "(\w+)", "type": "object"}', prompt)[-1]
             given = json.loads(prompt.rsplit("input: ", 1)[1].rsplit("Output:", 1)[0])
             return web.json_response(_completion(self.judge(schema, given)))
+        if "prompt" in body:  # the completions API (base models)
+            return web.json_response({**_completion(None), "object": "text_completion",
+                                      "choices": [{"index": 0, "text": " " + self.answer_for(body), "finish_reason": "stop"}]})
         response = web.json_response(_completion(self.answer_for(body)))
         if self.gzip:  # as api.openai.com does for clients that accept it
             response.enable_compression(web.ContentCoding.gzip)

@@ -45,7 +45,8 @@ class RagasJudge:
             if reason := self.spec.missing_key():
                 from evalkit.core.errors import EvalkitError
 
-                hint = f"export {self.spec.api_key_env}=... or remove 'judge:' to use the offline judge"
+                fix = "pip install 'evalkit[local]'" if self.spec.local else f"export {self.spec.api_key_env}=..."
+                hint = f"{fix} or remove 'judge:' to use the offline judge"
                 raise EvalkitError(f"the judge model cannot run: {reason}", hint=hint)
             self.spec = resolve_endpoint(self.spec, self.cache.folder.parent if self.cache.folder else None)
             self._client = make_client(self.spec, self.stats, self.cache)

@@ -75,7 +75,11 @@ class EndpointSpec(BaseModel):
         return self.model if self.local else f"{self.model}@{self.base_url or 'openai'}"
 
     def missing_key(self) -> str | None:
-        if self.local or self.api_key_env is None or os.environ.get(self.api_key_env):
+        if self.local:
+            from evalkit.models.local import missing_extra
+
+            return missing_extra(self.model)
+        if self.api_key_env is None or os.environ.get(self.api_key_env):
             return None
         return f"{self.api_key_env} is not set"
 

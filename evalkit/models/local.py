@@ -74,6 +74,16 @@ def local_model(model: str) -> LocalModel:
     return MODELS[name]
 
 
+def missing_extra(model: str) -> str | None:
+    """Why this local model cannot run here (its server or model package is not installed), or None."""
+    import importlib.util
+
+    spec = local_model(model)
+    if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec(spec.package) is None:
+        return "the local extra is not installed (pip install 'evalkit[local]')"
+    return None
+
+
 def cache_scope(model: str) -> str:
     """What stands for the server's URL in cache keys: the model and its file, not a random port."""
     return f"{model}@{local_model(model).sha256[:16]}"
