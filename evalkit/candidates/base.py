@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from evalkit.core.cache import content_key
 from evalkit.core.records import Case, Output, Passage
 from evalkit.core.registry import Registry
-from evalkit.models.endpoints import CacheSettings
+from evalkit.models.endpoints import CacheSettings, EndpointSpec
 
 if TYPE_CHECKING:
     from evalkit.core.corpus import Corpus
@@ -75,6 +75,17 @@ class CandidateConfig(BaseModel):
     def missing_credentials(self) -> str | None:
         """Why this candidate cannot run here (e.g. an unset API key variable), or None."""
         return None
+
+    def endpoint(self) -> EndpointSpec | None:
+        """The model endpoint this candidate generates with, if any."""
+        return None
+
+    def served_by(self) -> dict[str, Any]:
+        """For a model evalkit runs itself: the model file's sha256, the server and its settings."""
+        from evalkit.models.local import describe
+
+        spec = self.endpoint()
+        return describe(spec.model) if spec is not None and spec.local else {}
 
     def params(self) -> dict[str, Any]:
         """The config flattened to dotted keys, for MLflow params and result headers."""

@@ -21,6 +21,9 @@ class ModelConfig(CandidateConfig, GenerationSpec):
     def grounded(self) -> bool:
         return False
 
+    def endpoint(self) -> GenerationSpec:
+        return self
+
     def missing_credentials(self) -> str | None:
         return self.missing_key()
 

@@ -59,6 +59,9 @@ class RagConfig(CandidateConfig):
     def reproducible(self) -> bool:
         return True  # a model's replies are cached by request too; --refresh recomputes both
 
+    def endpoint(self) -> ChatSpec | None:
+        return self.generator if isinstance(self.generator, ChatSpec) else None
+
     def missing_credentials(self) -> str | None:
         return self.generator.missing_key() if isinstance(self.generator, ChatSpec) else None
 

@@ -73,6 +73,25 @@ def compare_command(
     out.print(f"html: {page}")
 
 
+@app.command(name="export")
+def export_command(
+    run_dir: RunDirArg,
+    fmt: Annotated[str, typer.Option("--format", help="parquet (one file, for pandas) or dataset (a Hugging Face dataset folder).")] = "parquet",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write [default: RUN_DIR/samples.parquet or RUN_DIR/dataset].")] = None,
+) -> None:
+    """Write a saved run's samples (answers, retrieved ids, latency, cost, one column per metric) for pandas or datasets."""
+    from evalkit.core.errors import EvalkitError
+    from evalkit.run.export import export_run
+    from evalkit.run.store import read_run
+
+    if fmt not in ("parquet", "dataset"):
+        raise EvalkitError(f"unknown export format '{fmt}'", hint="use --format parquet or --format dataset")
+    saved = read_run(run_dir)
+    target = output or run_dir / ("samples.parquet" if fmt == "parquet" else "dataset")
+    written = export_run(saved, target, fmt)  # type: ignore[arg-type]
+    out.print(f"{len(saved.samples)} samples → {written}")
+
+
 @app.command()
 def rescore(
     run_dir: RunDirArg,

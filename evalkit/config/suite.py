@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,13 +40,22 @@ class CasesFile(_Model):
     limit: int | None = Field(default=None, ge=1, description="use only the first N cases")
 
 
+class CasesDataset(_Model):
+    """Cases from a Hugging Face dataset saved on disk, or a parquet/JSON/CSV file read by `datasets`."""
+
+    dataset: str
+    split: str | None = None  # default: test if there is one, else the first
+    columns: dict[str, str] = Field(default_factory=dict, description="case field: dataset column")
+    limit: int | None = Field(default=None, ge=1, description="use only the first N cases")
+
+
 class SuiteSpec(_Model):
     """Top level of a suite file. `cases` and `candidates` are validated per item afterwards."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     description: str = ""
     corpus: CorpusSpec | None = None
-    cases: list[dict[str, Any]] | CasesFile
+    cases: list[dict[str, Any]] | CasesFile | CasesDataset
     candidates: list[dict[str, Any]] = Field(min_length=1)
     metrics: list[str] = Field(min_length=1)
     gates: list[GateSpec] = Field(default_factory=list)
@@ -269,21 +279,29 @@ def _load_cases(source: YamlSource, spec: SuiteSpec, limit: int | None) -> tuple
     """The cases and, for each, the file:line it came from."""
     cases: list[Case] = []
     where_case: list[str] = []
-    if isinstance(spec.cases, CasesFile):
-        file = (source.path.parent / spec.cases.path).resolve()
+    if isinstance(spec.cases, CasesFile | CasesDataset):
+        key = "path" if isinstance(spec.cases, CasesFile) else "dataset"
+        file = (source.path.parent / getattr(spec.cases, key)).resolve()
         if not file.exists():
-            raise EvalkitError(f"cases file not found: {file}", where=source.where(("cases", "path")),
+            raise EvalkitError(f"cases {'file' if key == 'path' else 'dataset'} not found: {file}",
+                               where=source.where(("cases", key)),
                                hint="paths in a suite are relative to the suite file")
         limit = limit or spec.cases.limit  # --limit N replaces the suite's own limit (a larger N runs more)
-        for number, row in read_records(file):
+        if isinstance(spec.cases, CasesFile):
+            rows: Iterable[tuple[str, dict[str, Any]]] = ((f"{file}:{n}", row) for n, row in read_records(file))
+        else:
+            from evalkit.config.datasets_source import dataset_rows
+
+            rows = dataset_rows(file, spec.cases.split, spec.cases.columns)
+        for where, row in rows:
             if limit is not None and len(cases) >= limit:
                 break
-            row = _split_lists(row, f"{file}:{number}")
+            row = _split_lists(row, where)
             try:
                 cases.append(Case.model_validate(row))
             except ValidationError as exc:
-                raise validation_error(exc, Case, lambda loc, key=False, n=number: f"{file}:{n}") from None
-            where_case.append(f"{file}:{number}")
+                raise validation_error(exc, Case, lambda loc, key=False, w=where: w) from None
+            where_case.append(where)
     else:
         for i, raw in enumerate(spec.cases):
             if limit is not None and len(cases) >= limit:

@@ -37,6 +37,7 @@ class CandidateInfo(_Record):
     params: dict[str, Any] = Field(default_factory=dict)  # the config flattened to dotted keys
     config_hash: str = ""  # content key of the resolved config
     skipped: str | None = None  # why it did not run (e.g. its API key variable is unset)
+    served_by: dict[str, Any] = Field(default_factory=dict)  # a local model: its file's sha256, the server, settings
 
 
 class JudgeInfo(_Record):

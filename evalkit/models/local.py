@@ -99,8 +99,9 @@ def server_version() -> str | None:
 def describe(model: str) -> dict[str, Any]:
     """What the run manifest records of a local model: the file, the server and its settings."""
     spec = local_model(model)
-    return {"file": spec.file_name, "sha256": spec.sha256, "server": f"llama-cpp-python {server_version()}",
-            "n_ctx": spec.n_ctx, "slots": spec.slots, "chat_format": spec.chat_format}
+    return {"model": model, "file": spec.file_name, "sha256": spec.sha256,
+            "server": f"llama-cpp-python {server_version()}", "n_ctx": spec.n_ctx, "slots": spec.slots,
+            "chat_format": spec.chat_format, "max_tokens_default": spec.max_tokens}
 
 
 class LocalServer:

@@ -56,7 +56,7 @@ def plan_run(suite: Suite, metrics: list[MetricSpec], judge: JudgeInfo | None, *
     """The manifest and work items of a run of `suite` with these metric specs and judge."""
     listed = {spec.name for spec in metrics}
     candidates = [CandidateInfo(name=c.name, kind=c.kind, params=c.params(), config_hash=c.config_hash(),
-                                skipped=c.missing_credentials()) for c in suite.candidates]
+                                skipped=c.missing_credentials(), served_by=c.served_by()) for c in suite.candidates]
     manifest = RunManifest(
         run_id=new_run_id(),
         suite=SuiteInfo(name=suite.name, path=str(suite.path), hash=suite.content_hash,

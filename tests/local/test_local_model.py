@@ -111,6 +111,10 @@ def test_closed_book_and_rag_answer_every_case_with_parsed_citations(tmp_path: P
     assert all(not r["output"]["citations"] for r in rows if r["candidate"] == "closed-book")
     assert "$0 (local)" in out
     assert servers(cache) == []  # stopped with the run
+    [header] = (tmp_path / "reports").glob("*/*/header.json")
+    served = {c["name"]: c["served_by"] for c in json.loads(header.read_text())["candidates"]}
+    assert served["rag-bm25"]["sha256"] == "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+    assert served["closed-book"]["server"] == "llama-cpp-python 0.3.36"
 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
