@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 def publish_run(run: Run, tracking_uri: str | None, *, log_mlflow: bool, junit: Path | None = None,
-                markdown: Path | None = None) -> None:
+                markdown: Path | None = None, traces: str = "failed", cache_dir: Path | None = None) -> None:
     """Console table and verdicts, the HTML report, then JUnit, Markdown and MLflow (which logs the
     report), all from the finished run."""
     from evalkit.sinks.base import Sink, publish
@@ -24,6 +24,11 @@ def publish_run(run: Run, tracking_uri: str | None, *, log_mlflow: bool, junit: 
     sinks: list[Sink] = [ConsoleSink(out), HtmlSink()]
     sinks += [JunitSink(junit)] if junit else []
     sinks += [MarkdownSink(markdown)] if markdown else []
-    sinks += [MlflowSink(tracking_uri)] if log_mlflow else []
+    if log_mlflow:
+        from evalkit.core.cache import cache_dir as default_cache_dir
+        from evalkit.run.passages import texts_for
+
+        with_texts = texts_for(run, cache_dir or default_cache_dir()) if traces != "none" else None
+        sinks.append(MlflowSink(tracking_uri, traces, with_texts))  # type: ignore[arg-type]
     publish(run, sinks, say=lambda line: out.print(line, soft_wrap=True),
             warn=lambda line: err.print(f"[yellow]warning:[/yellow] {line}", soft_wrap=True))

@@ -7,7 +7,19 @@ from typing import Annotated, Any
 
 import typer
 
-from evalkit.cli.app import NEWEST, BaselineOpt, JunitOpt, MarkdownOpt, SuiteArg, TrackingOpt, app, err, out
+from evalkit.cli.app import (
+    NEWEST,
+    BaselineOpt,
+    JunitOpt,
+    MarkdownOpt,
+    SuiteArg,
+    TracesOpt,
+    TrackingOpt,
+    app,
+    check_traces,
+    err,
+    out,
+)
 from evalkit.cli.progress import RunProgress
 from evalkit.cli.publishing import publish_run
 from evalkit.core.errors import EvalkitError
@@ -33,6 +45,7 @@ def run(
     cache_dir: Annotated[Path | None, typer.Option(help="Cache for indexes and model responses [default: .evalkit-cache or $EVALKIT_CACHE_DIR]")] = None,
     tracking_uri: TrackingOpt = None,
     mlflow: Annotated[bool, typer.Option(help="Log the run to MLflow.")] = True,
+    mlflow_traces: TracesOpt = "failed",
     limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N cases (replaces the suite's own limit).")] = None,
     max_error_rate: Annotated[float | None, typer.Option(min=0, max=1, help="Share of errored samples above which the run is incomplete (exit 3) [default: the suite's, else 0].")] = None,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Samples in flight at once [default: the suite's, else 4].")] = None,
@@ -56,6 +69,7 @@ def run(
     from evalkit.run.execute import LocalExecutor
     from evalkit.run.pipeline import RunOptions, run_suite
 
+    check_traces(mlflow_traces)
     loaded = load_suite(suite, limit=limit)
     for note in loaded.notes:
         err.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
@@ -88,7 +102,8 @@ def run(
         finally:
             gc.unfreeze()
     finished = runs[-1] if repeat == 1 else _record_noise(runs, baseline, tracking_uri)
-    publish_run(finished, tracking_uri, log_mlflow=mlflow, junit=junit, markdown=markdown)
+    publish_run(finished, tracking_uri, log_mlflow=mlflow, junit=junit, markdown=markdown, traces=mlflow_traces,
+                cache_dir=options.cache_dir)
     assert finished.summary is not None
     raise typer.Exit(int(finished.summary.exit_code))
 

@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from evalkit.cli.app import BaselineOpt, JunitOpt, MarkdownOpt, RunDirArg, TrackingOpt, app, out
+from evalkit.cli.app import (
+    BaselineOpt,
+    JunitOpt,
+    MarkdownOpt,
+    RunDirArg,
+    TracesOpt,
+    TrackingOpt,
+    app,
+    check_traces,
+    out,
+)
 from evalkit.cli.publishing import publish_run
 
 
@@ -15,6 +25,7 @@ from evalkit.cli.publishing import publish_run
 def report(
     run_dir: RunDirArg,
     mlflow: Annotated[bool, typer.Option(help="Also log the run to MLflow again.")] = False,
+    mlflow_traces: TracesOpt = "failed",
     tracking_uri: TrackingOpt = None,
     baseline: BaselineOpt = None,
     junit: JunitOpt = None,
@@ -24,12 +35,13 @@ def report(
     from evalkit.run.pipeline import finish_folder
     from evalkit.run.store import read_run
 
+    check_traces(mlflow_traces)
     saved = read_run(run_dir)
     # a folder with fewer samples than planned (killed before its summary) is incomplete, whatever it says
     complete = ((saved.summary is None or saved.summary.status == "complete")
                 and len(saved.samples) >= saved.manifest.expected_samples)
     finished = finish_folder(saved, complete=complete, baseline=baseline, tracking_uri=tracking_uri)
-    publish_run(finished, tracking_uri, log_mlflow=mlflow, junit=junit, markdown=markdown)
+    publish_run(finished, tracking_uri, log_mlflow=mlflow, junit=junit, markdown=markdown, traces=mlflow_traces)
     assert finished.summary is not None
     raise typer.Exit(int(finished.summary.exit_code))
 

@@ -3,10 +3,13 @@ its text, and a metric that reads passages (a judge) gets the text from the suit
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from evalkit.candidates.base import BuildContext
-from evalkit.core.records import Output
+from evalkit.core.records import Output, Sample
+from evalkit.core.run import Run
 
 
 class PassageTexts:
@@ -34,3 +37,23 @@ class PassageTexts:
         texts = self.texts(params)
         return output.model_copy(update={"passages": [p.model_copy(update={"text": texts.get(p.node_id, "")})
                                                       if p.node_id else p for p in output.passages]})
+
+
+def texts_for(run: Run, cache_dir: Path) -> Callable[[Sample], Output] | None:
+    """A function giving a stored sample's output with its passage texts, from the run's suite and
+    corpus; None when the suite file is gone (traces then show ids without text)."""
+    from evalkit.config.suite import load_suite
+    from evalkit.core.errors import EvalkitError
+
+    recorded = Path(run.manifest.suite.path)
+    # a relative path was relative to where the run ran: the folder that holds reports/<suite>/<run>
+    path = next((p for p in (recorded, run.folder.resolve().parents[2] / recorded) if p.is_file()), None)
+    try:
+        suite = load_suite(path) if path is not None else None
+    except EvalkitError:
+        return None
+    if suite is None or suite.corpus is None:
+        return None
+    texts = PassageTexts(BuildContext(suite.corpus, suite.directory, cache_dir))
+    params = {c.name: c.params for c in run.manifest.candidates}
+    return lambda sample: texts.fill(sample.output, params.get(sample.candidate, {}))

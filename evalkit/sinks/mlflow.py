@@ -17,7 +17,11 @@ from typing import TYPE_CHECKING, Any
 from evalkit.core.offline import import_mlflow
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from evalkit.core.records import Output, Sample
     from evalkit.core.run import CandidateSummary, Run
+    from evalkit.sinks.traces import TraceChoice
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
@@ -52,9 +56,13 @@ def _params(params: dict[str, Any]) -> dict[str, str]:
     return {metric_key(k)[:250]: str(v)[:6000] for k, v in params.items()}
 
 
-def log_run(run: Run, tracking_uri: str | None = None) -> str:
-    """Log the run and return the parent MLflow run id. Artifacts come from the run folder."""
+def log_run(run: Run, tracking_uri: str | None = None, traces: TraceChoice = "failed",
+            with_texts: Callable[[Sample], Output] | None = None) -> tuple[str, int]:
+    """Log the run; return the parent MLflow run id and how many traces were logged. Artifacts come
+    from the run folder; traces (evalkit.sinks.traces) go under each candidate's run."""
     import pandas as pd
+
+    from evalkit.sinks.traces import log_traces
 
     assert run.summary is not None
     mlflow = import_mlflow()
@@ -83,6 +91,7 @@ def log_run(run: Run, tracking_uri: str | None = None) -> str:
         if run.summary.verdict:
             mlflow.log_text("\n".join(f"- {line}" for line in run.summary.verdict) + "\n", "verdict.md")
         by_name = {c.name: c for c in manifest.candidates}
+        n_traces = 0
         judged = {f"evalkit.judge.{metric_key(spec.name)}": manifest.judge_label(spec) or ""
                   for spec in manifest.metrics if spec.judge}
         for summary in run.summary.candidates:
@@ -96,7 +105,10 @@ def log_run(run: Run, tracking_uri: str | None = None) -> str:
                 mlflow.log_params(_params(candidate.params))
                 mlflow.log_metrics(_candidate_metrics(summary))
                 mlflow.log_table(pd.DataFrame(_table_rows(run, summary.name)), artifact_file="samples.json")
-        return str(parent.info.run_id)
+                if child is None:  # a run logged again (report --mlflow) keeps the traces it has
+                    n_traces += log_traces(mlflow, run, summary.name, mlflow.active_run().info.run_id, traces,
+                                           with_texts)
+        return str(parent.info.run_id), n_traces
 
 
 @contextlib.contextmanager
@@ -130,6 +142,8 @@ def _table_rows(run: Run, candidate: str) -> list[dict[str, Any]]:
 @dataclass
 class MlflowSink:
     tracking_uri: str | None = None
+    traces: TraceChoice = "failed"
+    with_texts: Callable[[Sample], Output] | None = None  # passage texts for the traces' retriever spans
     name = "mlflow"
 
     def publish(self, run: Run) -> str:
@@ -141,12 +155,13 @@ class MlflowSink:
         try:
             reachable(uri)
             with store_lock(uri):
-                run_id = log_run(run, self.tracking_uri)
+                run_id, n_traces = log_run(run, self.tracking_uri, self.traces, self.with_texts)
         except SinkFailed as exc:
             raise SinkFailed(f"{exc}; {later}") from None
         except Exception as exc:
             raise SinkFailed(f"{short_error(exc)}; {later}") from None
-        return f"mlflow: run {run_id} ({default_store_note(self.tracking_uri)})"
+        traced = f", {n_traces} traces" if n_traces else ""
+        return f"mlflow: run {run_id}{traced} ({default_store_note(self.tracking_uri)})"
 
 
 def reachable(uri: str, timeout_s: float = 5.0) -> None:

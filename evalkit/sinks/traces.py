@@ -1,0 +1,152 @@
+"""Each sample as an MLflow trace, where reviewers look: open a question in the MLflow UI and see
+what was retrieved, what was answered, and why it was scored so.
+
+One trace per case x candidate, linked to the candidate's MLflow run (`mlflow.sourceRun`):
+- a root span with the question and the answer (and its citations);
+- a RETRIEVER span whose outputs are the retrieved passages in MLflow's document format
+  (page_content excerpt; doc_uri = the document id, chunk id, score, rank, and whether it is an
+  expected source);
+- an LLM span for the model call (the prompt as sent, the answer, token usage; no keys: stored
+  samples are redacted);
+- an EVALUATOR span per judged metric, with the judge's claim verdicts;
+- expectations (expected answer, accepted answers, expected sources) and one feedback assessment
+  per metric (value, or error; rationale; source = the metric, or the judge for judged metrics).
+
+Only MLflow's public tracing and assessment APIs are used. Which samples: `all`, `failed` (the
+default: a sample that errored, or a 0-1 metric on the wrong side of 0.5, e.g. faithfulness 0.4,
+recall@10 0, distractor_rate 1) or `none`. Why failed by default: a trace costs ~100 ms on the
+sqlite store (benchmarks/bench_traces.py), so `all` on a 10,000-sample run adds minutes, while the
+samples a reviewer opens are the failing ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from evalkit.core.records import Output, Sample
+    from evalkit.core.run import Run
+
+TraceChoice = Literal["all", "failed", "none"]
+EXCERPT = 1000  # characters of a passage kept in a trace
+
+
+def failed(sample: Sample, directions: Mapping[str, str]) -> bool:
+    """Errored, or a 0-1 score on the wrong side of 0.5 for its direction."""
+    if sample.errored:
+        return True
+    for name, score in sample.scores.items():
+        if score.value is None or not 0.0 <= score.value <= 1.0:
+            continue
+        if (score.value < 0.5) if directions.get(name, "higher") == "higher" else (score.value > 0.5):
+            return True
+    return False
+
+
+def chosen_samples(run: Run, candidate: str, choice: TraceChoice) -> list[Sample]:
+    if choice == "none":
+        return []
+    directions = {spec.name: spec.direction for spec in run.manifest.metrics}
+    samples = [s for s in run.samples if s.candidate == candidate]
+    return samples if choice == "all" else [s for s in samples if failed(s, directions)]
+
+
+def log_traces(mlflow: Any, run: Run, candidate: str, mlflow_run_id: str, choice: TraceChoice,
+               with_texts: Callable[[Sample], Output] | None = None) -> int:
+    """Log the chosen samples of one candidate as traces of the active experiment; returns how many."""
+    samples = chosen_samples(run, candidate, choice)
+    if not samples:
+        return 0
+    started = _start_ns(run.manifest.started_at)
+    judges = {spec.name: run.manifest.judge_label(spec) for spec in run.manifest.metrics if spec.judge}
+    traces = []
+    for sample in samples:
+        output = with_texts(sample) if with_texts is not None else sample.output
+        traces.append((sample, _trace(mlflow, sample, output, candidate, mlflow_run_id, run.run_id, started,
+                                      judges)))
+    mlflow.flush_trace_async_logging()  # the traces must exist before assessments name them
+    for sample, trace_id in traces:
+        _assess(mlflow, trace_id, sample, judges)
+    return len(traces)
+
+
+def _start_ns(started_at: str) -> int:
+    try:
+        return int(dt.datetime.fromisoformat(started_at).timestamp() * 1e9)
+    except ValueError:
+        return int(dt.datetime.now(dt.UTC).timestamp() * 1e9)
+
+
+def _trace(mlflow: Any, sample: Sample, output: Output, candidate: str, mlflow_run_id: str, run_id: str,
+           start: int, judges: dict[str, str | None]) -> str:
+    from mlflow.entities import SpanType
+
+    end = start + int(max(output.latency_s, 1e-6) * 1e9)
+    root = mlflow.start_span_no_context(
+        name=f"{candidate} · {sample.case_id}", span_type=SpanType.AGENT, inputs={"question": sample.question},
+        tags={"evalkit.candidate": candidate, "evalkit.case_id": sample.case_id, "evalkit.run_id": run_id},
+        metadata={"mlflow.sourceRun": mlflow_run_id}, start_time_ns=start,
+        attributes={"evalkit.cached": str(sample.cached), "evalkit.queued_s": f"{output.queued_s:.3f}"})
+    if output.passages:
+        expected = set(sample.expected_sources)
+        retriever = mlflow.start_span_no_context("retrieve", span_type=SpanType.RETRIEVER, parent_span=root,
+                                                 inputs={"query": sample.question}, start_time_ns=start)
+        retriever.end(outputs=[{"page_content": p.text[:EXCERPT], "id": p.node_id or p.doc_id,
+                                "metadata": {"doc_uri": p.doc_id, "chunk_id": p.node_id, "score": p.score,
+                                             "rank": p.rank, "expected_source": p.doc_id in expected}}
+                               for p in output.passages], end_time_ns=start)
+    if output.prompt is not None or output.usage:
+        llm = mlflow.start_span_no_context("generate", span_type=SpanType.LLM, parent_span=root,
+                                           inputs={"prompt": output.prompt}, start_time_ns=start)
+        llm.set_attributes({"usage.prompt_tokens": output.usage.get("prompt_tokens", 0),
+                            "usage.completion_tokens": output.usage.get("completion_tokens", 0),
+                            "latency_s": round(output.latency_s, 6), "cost_usd": output.cost_usd})
+        llm.end(outputs={"answer": output.answer}, end_time_ns=end)
+    for name, judge in judges.items():
+        score = sample.scores.get(name)
+        if score is None:
+            continue
+        span = mlflow.start_span_no_context(f"judge · {name}", span_type=SpanType.EVALUATOR, parent_span=root,
+                                            inputs={"answer": output.answer, "judge": judge}, start_time_ns=end)
+        span.end(outputs={"value": score.value, "claims": score.details.get("claims", []),
+                          "error": score.error, "skipped": score.skipped}, end_time_ns=end)
+    root.end(outputs={"answer": output.answer, "citations": output.citations, "error": output.error},
+             end_time_ns=end)
+    return str(root.trace_id)
+
+
+def _assess(mlflow: Any, trace_id: str, sample: Sample, judges: dict[str, str | None]) -> None:
+    from mlflow.entities import AssessmentError, AssessmentSource
+
+    human = AssessmentSource(source_type="HUMAN", source_id="suite")
+    if sample.expected_answer or sample.accepted_answers:
+        mlflow.log_expectation(trace_id=trace_id, name="expected_answer", source=human,
+                               value=[a for a in [sample.expected_answer, *sample.accepted_answers] if a])
+    if sample.expected_sources:
+        mlflow.log_expectation(trace_id=trace_id, name="expected_sources", value=sample.expected_sources, source=human)
+    if not sample.answerable:
+        mlflow.log_expectation(trace_id=trace_id, name="answerable", value=False, source=human)
+    for name, score in sample.scores.items():
+        judge = judges.get(name)
+        source = (AssessmentSource(source_type="LLM_JUDGE", source_id=judge) if judge
+                  else AssessmentSource(source_type="CODE", source_id=f"evalkit:{name}"))
+        if score.skipped:
+            continue  # not applicable: no assessment, as the summary does not count it
+        error = AssessmentError(error_code="EVALKIT_ERROR", error_message=score.error) if score.error else None
+        mlflow.log_feedback(trace_id=trace_id, name=name, value=score.value, source=source, error=error,
+                            rationale=_rationale(score.details))
+
+
+def _rationale(details: dict[str, Any]) -> str | None:
+    """Why a judged score is what it is: each claim's verdict and its reason or evidence."""
+    claims = details.get("claims")
+    if not claims:
+        return None
+    lines = []
+    for claim in claims:
+        mark = "supported" if claim.get("supported") else "NOT supported"
+        why = claim.get("evidence") if claim.get("supported") else claim.get("reason")
+        lines.append(f"- {mark}: {claim.get('claim')}" + (f" ({claim.get('doc_id')}: {why})" if why else ""))
+    return "\n".join(lines)[:4000]

@@ -1,0 +1,64 @@
+"""Each sample as an MLflow trace with assessments, in the real tracking store: what a reviewer opens
+in the MLflow UI (the browser test in tests/browser checks the UI itself)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import evalkit
+
+
+def test_every_sample_is_a_trace_with_its_documents_expectations_and_feedback(finished_run, tmp_path: Path) -> None:
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    work, _ = finished_run
+    (run_dir,) = (work / "reports" / "mini").iterdir()
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    result = evalkit("report", str(run_dir), "--mlflow", "--mlflow-traces", "all", "--tracking-uri", uri, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert ", 24 traces" in result.stdout
+    samples = {(s["candidate"], s["case_id"]): s for s in map(json.loads, (run_dir / "samples.jsonl").read_text().splitlines())}
+
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("evalkit-mini")
+    runs = {r.info.run_name: r.info.run_id for r in client.search_runs([experiment.experiment_id])}
+    for candidate in ("bm25", "hybrid"):
+        traces = mlflow.search_traces(locations=[experiment.experiment_id], run_id=runs[candidate],
+                                      return_type="list", max_results=100)
+        assert len(traces) == 12  # linked to the candidate's run
+        for trace in traces:
+            sample = samples[(candidate, trace.info.tags["evalkit.case_id"])]
+            spans = {span.name: span for span in trace.data.spans}
+            assert trace.data.spans[0].inputs == {"question": sample["question"]}
+            retrieved = spans["retrieve"].outputs
+            assert [d["metadata"]["doc_uri"] for d in retrieved] == [p["doc_id"] for p in sample["output"]["passages"]]
+            assert all(d["page_content"] for d in retrieved)  # texts read back from the corpus, not just ids
+            assert [d["metadata"]["expected_source"] for d in retrieved] == [
+                p["doc_id"] in sample["expected_sources"] for p in sample["output"]["passages"]]
+            assert spans["judge · faithfulness"].outputs["claims"]  # the judge's verdict per claim
+            assessments = {a.name: a for a in trace.info.assessments}
+            assert assessments["expected_sources"].expectation.value == sample["expected_sources"]
+            for metric, score in sample["scores"].items():
+                if "value" in score:
+                    assert assessments[metric].feedback.value == score["value"], metric
+            faithfulness = assessments["faithfulness"]
+            assert faithfulness.source.source_type == "LLM_JUDGE" and faithfulness.source.source_id.startswith("offline")
+            assert faithfulness.rationale and "supported" in faithfulness.rationale
+
+
+def test_failed_means_errored_or_on_the_wrong_side_of_one_half() -> None:
+    from evalkit.core.records import Output, Sample, Score
+    from evalkit.sinks.traces import failed
+
+    def sample(**scores: Score) -> Sample:
+        return Sample(candidate="c", case_id="q", question="?", output=Output(answer="a"), scores=scores)
+
+    directions = {"faithfulness": "higher", "distractor_rate": "lower", "latency_p50": "lower"}
+    assert not failed(sample(faithfulness=Score(value=0.8), distractor_rate=Score(value=0.0)), directions)
+    assert failed(sample(faithfulness=Score(value=0.4)), directions)
+    assert failed(sample(distractor_rate=Score(value=1.0)), directions)
+    assert failed(sample(faithfulness=Score(error="judge timed out")), directions)
+    assert not failed(sample(faithfulness=Score(skipped="closed-book")), directions)
