@@ -41,6 +41,13 @@ def local(session: nox.Session) -> None:
 
 
 @nox.session
+def browser(session: nox.Session) -> None:
+    """The MLflow UI (a real `mlflow server`) and the HTML report in headless Chromium (the system's)."""
+    _install(session, "browser,test")
+    session.run("pytest", "tests/browser", *session.posargs, env={**OFFLINE, "EVALKIT_BROWSER_TESTS": "1"})
+
+
+@nox.session
 def demo(session: nox.Session) -> None:
     """The demo: SciFact retrieval, then SQuAD 2.0 closed-book against RAG on a real local model.
     Writes reports/<suite>/<run>/ and runs in ./mlflow.db."""
