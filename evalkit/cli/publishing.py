@@ -15,20 +15,19 @@ def publish_run(run: Run, tracking_uri: str | None, *, log_mlflow: bool, junit: 
                 markdown: Path | None = None, traces: str = "failed", cache_dir: Path | None = None) -> None:
     """Console table and verdicts, the HTML report, then JUnit, Markdown and MLflow (which logs the
     report), all from the finished run."""
+    from evalkit.core.cache import cache_dir as default_cache_dir
+    from evalkit.run.passages import texts_for
     from evalkit.sinks.base import Sink, publish
     from evalkit.sinks.ci import JunitSink, MarkdownSink
     from evalkit.sinks.console import ConsoleSink
     from evalkit.sinks.html import HtmlSink
     from evalkit.sinks.mlflow import MlflowSink
 
-    sinks: list[Sink] = [ConsoleSink(out), HtmlSink()]
+    with_texts = texts_for(run, cache_dir or default_cache_dir())  # passage texts for the report and traces
+    sinks: list[Sink] = [ConsoleSink(out), HtmlSink(with_texts)]
     sinks += [JunitSink(junit)] if junit else []
     sinks += [MarkdownSink(markdown)] if markdown else []
     if log_mlflow:
-        from evalkit.core.cache import cache_dir as default_cache_dir
-        from evalkit.run.passages import texts_for
-
-        with_texts = texts_for(run, cache_dir or default_cache_dir()) if traces != "none" else None
         sinks.append(MlflowSink(tracking_uri, traces, with_texts))  # type: ignore[arg-type]
     publish(run, sinks, say=lambda line: out.print(line, soft_wrap=True),
             warn=lambda line: err.print(f"[yellow]warning:[/yellow] {line}", soft_wrap=True))

@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from evalkit.analysis.compare import Comparison
+    from evalkit.core.records import Output, Sample
     from evalkit.core.run import Run
 
 REPORT = "report.html"
@@ -15,18 +18,6 @@ REPORT = "report.html"
 
 def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
-
-
-def _cases(run: Run) -> list[dict[str, Any]]:
-    """One entry per case, in case order, with each candidate's sample."""
-    cases: dict[str, dict[str, Any]] = {}
-    for sample in run.samples:
-        entry = cases.setdefault(sample.case_id, {
-            "id": sample.case_id, "question": sample.question, "expected_answer": sample.expected_answer,
-            "expected_sources": sample.expected_sources, "by_candidate": {},
-        })
-        entry["by_candidate"][sample.candidate] = sample
-    return list(cases.values())
 
 
 def render(template: str, path: Path, **context: Any) -> Path:
@@ -40,15 +31,26 @@ def render(template: str, path: Path, **context: Any) -> Path:
     return path
 
 
-def render_report(run: Run) -> Path:
+def render_report(run: Run, with_texts: Callable[[Sample], Output] | None = None) -> Path:
     """Write report.html into the run folder and return its path."""
+    from evalkit.sinks.report_data import metric_chart, packed, sample_data, tag_breakdown, tradeoff_chart
+
     assert run.summary is not None
     metrics = [run.manifest.metric(name) for name in run.scored_metrics]
+    from evalkit.analysis.verdict import HEADLINES
+
+    scored = [spec.name for spec in metrics if spec.unit == "score" and spec.direction == "higher"]
+    headline = next((name for base in HEADLINES for name in scored if name.split("@")[0] == base),
+                    scored[0] if scored else None)
     return render(
         "report.html.j2", run.folder / REPORT,
         header=run.manifest, summary=run.summary, summaries=run.summary.candidates,
-        metrics=[spec.name for spec in metrics], candidates=run.candidates, cases=_cases(run),
+        metrics=[spec.name for spec in metrics], candidates=run.candidates,
         judges={spec.name: run.manifest.judge_label(spec) for spec in metrics},
+        data=packed(sample_data(run, with_texts)), tags=tag_breakdown(run),
+        all_tags=sorted({tag for sample in run.samples for tag in sample.tags}),
+        metric_chart=metric_chart(run), headline=headline,
+        tradeoff=tradeoff_chart(run, headline) if headline else "",
     )
 
 
@@ -58,7 +60,8 @@ def render_comparison(comparison: Comparison, path: Path) -> Path:
 
 @dataclass
 class HtmlSink:
+    with_texts: Callable[[Sample], Output] | None = None  # passage texts for the question detail
     name = "report"
 
     def publish(self, run: Run) -> str:
-        return f"report: {render_report(run)}"
+        return f"report: {render_report(run, self.with_texts)}"

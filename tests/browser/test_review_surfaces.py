@@ -165,15 +165,50 @@ def test_the_mlflow_ui_shows_the_runs_and_each_question_as_a_trace_with_assessme
     assert not errors, errors
 
 
-def test_the_html_report_renders_offline_and_keeps_hostile_answers_inert(
+def test_the_html_report_is_one_offline_file_to_explore_and_keeps_hostile_answers_inert(
         logged: tuple[Path, Path], browser, tmp_path: Path) -> None:
     _, run_dir = logged
+    report = run_dir / "report.html"
+    assert HOSTILE not in report.read_text()  # the answer is data (gzip'd JSON), never markup in the file
+    rows = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
     page = browser.new_page(viewport={"width": 1400, "height": 950})
     requests: list[str] = []
+    errors: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
-    page.goto((run_dir / "report.html").as_uri())
-    page.wait_for_load_state("load")
-    assert page.evaluate("window.__pwned") is None
-    assert page.get_by_text("window.__pwned = 1", exact=False).count() > 0
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(report.as_uri())
+    page.wait_for_selector("body[data-ready=true]", timeout=10_000)
     assert all(url.startswith(("file:", "data:")) for url in requests), requests  # one offline file
+    metrics = [th.inner_text().split("\n")[0] for th in page.locator("#summary tbody tr th").all()]
+    assert metrics == ["recall@5", "mrr", "faithfulness", "latency p50 / p95"]
+    assert page.locator("svg.chart").count() == 2  # metrics with CIs; quality against latency
+    assert page.inner_text("#count") == "18 of 18 samples"
     _shot(page, "report", tmp_path)
+
+    page.select_option("#f-candidate", label="product")
+    assert page.inner_text("#count") == "6 of 18 samples"
+    page.select_option("#f-candidate", value="")
+    page.select_option("#f-metric", label="recall@5")
+    page.fill("#f-below", "0.5")
+    below = sum(1 for r in rows if (r["scores"]["recall@5"].get("value") is not None
+                                    and r["scores"]["recall@5"]["value"] < 0.5))
+    assert page.inner_text("#count") == f"{below} of 18 samples"
+    page.fill("#f-below", "")
+    page.locator("#sort-metric").click()  # ascending by recall@5
+    first = page.locator("#cases tbody tr").first.locator("td").nth(4).inner_text()
+    assert float(first) == min(r["scores"]["recall@5"]["value"] for r in rows)
+
+    page.fill("#f-search", "__pwned")
+    assert page.inner_text("#count") == "1 of 18 samples"
+    page.locator("#cases tbody tr").first.click()
+    detail = page.locator("#detail")
+    assert "window.__pwned = 1" in detail.inner_text()  # shown as text
+    assert page.evaluate("window.__pwned") is None  # never run
+    page.fill("#f-search", "")
+    page.select_option("#f-candidate", label="bm25")
+    page.locator("#cases tbody tr").first.click()
+    bm25 = detail.locator(".cand").filter(has=page.locator("h4", has_text="bm25"))
+    assert bm25.locator(".passage").count() >= 3 and bm25.locator(".passage.expected").count() >= 1
+    assert all(len(text) > 50 for text in bm25.locator(".passage").all_inner_texts())  # passage texts, not ids
+    _shot(detail, "report-detail", tmp_path)
+    assert not errors, errors
