@@ -37,7 +37,7 @@ err = Console(stderr=True, highlight=False)
 SuiteArg = Annotated[Path, typer.Argument(help="Suite YAML file.", show_default=False)]
 RunDirArg = Annotated[Path, typer.Argument(help="A run folder: reports/<suite>/<run-id>.", show_default=False)]
 TrackingOpt = Annotated[str | None, typer.Option(help="MLflow tracking URI [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]")]
-TracesOpt = Annotated[str, typer.Option("--mlflow-traces", help="Which samples become MLflow traces with assessments: all, failed (errored, or a 0-1 metric on the wrong side of 0.5) or none.", show_default=True)]
+TracesOpt = Annotated[str, typer.Option("--mlflow-traces", help="Which samples become MLflow traces with assessments: all, failed (errored, or on the failing side of a gate's min or max) or none.", show_default=True)]
 BaselineOpt = Annotated[str | None, typer.Option(help="Baseline for no_regression gates: run folder, MLflow run id or name [default: production].")]
 JunitOpt = Annotated[Path | None, typer.Option(help="Write JUnit XML (one test case per gate and candidate).")]
 MarkdownOpt = Annotated[Path | None, typer.Option(help="Write (append to) a Markdown summary, e.g. $GITHUB_STEP_SUMMARY.")]

@@ -13,34 +13,37 @@ One trace per case x candidate, linked to the candidate's MLflow run (`mlflow.so
   per metric (value, or error; rationale; source = the metric, or the judge for judged metrics).
 
 Only MLflow's public tracing and assessment APIs are used. Which samples: `all`, `failed` (the
-default: a sample that errored, or a 0-1 metric on the wrong side of 0.5, e.g. faithfulness 0.4,
-recall@10 0, distractor_rate 1) or `none`. Why failed by default: a trace costs ~100 ms on the
-sqlite store (benchmarks/bench_traces.py), so `all` on a 10,000-sample run adds minutes, while the
-samples a reviewer opens are the failing ones.
+default: a sample that errored, or whose value on a gated metric is on the failing side of the
+gate's min or max, e.g. faithfulness 0.4 under a gate `min: 0.8`) or `none`. Why failed by
+default: a trace costs ~65 ms on the sqlite store (benchmarks/bench_review.py), so `all` on a
+10,000-sample run adds 11 minutes, while the samples a reviewer opens are the ones that fail a gate.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from evalkit.core.records import Output, Sample
+    from evalkit.core.specs import GateSpec
     from evalkit.core.run import Run
 
 TraceChoice = Literal["all", "failed", "none"]
 EXCERPT = 1000  # characters of a passage kept in a trace
 
 
-def failed(sample: Sample, directions: Mapping[str, str]) -> bool:
-    """Errored, or a 0-1 score on the wrong side of 0.5 for its direction."""
+def failed(sample: Sample, gates: Sequence[GateSpec]) -> bool:
+    """Errored, or on the failing side of a threshold gate on its candidate (no_regression gates
+    compare runs, not samples: they select nothing here)."""
     if sample.errored:
         return True
-    for name, score in sample.scores.items():
-        if score.value is None or not 0.0 <= score.value <= 1.0:
+    for gate in gates:
+        score = sample.scores.get(gate.metric)
+        if score is None or score.value is None or gate.candidate not in (None, sample.candidate):
             continue
-        if (score.value < 0.5) if directions.get(name, "higher") == "higher" else (score.value > 0.5):
+        if (gate.min is not None and score.value < gate.min) or (gate.max is not None and score.value > gate.max):
             return True
     return False
 
@@ -48,9 +51,8 @@ def failed(sample: Sample, directions: Mapping[str, str]) -> bool:
 def chosen_samples(run: Run, candidate: str, choice: TraceChoice) -> list[Sample]:
     if choice == "none":
         return []
-    directions = {spec.name: spec.direction for spec in run.manifest.metrics}
     samples = [s for s in run.samples if s.candidate == candidate]
-    return samples if choice == "all" else [s for s in samples if failed(s, directions)]
+    return samples if choice == "all" else [s for s in samples if failed(s, run.manifest.gates)]
 
 
 def log_traces(mlflow: Any, run: Run, candidate: str, mlflow_run_id: str, choice: TraceChoice,

@@ -49,16 +49,21 @@ def test_every_sample_is_a_trace_with_its_documents_expectations_and_feedback(fi
             assert faithfulness.rationale and "supported" in faithfulness.rationale
 
 
-def test_failed_means_errored_or_on_the_wrong_side_of_one_half() -> None:
+def test_failed_means_errored_or_on_the_failing_side_of_a_gate() -> None:
     from evalkit.core.records import Output, Sample, Score
+    from evalkit.core.specs import GateSpec, NoRegression
     from evalkit.sinks.traces import failed
 
-    def sample(**scores: Score) -> Sample:
-        return Sample(candidate="c", case_id="q", question="?", output=Output(answer="a"), scores=scores)
+    def sample(candidate: str = "rag", **scores: Score) -> Sample:
+        return Sample(candidate=candidate, case_id="q", question="?", output=Output(answer="a"), scores=scores)
 
-    directions = {"faithfulness": "higher", "distractor_rate": "lower", "latency_p50": "lower"}
-    assert not failed(sample(faithfulness=Score(value=0.8), distractor_rate=Score(value=0.0)), directions)
-    assert failed(sample(faithfulness=Score(value=0.4)), directions)
-    assert failed(sample(distractor_rate=Score(value=1.0)), directions)
-    assert failed(sample(faithfulness=Score(error="judge timed out")), directions)
-    assert not failed(sample(faithfulness=Score(skipped="closed-book")), directions)
+    gates = [GateSpec(metric="faithfulness", min=0.8), GateSpec(metric="distractor_rate", candidate="rag", max=0.0),
+             GateSpec(metric="recall@10", no_regression=NoRegression())]
+    assert not failed(sample(faithfulness=Score(value=0.9), distractor_rate=Score(value=0.0)), gates)
+    assert failed(sample(faithfulness=Score(value=0.4)), gates)
+    assert failed(sample(distractor_rate=Score(value=1.0)), gates)
+    assert not failed(sample("closed", distractor_rate=Score(value=1.0)), gates)  # the gate is on rag only
+    assert failed(sample(faithfulness=Score(error="judge timed out")), gates)
+    assert not failed(sample(faithfulness=Score(skipped="closed-book")), gates)
+    assert not failed(sample(**{"recall@10": Score(value=0.0)}), gates)  # no_regression compares runs
+    assert not failed(sample(faithfulness=Score(value=0.1)), [])  # no gates: only errors fail
