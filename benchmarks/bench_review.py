@@ -24,8 +24,9 @@ from evalkit.core.specs import MetricSpec
 from evalkit.metrics.operational import OPERATIONAL
 from evalkit.run.finish import finish
 
-WORDS = ("cell protein gene expression patients risk cancer trial dose reduced increased associated mortality "
-         "vitamin insulin receptor mice therapy analysis cohort level signal pathway effect study").split()
+WORDS = ["cell", "protein", "gene", "expression", "patients", "risk", "cancer", "trial", "dose", "reduced",
+         "increased", "associated", "mortality", "vitamin", "insulin", "receptor", "mice", "therapy", "analysis",
+         "cohort", "level", "signal", "pathway", "effect", "study"]
 METRICS = [MetricSpec(name=n, base=n.split("@")[0]) for n in
            ("hit_rate@10", "recall@10", "precision@10", "mrr", "ndcg@10", "citation_precision", "citation_recall")]
 METRICS.append(MetricSpec(name="faithfulness", base="faithfulness", judge="offline-v2", needs=("judge",)))

@@ -32,12 +32,17 @@ def applies_to(gate: GateSpec, candidates: list[str]) -> list[tuple[str, str]]:
 
 def _threshold(index: int, gate: GateSpec, spec: MetricSpec, summary: CandidateSummary) -> Verdict:
     aggregate = summary.metrics[gate.metric]
-    value = aggregate.value if gate.statistic == "mean" else getattr(aggregate, gate.statistic)
+    if gate.statistic.startswith("ppi"):
+        ppi = aggregate.ppi
+        value = None if ppi is None else getattr(ppi, "value" if gate.statistic == "ppi" else gate.statistic[4:])
+    else:
+        value = aggregate.value if gate.statistic == "mean" else getattr(aggregate, gate.statistic)
     rule = threshold_rule(gate)
     verdict = Verdict(gate=index, kind="threshold", candidate=summary.name, metric=gate.metric, rule=rule,
                       value=value)
     if value is None:
-        verdict.message = f"no scored samples ({aggregate.n_errors} errored)"
+        verdict.message = (f"no PPI estimate: fewer than 2 current human labels of {gate.metric} for this candidate"
+                           if gate.statistic.startswith("ppi") else f"no scored samples ({aggregate.n_errors} errored)")
         return verdict
     verdict.passed = (gate.min is None or value >= gate.min) and (gate.max is None or value <= gate.max)
     # "latency_p50 = 0.41", not "latency_p50 mean = 0.41": the point estimate of a percentile metric is no mean

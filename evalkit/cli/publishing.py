@@ -24,10 +24,19 @@ def publish_run(run: Run, tracking_uri: str | None, *, log_mlflow: bool, junit: 
     from evalkit.sinks.mlflow import MlflowSink
 
     with_texts = texts_for(run, cache_dir or default_cache_dir())  # passage texts for the report and traces
-    sinks: list[Sink] = [ConsoleSink(out), HtmlSink(with_texts)]
+    sinks: list[Sink] = [ConsoleSink(out), HtmlSink(with_texts, _baseline(run, tracking_uri))]
     sinks += [JunitSink(junit)] if junit else []
     sinks += [MarkdownSink(markdown)] if markdown else []
     if log_mlflow:
         sinks.append(MlflowSink(tracking_uri, traces, with_texts))  # type: ignore[arg-type]
     publish(run, sinks, say=lambda line: out.print(line, soft_wrap=True),
             warn=lambda line: err.print(f"[yellow]warning:[/yellow] {line}", soft_wrap=True))
+
+
+def _baseline(run: Run, tracking_uri: str | None) -> Run | None:
+    """The baseline the run was compared with, for the report's per-question change (None if gone)."""
+    from evalkit.run.baselines import load
+
+    if run.summary is None or run.summary.baseline is None:
+        return None
+    return load(run.summary.baseline, run.manifest.suite.name, run.folder.resolve().parent.parent, tracking_uri)

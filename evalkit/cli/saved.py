@@ -30,6 +30,7 @@ def report(
     baseline: BaselineOpt = None,
     junit: JunitOpt = None,
     markdown: MarkdownOpt = None,
+    labels: Annotated[Path | None, typer.Option(help="Human labels (evalkit labels sample): PPI estimates of judged metrics [default: the suite's labels:].", show_default=False)] = None,
 ) -> None:
     """Re-render a saved run (summary, gates, HTML report) without re-running anything."""
     from evalkit.run.pipeline import finish_folder
@@ -40,7 +41,7 @@ def report(
     # a folder with fewer samples than planned (killed before its summary) is incomplete, whatever it says
     complete = ((saved.summary is None or saved.summary.status == "complete")
                 and len(saved.samples) >= saved.manifest.expected_samples)
-    finished = finish_folder(saved, complete=complete, baseline=baseline, tracking_uri=tracking_uri)
+    finished = finish_folder(saved, complete=complete, baseline=baseline, tracking_uri=tracking_uri, labels=labels)
     publish_run(finished, tracking_uri, log_mlflow=mlflow, junit=junit, markdown=markdown, traces=mlflow_traces)
     assert finished.summary is not None
     raise typer.Exit(int(finished.summary.exit_code))

@@ -65,6 +65,7 @@ class SuiteSpec(_Model):
     budget: BudgetSpec | None = None  # a cap on spend; None: no cap
     as_of: dt.date | None = None  # the date answers and sources must be current at; None: today
     max_error_rate: float = Field(default=0.0, ge=0, le=1)
+    labels: str | None = None  # human labels of samples (evalkit labels sample): PPI estimates of judged metrics
     concurrency: int = Field(default=4, ge=1, le=256)
 
 
@@ -145,11 +146,38 @@ def load_suite(path: Path, *, limit: int | None = None) -> Suite:
                                where=source.where(("gates", i, "candidate")),
                                hint=did_you_mean(gate.candidate, [c.name for c in candidates]))
 
+    _check_labels(source, spec, corpus, cases)
+
     digest = hashlib.sha256(path.read_bytes())
     digest.update((corpus.content_hash if corpus else "").encode())
     for case in cases:
         digest.update(case.model_dump_json().encode())
     return Suite(spec, path, digest.hexdigest()[:16], corpus, cases, candidates, notes)
+
+
+def _check_labels(source: YamlSource, spec: SuiteSpec, corpus: Corpus | None, cases: list[Case]) -> None:
+    """The labels file reads, and gates on a PPI statistic are on judged metrics."""
+    from evalkit.config.labels import read_labels
+    from evalkit.metrics.base import MetricContext, build_metric
+
+    if spec.labels is not None:
+        path = (source.path.parent / spec.labels).resolve()
+        if not path.is_file():
+            raise EvalkitError(f"labels file not found: {path}", where=source.where(("labels",)),
+                               hint="write one with `evalkit labels sample RUN_DIR`; paths are relative to the suite")
+        read_labels(path)  # errors name the file and line
+    context = MetricContext(judge=_ValidationJudge(spec.judge), endpoint=spec.judge.endpoint if spec.judge else None,
+                            abstention=spec.abstention, corpus=corpus)
+    for i, gate in enumerate(spec.gates):
+        if not gate.statistic.startswith("ppi"):
+            continue
+        if gate.metric in OPERATIONAL_NAMES or build_metric(gate.metric, context).spec.judge is None:
+            raise EvalkitError(f"statistic '{gate.statistic}' on '{gate.metric}', which no judge scores",
+                               where=source.where(("gates", i, "statistic")),
+                               hint="PPI corrects a judged metric (e.g. faithfulness) with human labels")
+        if spec.labels is None:
+            raise EvalkitError(f"statistic '{gate.statistic}' needs human labels", where=source.where(("gates", i)),
+                               hint="add 'labels: PATH' to the suite (evalkit labels sample RUN_DIR writes a sheet)")
 
 
 def _read_schemas(source: YamlSource, checks: Any, loc: Loc) -> None:

@@ -114,6 +114,16 @@ class Sample(_Record):
     cached: bool = False  # the output was replayed from the stage cache (its latency and cost are the original's)
 
     @property
+    def answer_key(self) -> str:
+        """What a human label is attached to: the answer and the passages it was judged against
+        (16 hex of a sha256). A changed answer or retrieval gets a new key, and its old label no
+        longer applies."""
+        import hashlib
+
+        content = json.dumps([self.output.answer, [p.node_id or p.doc_id for p in self.output.passages]])
+        return hashlib.sha256(content.encode()).hexdigest()[:16]
+
+    @property
     def errored(self) -> bool:
         """The candidate or any metric failed on this sample."""
         return bool(self.output.error) or any(score.error for score in self.scores.values())
@@ -125,3 +135,15 @@ class Sample(_Record):
         data["scores"] = {name: score.model_dump(mode="json", exclude_defaults=True)
                           for name, score in self.scores.items()}
         return json.dumps(data, ensure_ascii=False)
+
+
+class Label(_Record):
+    """A person's judgment of one sample on one metric: 1/0 (or a value in [0, 1]), attached by
+    `answer_key` to the answer that was labelled (a labels file, `suite.labels`)."""
+
+    case_id: Id
+    candidate: str
+    metric: str
+    label: float = Field(ge=0, le=1)
+    answer_key: str
+    note: str = ""

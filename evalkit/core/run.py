@@ -65,6 +65,7 @@ class RunManifest(_Record):
     max_error_rate: float = 0.0
     allow_skipped: bool = False
     source_run: str | None = None  # a rescored run: the run whose outputs it scored again
+    labels: str | None = None  # the suite's labels file, as written in the suite (relative to it)
 
     def metric(self, name: str) -> MetricSpec:
         return next(spec for spec in self.metrics if spec.name == name)
@@ -80,6 +81,19 @@ class RunManifest(_Record):
         return self.n_cases * sum(not c.skipped for c in self.candidates)
 
 
+class PPIEstimate(_Record):
+    """A judged metric's mean corrected by human labels (analysis.ppi), with its 95% CI."""
+    value: float
+    ci_low: float
+    ci_high: float
+    lam: float  # PPI++'s weight on the judge: 1 = trust the judge's mean, 0 = the labels alone
+    n_labeled: int  # labelled samples used (their answer unchanged since labelling)
+    n_stale: int = 0  # labels whose answer changed since: ignored
+    judge_mean: float  # the judge alone on the same samples, for comparison
+    human_mean: float  # mean label on the labelled samples
+    agreement: dict[str, float] = Field(default_factory=dict)  # judge vs labels on the labelled samples
+
+
 class MetricAggregate(_Record):
     metric: str
     n: int  # samples scored
@@ -89,6 +103,7 @@ class MetricAggregate(_Record):
     ci_low: float | None = None  # 95% bootstrap confidence interval of that statistic
     ci_high: float | None = None
     judge: str | None = None
+    ppi: PPIEstimate | None = None  # with human labels for a judged metric
 
 
 class CandidateSummary(_Record):
@@ -111,6 +126,12 @@ class Verdict(_Record):
     message: str = ""
 
 
+class BaselineRef(_Record):
+    """The baseline run this run was compared with (its no-regression gates, the report's per-question change)."""
+    name: str  # the reference as given: a baseline name, run folder or MLflow run id
+    run_id: str  # the evalkit run id it resolved to
+
+
 class Summary(_Record):
     run_schema: str = Field(default=SCHEMA, alias="schema")
     status: str  # "complete" | "interrupted"
@@ -125,6 +146,8 @@ class Summary(_Record):
     noise: dict[str, Any] | None = None
     judges: dict[str, Any] = Field(default_factory=dict)  # usage of judge model calls
     verdict: list[str] = Field(default_factory=list)  # what the numbers mean for the choice (analysis.verdict)
+    baseline: BaselineRef | None = None
+    labels: str | None = None  # the human labels file behind the PPI estimates
 
     @property
     def exit_code(self) -> ExitCode:

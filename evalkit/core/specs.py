@@ -121,8 +121,8 @@ class GateSpec(BaseModel):
     min: float | None = None
     max: float | None = None
     # what min/max apply to: the metric's point estimate ("mean": its mean, or its percentile for
-    # latency_p50 and the like) or a bound of its 95% CI
-    statistic: Literal["mean", "ci_low", "ci_high"] = "mean"
+    # latency_p50 and the like) or a bound of its 95% CI; with human labels, the PPI estimate or its bounds
+    statistic: Literal["mean", "ci_low", "ci_high", "ppi", "ppi_ci_low", "ppi_ci_high"] = "mean"
     no_regression: NoRegression | None = None
     candidate: str | None = None  # None: every candidate
 

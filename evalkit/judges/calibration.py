@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evalkit.analysis.agreement import agreement, confusion, macro_f1
 from evalkit.analysis.stats import SEED
 from evalkit.core.errors import EvalkitError
 from evalkit.core.judge import Judge
@@ -60,47 +61,6 @@ def load_labels(path: Path) -> list[LabelledRow]:
     return rows
 
 
-def auroc(labels: Any, scores: Any) -> float:
-    """Area under the ROC curve via the Mann-Whitney U statistic (ties count one half)."""
-    import numpy as np
-    from scipy.stats import rankdata
-
-    labels, scores = np.asarray(labels), np.asarray(scores, dtype=float)
-    ranks = rankdata(scores)
-    positives = labels == 1
-    n_pos, n_neg = positives.sum(), (~positives).sum()
-    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def _confusion(labels: Any, predicted: Any) -> tuple[int, int, int, int]:
-    """(true positives, true negatives, false positives, false negatives) of binary predictions."""
-    import numpy as np
-
-    y, p = np.asarray(labels, dtype=int), np.asarray(predicted, dtype=int)
-    return (int(((y == 1) & (p == 1)).sum()), int(((y == 0) & (p == 0)).sum()),
-            int(((y == 0) & (p == 1)).sum()), int(((y == 1) & (p == 0)).sum()))
-
-
-def _macro_f1(tp: int, tn: int, fp: int, fn: int) -> float:
-    f1_pos = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
-    f1_neg = 2 * tn / (2 * tn + fn + fp) if tn + fn + fp else 0.0
-    return (f1_pos + f1_neg) / 2
-
-
-def agreement(labels: Any, predicted: Any, scores: Any) -> dict[str, float]:
-    """macro-F1, balanced accuracy, Cohen's kappa of binary predictions; AUROC of graded scores."""
-    tp, tn, fp, fn = _confusion(labels, predicted)
-    n = tp + tn + fp + fn
-    observed = (tp + tn) / n
-    expected = ((tp + fp) * (tp + fn) + (tn + fn) * (tn + fp)) / (n * n)
-    return {
-        "macro_f1": _macro_f1(tp, tn, fp, fn),
-        "balanced_accuracy": (tp / (tp + fn) + tn / (tn + fp)) / 2,
-        "auroc": auroc(labels, scores),
-        "cohen_kappa": (observed - expected) / (1 - expected) if expected != 1 else 0.0,
-    }
-
-
 def _with_ci(labels: Any, predicted: Any, scores: Any) -> dict[str, dict[str, float]]:
     import numpy as np
 
@@ -125,7 +85,7 @@ def best_threshold(labels: Any, scores: Any) -> dict[str, float]:
     y, s = np.asarray(labels), np.asarray(scores, dtype=float)
     best = {"threshold": 0.0, "macro_f1": -1.0}
     for threshold in np.unique(s):
-        value = _macro_f1(*_confusion(y, s >= threshold))  # no AUROC per threshold
+        value = macro_f1(*confusion(y, s >= threshold))  # no AUROC per threshold
         if value > best["macro_f1"]:
             best = {"threshold": float(threshold), "macro_f1": value}
     return best

@@ -15,7 +15,7 @@ from typing import Any
 
 from evalkit.core.cache import write_json_atomic
 from evalkit.core.errors import EvalkitError
-from evalkit.core.run import Run
+from evalkit.core.run import BaselineRef, Run
 from evalkit.run.store import read_run
 
 POINTERS = "baselines.json"
@@ -104,15 +104,38 @@ def _mlflow_parent(suite: str, tracking_uri: str | None, tags: dict[str, str] | 
     return (client, runs[0]) if runs else None
 
 
-def resolver(suite: str, reports_dir: Path, default: str | None, tracking_uri: str | None) -> Any:
-    """A resolver for gates: a reference (or the default, else "production") -> (its name, the run).
-    Each reference is looked up once."""
-    found: dict[str, Run | None] = {}
+class Resolver:
+    """Resolves gates' baseline references (each once): a reference, or the default, else
+    "production" -> (its name, the run). Remembers the first run found: the run's baseline."""
 
-    def resolve_baseline(ref: str | None) -> tuple[str, Run | None]:
-        name = ref or default or DEFAULT_BASELINE
-        if name not in found:
-            found[name] = resolve(name, suite, reports_dir, tracking_uri)
-        return name, found[name]
+    def __init__(self, suite: str, reports_dir: Path, default: str | None, tracking_uri: str | None) -> None:
+        self.suite, self.reports_dir, self.default, self.tracking_uri = suite, reports_dir, default, tracking_uri
+        self.found: dict[str, Run | None] = {}
 
-    return resolve_baseline
+    def __call__(self, ref: str | None) -> tuple[str, Run | None]:
+        name = ref or self.default or DEFAULT_BASELINE
+        if name not in self.found:
+            self.found[name] = resolve(name, self.suite, self.reports_dir, self.tracking_uri)
+        return name, self.found[name]
+
+    def used(self) -> BaselineRef | None:
+        """The baseline the gates compared with; without such gates, an explicit --baseline when it exists."""
+        if not self.found and self.default is not None:
+            try:
+                self(None)
+            except EvalkitError:  # an unknown MLflow run id: no gate needed it, the report goes without
+                return None
+        return next((BaselineRef(name=name, run_id=run.run_id) for name, run in self.found.items()
+                     if run is not None), None)
+
+
+def load(ref: BaselineRef, suite: str, reports_dir: Path, tracking_uri: str | None) -> Run | None:
+    """The run a summary names as its baseline, or None when it is gone (or the name now points elsewhere)."""
+    folder = reports_dir / suite / ref.run_id
+    if (folder / "header.json").is_file():
+        return read_run(folder)
+    try:
+        run = resolve(ref.name, suite, reports_dir, tracking_uri)
+    except EvalkitError:
+        return None
+    return run if run is not None and run.run_id == ref.run_id else None

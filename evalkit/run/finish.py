@@ -10,16 +10,18 @@ import datetime as dt
 from typing import Any
 
 from evalkit.analysis.gates import BaselineResolver, evaluate_gates
-from evalkit.analysis.summary import summarize
+from evalkit.analysis.summary import Labels, summarize
 from evalkit.analysis.verdict import verdict
 from evalkit.core.records import Sample
 from evalkit.core.run import RunManifest, Summary
 
 
 def finish(manifest: RunManifest, samples: list[Sample], *, usage: dict[str, Any], complete: bool,
-           resolve_baseline: BaselineResolver | None = None, noise: dict[str, Any] | None = None) -> Summary:
-    """The run's summary: aggregates per candidate, gate verdicts, errors and missing samples."""
-    candidates = summarize(manifest, samples, usage)
+           resolve_baseline: BaselineResolver | None = None, noise: dict[str, Any] | None = None,
+           labels: Labels | None = None) -> Summary:
+    """The run's summary: aggregates per candidate (with human labels: PPI estimates), gate verdicts,
+    errors and missing samples."""
+    candidates = summarize(manifest, samples, usage, labels)
     verdicts = evaluate_gates(manifest, candidates, samples, resolve_baseline, noise)
     errored = sum(sample.errored for sample in samples)
     missing = max(0, manifest.expected_samples - len(samples))

@@ -39,15 +39,20 @@ class PassageTexts:
                                                       if p.node_id else p for p in output.passages]})
 
 
+def suite_file(run: Run) -> Path | None:
+    """The suite file a run ran, if it is still there (a relative path was relative to where the run
+    ran: the folder that holds reports/<suite>/<run>)."""
+    recorded = Path(run.manifest.suite.path)
+    return next((p for p in (recorded, run.folder.resolve().parents[2] / recorded) if p.is_file()), None)
+
+
 def texts_for(run: Run, cache_dir: Path) -> Callable[[Sample], Output] | None:
     """A function giving a stored sample's output with its passage texts, from the run's suite and
     corpus; None when the suite file is gone (traces then show ids without text)."""
     from evalkit.config.suite import load_suite
     from evalkit.core.errors import EvalkitError
 
-    recorded = Path(run.manifest.suite.path)
-    # a relative path was relative to where the run ran: the folder that holds reports/<suite>/<run>
-    path = next((p for p in (recorded, run.folder.resolve().parents[2] / recorded) if p.is_file()), None)
+    path = suite_file(run)
     try:
         suite = load_suite(path) if path is not None else None
     except EvalkitError:

@@ -202,15 +202,23 @@ async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Exe
 
 
 def finish_folder(run: Run, *, complete: bool, baseline: str | None = None, tracking_uri: str | None = None,
-                  noise: dict[str, Any] | None = None) -> Run:
+                  noise: dict[str, Any] | None = None, labels: Path | None = None) -> Run:
     """Finish a run read from (or just written to) its folder, and write its summary.json.
 
-    `baseline` is the default reference of no_regression gates that name none."""
-    from evalkit.run.baselines import resolver
+    `baseline` is the default reference of no_regression gates that name none; `labels` a labels
+    file to use instead of the suite's."""
+    from evalkit.config.labels import read_labels
+    from evalkit.run.baselines import Resolver
     from evalkit.run.finish import finish
+    from evalkit.run.passages import suite_file
 
-    resolve = resolver(run.manifest.suite.name, run.folder.parent.parent, baseline, tracking_uri)
+    if labels is None and run.manifest.labels is not None and (suite := suite_file(run)) is not None:
+        labels = suite.parent / run.manifest.labels
+    resolve = Resolver(run.manifest.suite.name, run.folder.parent.parent, baseline, tracking_uri)
     summary = finish(run.manifest, run.samples, usage=read_usage(run.folder), complete=complete,
-                     resolve_baseline=resolve, noise=noise if noise is not None else read_noise(run.folder))
+                     resolve_baseline=resolve, noise=noise if noise is not None else read_noise(run.folder),
+                     labels=read_labels(labels) if labels is not None else None)
+    summary.baseline = resolve.used()
+    summary.labels = str(labels) if labels is not None else None
     write_summary(run.folder, summary)
     return run.model_copy(update={"summary": summary})

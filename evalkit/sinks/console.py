@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from evalkit.core.run import CandidateSummary, Run, Verdict
+    from evalkit.core.run import CandidateSummary, PPIEstimate, Run, Verdict
 
 
 def summary_table(summaries: list[CandidateSummary], metrics: list[str], title: str) -> Table:
@@ -27,6 +27,8 @@ def summary_table(summaries: list[CandidateSummary], metrics: list[str], title: 
                 cell += f" [red]{agg.n_errors} err[/red]"
             cells.append(cell)
         table.add_row(metric, *cells)
+        if any(s.metrics[metric].ppi for s in summaries):
+            table.add_row(f"  {metric}, with labels (PPI)", *(_ppi_cell(s.metrics[metric].ppi) for s in summaries))
     table.add_row("latency p50", *(_ms(s.metrics["latency_p50"].value) if not s.skipped else "skipped"
                                    for s in summaries))
     if any(s.usage for s in summaries):
@@ -34,6 +36,13 @@ def summary_table(summaries: list[CandidateSummary], metrics: list[str], title: 
         table.add_row("tokens in / out", *(_tokens(s.usage) for s in summaries))
         table.add_row("cost", *(_cost(s.usage) for s in summaries))
     return table
+
+
+def _ppi_cell(ppi: PPIEstimate | None) -> str:
+    if ppi is None:
+        return "–"
+    stale = f", {ppi.n_stale} stale" if ppi.n_stale else ""
+    return f"{ppi.value:.3f} [dim][{ppi.ci_low:.2f}–{ppi.ci_high:.2f}] {ppi.n_labeled} labels{stale}[/dim]"
 
 
 def judge_table(judges: dict[str, Any]) -> Table | None:

@@ -31,8 +31,10 @@ def render(template: str, path: Path, **context: Any) -> Path:
     return path
 
 
-def render_report(run: Run, with_texts: Callable[[Sample], Output] | None = None) -> Path:
-    """Write report.html into the run folder and return its path."""
+def render_report(run: Run, with_texts: Callable[[Sample], Output] | None = None,
+                  baseline: Run | None = None) -> Path:
+    """Write report.html into the run folder and return its path. With the run's baseline, a question's
+    detail shows the change against it."""
     from evalkit.sinks.report_data import metric_chart, packed, sample_data, tag_breakdown, tradeoff_chart
 
     assert run.summary is not None
@@ -47,7 +49,7 @@ def render_report(run: Run, with_texts: Callable[[Sample], Output] | None = None
         header=run.manifest, summary=run.summary, summaries=run.summary.candidates,
         metrics=[spec.name for spec in metrics], candidates=run.candidates,
         judges={spec.name: run.manifest.judge_label(spec) for spec in metrics},
-        data=packed(sample_data(run, with_texts)), tags=tag_breakdown(run),
+        data=packed(sample_data(run, with_texts, baseline)), baseline=baseline, tags=tag_breakdown(run),
         all_tags=sorted({tag for sample in run.samples for tag in sample.tags}),
         metric_chart=metric_chart(run), headline=headline,
         tradeoff=tradeoff_chart(run, headline) if headline else "",
@@ -61,7 +63,8 @@ def render_comparison(comparison: Comparison, path: Path) -> Path:
 @dataclass
 class HtmlSink:
     with_texts: Callable[[Sample], Output] | None = None  # passage texts for the question detail
+    baseline: Run | None = None  # the run's baseline (summary.baseline), for the per-question change
     name = "report"
 
     def publish(self, run: Run) -> str:
-        return f"report: {render_report(run, self.with_texts)}"
+        return f"report: {render_report(run, self.with_texts, self.baseline)}"

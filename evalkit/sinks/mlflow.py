@@ -49,6 +49,9 @@ def _candidate_metrics(summary: CandidateSummary) -> dict[str, float]:
             values[key] = agg.value
             values[f"{key}/ci_low"] = float(agg.ci_low or 0.0)
             values[f"{key}/ci_high"] = float(agg.ci_high or 0.0)
+        if agg.ppi is not None:
+            values.update({f"{key}/ppi": agg.ppi.value, f"{key}/ppi_ci_low": agg.ppi.ci_low,
+                           f"{key}/ppi_ci_high": agg.ppi.ci_high, f"{key}/n_labeled": float(agg.ppi.n_labeled)})
     return values
 
 
@@ -57,9 +60,10 @@ def _params(params: dict[str, Any]) -> dict[str, str]:
 
 
 def log_run(run: Run, tracking_uri: str | None = None, traces: TraceChoice = "failed",
-            with_texts: Callable[[Sample], Output] | None = None) -> tuple[str, int]:
-    """Log the run; return the parent MLflow run id and how many traces were logged. Artifacts come
-    from the run folder; traces (evalkit.sinks.traces) go under each candidate's run."""
+            with_texts: Callable[[Sample], Output] | None = None) -> tuple[str, int, int]:
+    """Log the run; return the parent MLflow run id, how many traces were logged and how many failing
+    samples were left untraced. Artifacts come from the run folder; traces (evalkit.sinks.traces) go
+    under each candidate's run."""
     import pandas as pd
 
     from evalkit.sinks.traces import log_traces
@@ -91,7 +95,7 @@ def log_run(run: Run, tracking_uri: str | None = None, traces: TraceChoice = "fa
         if run.summary.verdict:
             mlflow.log_text("\n".join(f"- {line}" for line in run.summary.verdict) + "\n", "verdict.md")
         by_name = {c.name: c for c in manifest.candidates}
-        n_traces = 0
+        n_traces = n_left = 0
         judged = {f"evalkit.judge.{metric_key(spec.name)}": manifest.judge_label(spec) or ""
                   for spec in manifest.metrics if spec.judge}
         for summary in run.summary.candidates:
@@ -106,9 +110,10 @@ def log_run(run: Run, tracking_uri: str | None = None, traces: TraceChoice = "fa
                 mlflow.log_metrics(_candidate_metrics(summary))
                 mlflow.log_table(pd.DataFrame(_table_rows(run, summary.name)), artifact_file="samples.json")
                 if child is None:  # a run logged again (report --mlflow) keeps the traces it has
-                    n_traces += log_traces(mlflow, run, summary.name, mlflow.active_run().info.run_id, traces,
-                                           with_texts)
-        return str(parent.info.run_id), n_traces
+                    logged, left = log_traces(mlflow, run, summary.name, mlflow.active_run().info.run_id, traces,
+                                              with_texts)
+                    n_traces, n_left = n_traces + logged, n_left + left
+        return str(parent.info.run_id), n_traces, n_left
 
 
 @contextlib.contextmanager
@@ -155,12 +160,14 @@ class MlflowSink:
         try:
             reachable(uri)
             with store_lock(uri):
-                run_id, n_traces = log_run(run, self.tracking_uri, self.traces, self.with_texts)
+                run_id, n_traces, n_left = log_run(run, self.tracking_uri, self.traces, self.with_texts)
         except SinkFailed as exc:
             raise SinkFailed(f"{exc}; {later}") from None
         except Exception as exc:
             raise SinkFailed(f"{short_error(exc)}; {later}") from None
         traced = f", {n_traces} traces" if n_traces else ""
+        if n_left:
+            traced += f" ({n_left} more failing samples not traced: --mlflow-traces all)"
         return f"mlflow: run {run_id}{traced} ({default_store_note(self.tracking_uri)})"
 
 

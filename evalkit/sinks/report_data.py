@@ -32,9 +32,12 @@ def _round(value: float | None) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(value, 4)
 
 
-def sample_data(run: Run, with_texts: Callable[[Sample], Output] | None = None) -> dict[str, Any]:
-    """The per-question data of the report, as compact lists (see the template's script for the reading)."""
+def sample_data(run: Run, with_texts: Callable[[Sample], Output] | None = None,
+                baseline: Run | None = None) -> dict[str, Any]:
+    """The per-question data of the report, as compact lists (see the template's script for the reading).
+    With a baseline run, each sample carries the baseline's answer and scores on the same case and candidate."""
     metrics = run.scored_metrics
+    before = {(s.case_id, s.candidate): s for s in baseline.samples} if baseline is not None else {}
     candidates = run.candidates
     cases: dict[str, int] = {}
     case_rows: list[list[Any]] = []
@@ -64,13 +67,19 @@ def sample_data(run: Run, with_texts: Callable[[Sample], Output] | None = None) 
             verdicts = (score.details.get("claims") if score is not None else None) or []
             claims.append([[c.get("claim", "")[:CLAIM], bool(c.get("supported")), c.get("doc_id"),
                             (c.get("evidence") or "")[:CLAIM], c.get("reason", "")] for c in verdicts] or None)
+        old = before.get((sample.case_id, sample.candidate))
         rows.append([cases[sample.case_id], candidates.index(sample.candidate), output.answer, shown,
                      output.citations, _round(output.latency_s), _round(output.cost_usd), output.error, scores,
-                     notes if any(notes) else None, claims if any(claims) else None])
+                     notes if any(notes) else None, claims if any(claims) else None,
+                     None if old is None else [(old.output.error and f"error: {old.output.error}") or old.output.answer,
+                                               [_round(v.value) if (v := old.scores.get(name)) else None
+                                                for name in metrics]]])
     specs = {spec.name: spec for spec in run.manifest.metrics}
     return {"candidates": candidates,
             "metrics": [[name, specs[name].direction if name in specs else "higher"] for name in metrics],
             "cases": case_rows, "passages": passage_rows, "samples": rows,
+            "baseline": None if baseline is None or run.summary is None or run.summary.baseline is None
+            else [run.summary.baseline.name, baseline.run_id],
             "gates": [[g.candidate, g.metric, *_bounds(run, g.gate)] for g in (run.summary.gates if run.summary else [])
                       if not g.passed]}
 
@@ -139,7 +148,7 @@ def metric_chart(run: Run, width: int = 640) -> str:
 
 
 def tradeoff_chart(run: Run, metric: str, width: int = 640, height: int = 300) -> str:
-    """Quality against latency (p50, log scale) per candidate; cost in the tooltip."""
+    """Quality against latency (p50, log scale) per candidate, labelled with cost per 1,000 answers when priced."""
     assert run.summary is not None
     points = []
     for j, summary in enumerate(run.summary.candidates):
@@ -172,7 +181,9 @@ def tradeoff_chart(run: Run, metric: str, width: int = 640, height: int = 300) -
         per_1000 = "" if usd is None else f", ${usd * 1000:.2f} per 1,000 answers"
         parts.append(f'<g><title>{escape(f"{name}: {metric} {value:.3f}, p50 {latency * 1000:.1f} ms{per_1000}")}'
                      f'</title><circle cx="{x(latency):.1f}" cy="{y(value):.1f}" r="6" fill="{color}"/>'
-                     f'<text x="{x(latency) + 9:.1f}" y="{y(value) + 4:.1f}">{escape(name)}</text></g>')
+                     f'<text x="{x(latency) + 9:.1f}" y="{y(value) + 4:.1f}">{escape(name)}</text>'
+                     + ("" if usd is None else f'<text x="{x(latency) + 9:.1f}" y="{y(value) + 16:.1f}" '
+                                               f'class="tick">${usd * 1000:.2f}/1k</text>') + '</g>')
     parts.append("</svg>")
     return "".join(parts)
 

@@ -14,9 +14,10 @@ One trace per case x candidate, linked to the candidate's MLflow run (`mlflow.so
 
 Only MLflow's public tracing and assessment APIs are used. Which samples: `all`, `failed` (the
 default: a sample that errored, or whose value on a gated metric is on the failing side of the
-gate's min or max, e.g. faithfulness 0.4 under a gate `min: 0.8`) or `none`. Why failed by
-default: a trace costs ~65 ms on the sqlite store (benchmarks/bench_review.py), so `all` on a
-10,000-sample run adds 11 minutes, while the samples a reviewer opens are the ones that fail a gate.
+gate's min or max, e.g. faithfulness 0.4 under a gate `min: 0.8`; the first 100 per candidate) or
+`none`. Why failed by default: a trace costs ~65 ms on the sqlite store (benchmarks/bench_review.py),
+so `all` on a 10,000-sample run adds 11 minutes, while the samples a reviewer opens are the ones
+that fail a gate; the cap keeps a run's tracing under ~7 s per candidate.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from evalkit.core.records import Output, Sample
-    from evalkit.core.specs import GateSpec
     from evalkit.core.run import Run
+    from evalkit.core.specs import GateSpec
 
 TraceChoice = Literal["all", "failed", "none"]
 EXCERPT = 1000  # characters of a passage kept in a trace
+FAILED_CAP = 100  # failing samples traced per candidate by default (--mlflow-traces all: every sample)
 
 
 def failed(sample: Sample, gates: Sequence[GateSpec]) -> bool:
@@ -56,11 +58,14 @@ def chosen_samples(run: Run, candidate: str, choice: TraceChoice) -> list[Sample
 
 
 def log_traces(mlflow: Any, run: Run, candidate: str, mlflow_run_id: str, choice: TraceChoice,
-               with_texts: Callable[[Sample], Output] | None = None) -> int:
-    """Log the chosen samples of one candidate as traces of the active experiment; returns how many."""
+               with_texts: Callable[[Sample], Output] | None = None) -> tuple[int, int]:
+    """Log the chosen samples of one candidate as traces of the active experiment; returns how many,
+    and how many failing samples were left out (`failed` traces the first FAILED_CAP per candidate)."""
     samples = chosen_samples(run, candidate, choice)
+    left_out = max(0, len(samples) - FAILED_CAP) if choice == "failed" else 0
+    samples = samples[:len(samples) - left_out]
     if not samples:
-        return 0
+        return 0, left_out
     started = _start_ns(run.manifest.started_at)
     judges = {spec.name: run.manifest.judge_label(spec) for spec in run.manifest.metrics if spec.judge}
     traces = []
@@ -71,7 +76,7 @@ def log_traces(mlflow: Any, run: Run, candidate: str, mlflow_run_id: str, choice
     mlflow.flush_trace_async_logging()  # the traces must exist before assessments name them
     for sample, trace_id in traces:
         _assess(mlflow, trace_id, sample, judges)
-    return len(traces)
+    return len(traces), left_out
 
 
 def _start_ns(started_at: str) -> int:
@@ -88,7 +93,8 @@ def _trace(mlflow: Any, sample: Sample, output: Output, candidate: str, mlflow_r
     end = start + int(max(output.latency_s, 1e-6) * 1e9)
     root = mlflow.start_span_no_context(
         name=f"{candidate} · {sample.case_id}", span_type=SpanType.AGENT, inputs={"question": sample.question},
-        tags={"evalkit.candidate": candidate, "evalkit.case_id": sample.case_id, "evalkit.run_id": run_id},
+        tags={"evalkit.candidate": candidate, "evalkit.case_id": sample.case_id, "evalkit.run_id": run_id,
+              "evalkit.answer_key": sample.answer_key},  # human feedback on it -> labels (evalkit labels pull)
         metadata={"mlflow.sourceRun": mlflow_run_id}, start_time_ns=start,
         attributes={"evalkit.cached": str(sample.cached), "evalkit.queued_s": f"{output.queued_s:.3f}"})
     if output.passages:

@@ -212,3 +212,31 @@ def test_the_html_report_is_one_offline_file_to_explore_and_keeps_hostile_answer
     assert all(len(text) > 50 for text in bm25.locator(".passage").all_inner_texts())  # passage texts, not ids
     _shot(detail, "report-detail", tmp_path)
     assert not errors, errors
+
+
+def test_the_report_shows_each_questions_change_against_the_baseline(
+        logged: tuple[Path, Path], browser, tmp_path: Path) -> None:
+    work, baseline_dir = logged
+    assert evalkit("baseline", "promote", str(baseline_dir), "--no-mlflow", cwd=work).returncode == 0
+    # the product's next release retrieves nothing for half of the questions
+    product = [json.loads(line) for line in (work / "product.jsonl").read_text().splitlines()]
+    write_jsonl(work / "product.jsonl", [{**row, "retrieved_ids": [] if i % 2 else row["retrieved_ids"]}
+                                         for i, row in enumerate(product)])
+    result = evalkit("run", "review.yaml", "--no-mlflow", "--baseline", "production", cwd=work)
+    assert result.returncode == 0, result.stderr
+    run_dir = next(p for p in (work / "reports" / "review").iterdir() if p.is_dir() and p != baseline_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["baseline"] == {"name": "production", "run_id": baseline_dir.name}
+
+    page = browser.new_page(viewport={"width": 1400, "height": 950})
+    page.goto((run_dir / "report.html").as_uri())
+    page.wait_for_selector("body[data-ready=true]", timeout=10_000)
+    assert baseline_dir.name in page.inner_text("#baseline-note")
+    page.select_option("#f-metric", label="recall@5")
+    page.check("#f-worse")
+    assert page.inner_text("#count") == "3 of 18 samples"  # the three product answers that lost their sources
+    page.locator("#cases tbody tr").first.click()
+    product_part = page.locator("#detail .cand").filter(has=page.locator("h4", has_text="product"))
+    change = product_part.locator(".baseline").inner_text()
+    assert "baseline production answered:" in change and "recall@5 1.000 → 0.000 (-1.000)" in change
+    _shot(page.locator("#detail"), "report-baseline", tmp_path)

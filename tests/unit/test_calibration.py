@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from evalkit.analysis.agreement import agreement, auroc
 from evalkit.core.errors import EvalkitError
-from evalkit.judges.calibration import agreement, auroc, best_threshold, calibrate, load_labels, on_record
+from evalkit.judges.calibration import best_threshold, calibrate, load_labels, on_record
 from evalkit.judges.learn import cross_validate
 from evalkit.judges.offline import OfflineJudge, shipped_weights
 
@@ -51,7 +52,11 @@ def test_shipped_weights_and_calibration_are_what_learning_produces() -> None:
     shipped = on_record("offline-v2")
     assert shipped is not None and shipped["configured"] == record["configured"]
     assert "cross-validation" in shipped["method"]
-    assert weights == shipped_weights()
+    shipped_fit = shipped_weights()
+    # the same fit, up to the last bits that BLAS builds round differently on different CPUs
+    assert (weights.mean, weights.scale, weights.threshold) == (shipped_fit.mean, shipped_fit.scale, shipped_fit.threshold)
+    assert weights.coef == pytest.approx(shipped_fit.coef, rel=1e-9, abs=1e-12)
+    assert weights.intercept == pytest.approx(shipped_fit.intercept, rel=1e-9)
     in_sample = calibrate(LABELS, OfflineJudge(), "AttributionBench dev")["configured"]["macro_f1"]["value"]
     assert record["configured"]["macro_f1"]["value"] < in_sample  # held-out rows are harder than seen ones
 

@@ -5,7 +5,8 @@
   const $ = (id) => document.getElementById(id);
   const PAGE = 100;
   // case rows: id, question, expected answers, expected sources, tags, answerable
-  // sample rows: case, candidate, answer, passages, citations, latency, cost, error, scores, notes, claims
+  // sample rows: case, candidate, answer, passages, citations, latency, cost, error, scores, notes, claims,
+  //   baseline (null, or [its answer, its scores] on the same case and candidate)
   async function load() {
     const bytes = Uint8Array.from(atob($("data").textContent.trim()), (c) => c.charCodeAt(0));
     const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
@@ -40,11 +41,23 @@
       return (min !== null && v < min) || (max !== null && v > max);
     });
   }
+  function isWorse(s, m) {
+    const old = s[11] && s[11][1][m], v = s[8][m];
+    if (old === null || old === undefined || v === null) return false;
+    return lowerIsBetter[m] ? v > old : v < old;
+  }
+  function change(s) {
+    // "metric old → new (+d)" for each metric the baseline scored, worst first
+    return metrics.map((m, k) => [m, s[11][1][k], s[8][k], k]).filter(([, o, v]) => o !== null && v !== null)
+      .map(([m, o, v, k]) => [m + " " + fmt(o) + " → " + fmt(v) + " (" + (v - o >= 0 ? "+" : "") + (v - o).toFixed(3) + ")",
+        (lowerIsBetter[k] ? o - v : v - o)])
+      .sort((a, b) => a[1] - b[1]);
+  }
   function filtered() {
     const q = $("f-search").value.trim().toLowerCase();
     const cand = $("f-candidate").value, tag = $("f-tag").value, m = Number($("f-metric").value || 0);
     const below = $("f-below").value === "" ? null : Number($("f-below").value);
-    const gate = $("f-gate").checked, errors = $("f-errors").checked;
+    const gate = $("f-gate").checked, errors = $("f-errors").checked, worse = $("f-worse") && $("f-worse").checked;
     const rows = [];
     for (let i = 0; i < samples.length; i++) {
       const s = samples[i], c = D.cases[s[0]];
@@ -55,6 +68,7 @@
       const v = s[8][m];
       if (below !== null && !(v !== null && v < below)) continue;
       if (gate && !failsGate(s, m)) continue;
+      if (worse && !isWorse(s, m)) continue;
       rows.push(i);
     }
     const key = {
@@ -106,6 +120,14 @@
       part.append(node("div", s[7] ? "error: " + s[7] : s[2], s[7] ? "err" : "answer"));
       if (s[4].length) part.append(node("div", "cites: " + s[4].join(", "), "meta"));
       part.append(node("div", metrics.map((m, k) => m + " " + (s[9] && s[9][k] ? s[9][k] : fmt(s[8][k]))).join(" · "), "scores"));
+      if (s[11]) {
+        const was = node("div", null, "baseline");
+        was.append(node("div", "baseline " + D.baseline[0] + " answered: " + (s[11][0] || "")));
+        change(s).forEach(([text, d]) => was.append(node("span", text, d < 0 ? "worse" : d > 0 ? "better" : "same")));
+        part.append(was);
+      } else if (D.baseline) {
+        part.append(node("div", "not in baseline " + D.baseline[0], "meta"));
+      }
       const evidence = {};
       (s[10] || []).forEach((claims, k) => (claims || []).forEach(([claim, ok, doc, ev, reason]) => {
         const line = node("div", (ok ? "✓ " : "✗ ") + metrics[k] + ": " + claim + (ok ? "" : " — " + reason),
@@ -125,8 +147,8 @@
     box.hidden = false;
     box.scrollIntoView({ block: "nearest" });
   }
-  for (const id of ["f-search", "f-candidate", "f-tag", "f-metric", "f-below", "f-gate", "f-errors"]) {
-    $(id).addEventListener("input", () => { state.page = 0; render(); });
+  for (const id of ["f-search", "f-candidate", "f-tag", "f-metric", "f-below", "f-gate", "f-errors", "f-worse"]) {
+    if ($(id)) $(id).addEventListener("input", () => { state.page = 0; render(); });
   }
   $("cases").tHead.addEventListener("click", (e) => {
     const sort = e.target.closest("th") && e.target.closest("th").dataset.sort;
