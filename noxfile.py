@@ -48,6 +48,13 @@ def browser(session: nox.Session) -> None:
 
 
 @nox.session
+def ray(session: nox.Session) -> None:
+    """The Ray executor on a real local Ray cluster (ray start --head on loopback, 2 worker CPUs)."""
+    _install(session, "ray,test")
+    session.run("pytest", "tests/ray", *session.posargs, env={**OFFLINE, "EVALKIT_RAY_TESTS": "1"})
+
+
+@nox.session
 def demo(session: nox.Session) -> None:
     """The demo: SciFact retrieval, then SQuAD 2.0 closed-book against RAG on a real local model.
     Writes reports/<suite>/<run>/ and runs in ./mlflow.db."""

@@ -13,13 +13,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # suite files that are test data (a 0.1 run's suite, hostile suites), not suites for evalkit's plugin to run;
-# tests/local (the real local model) and tests/browser (an MLflow server and Chromium) run in their own
-# nox sessions, which set these variables
+# tests/local (the real local model), tests/browser (an MLflow server and Chromium) and tests/ray (a Ray
+# cluster) run in their own nox sessions, which set these variables
 collect_ignore_glob = ["data", "faults/*.yaml"]
 if not os.environ.get("EVALKIT_LOCAL_TESTS"):
     collect_ignore_glob.append("local")
 if not os.environ.get("EVALKIT_BROWSER_TESTS"):
     collect_ignore_glob.append("browser")
+if not os.environ.get("EVALKIT_RAY_TESTS"):
+    collect_ignore_glob.append("ray")
 SCIFACT = ROOT / "suites" / "data" / "scifact"
 V1 = ROOT / "tests" / "data" / "run-v1"  # a run folder written by evalkit 0.1
 

@@ -59,6 +59,8 @@ def run(
     resume: Annotated[str | None, typer.Option(help="Continue a run: `--resume` alone takes the suite's newest incomplete run, `--resume RUN_DIR` that one. Stored samples are kept; only the missing ones run.", show_default=False)] = None,
     retry_errors: Annotated[bool, typer.Option(help="With --resume: also run again the samples that errored (the newest run, complete or not).")] = False,
     max_usd: Annotated[float | None, typer.Option(min=0, help="Stop starting new samples once this many dollars are spent (over the suite's budget); the run can be resumed.")] = None,
+    executor: Annotated[str | None, typer.Option(help="local (this process) or ray (a Ray cluster: --ray-address, $RAY_ADDRESS, else a local Ray instance) [default: the suite's, else local].", show_default=False)] = None,
+    ray_address: Annotated[str | None, typer.Option(help="The Ray cluster to join (e.g. 127.0.0.1:6379) [default: $RAY_ADDRESS].", show_default=False)] = None,
 ) -> None:
     """Run a suite: every candidate on every case, then metrics, gates, results, MLflow and the HTML report."""
     import asyncio
@@ -66,7 +68,6 @@ def run(
 
     from evalkit.config.suite import load_suite
     from evalkit.core.cache import cache_dir as default_cache_dir
-    from evalkit.run.execute import LocalExecutor
     from evalkit.run.pipeline import RunOptions, run_suite
 
     check_traces(mlflow_traces)
@@ -95,10 +96,10 @@ def run(
             err.print(f"repeat {number} of {repeat}")
         # what is imported and built before the samples start lives for the whole run: keep it out of
         # the garbage collector's scans, whose pauses stall every call in flight (benchmarks/bench_llm.py)
-        executor = LocalExecutor(concurrency or loaded.spec.concurrency, on_prepared=gc.freeze)
+        chosen = _executor(executor or loaded.spec.executor, loaded, options, limit, concurrency, ray_address)
         try:
             with RunProgress(err, totals) as progress:
-                runs.append(asyncio.run(run_suite(loaded, options, executor=executor, progress=progress)))
+                runs.append(asyncio.run(run_suite(loaded, options, executor=chosen, progress=progress)))
         finally:
             gc.unfreeze()
     finished = runs[-1] if repeat == 1 else _record_noise(runs, baseline, tracking_uri)
@@ -106,6 +107,29 @@ def run(
                 cache_dir=options.cache_dir)
     assert finished.summary is not None
     raise typer.Exit(int(finished.summary.exit_code))
+
+
+def _executor(kind: str, suite: Any, options: Any, limit: int | None, concurrency: int | None,
+              ray_address: str | None) -> Any:
+    import gc
+
+    from evalkit.run.execute import LocalExecutor
+
+    samples_at_once = concurrency or suite.spec.concurrency
+    if kind == "local":
+        # what is imported and built before the samples start lives for the whole run: keep it out of
+        # the garbage collector's scans, whose pauses stall every call in flight (benchmarks/bench_llm.py)
+        return LocalExecutor(samples_at_once, on_prepared=gc.freeze)
+    if kind != "ray":
+        raise EvalkitError(f"unknown executor '{kind}'", hint="--executor local or --executor ray")
+    if suite.spec.budget is not None or options.max_usd is not None:
+        raise EvalkitError("a spending cap needs the local executor (Ray workers do not share a running total)",
+                           hint="drop --max-usd / budget:, or run with --executor local")
+    from evalkit.run.ray_executor import RayExecutor, WorkerSpec
+
+    spec = WorkerSpec(suite_path=str(suite.path.resolve()), limit=limit, cache_dir=str(options.cache_dir.resolve()),
+                      use_cache=options.use_cache, refresh=options.refresh, concurrency=samples_at_once)
+    return RayExecutor(spec, ray_address)
 
 
 def _record_noise(runs: list[Any], baseline: str | None, tracking_uri: str | None) -> Any:

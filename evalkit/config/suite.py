@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -67,6 +67,7 @@ class SuiteSpec(_Model):
     max_error_rate: float = Field(default=0.0, ge=0, le=1)
     labels: str | None = None  # human labels of samples (evalkit labels sample): PPI estimates of judged metrics
     concurrency: int = Field(default=4, ge=1, le=256)
+    executor: Literal["local", "ray"] = "local"  # where samples are computed (evalkit run --executor)
 
 
 @dataclass

@@ -13,6 +13,7 @@ OFFLINE = {
     "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
     "RAGAS_DO_NOT_TRACK": "true",  # ragas's telemetry also stalls ~5 s without a network
     "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
+    "RAY_USAGE_STATS_ENABLED": "0",  # Ray (the ray executor) reports usage unless told not to
 }
 
 

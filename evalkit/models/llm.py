@@ -12,16 +12,19 @@ never part of a cache key or a record.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import hashlib
 import json
 import logging
 import random
 import re
 import time
 import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx2  # the HTTP library of openai>=3
 
@@ -150,6 +153,37 @@ _endpoints: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, _Endp
     weakref.WeakKeyDictionary())
 
 
+class ClusterSlots(Protocol):
+    """A bound on calls in flight shared by every process of a run (the Ray executor's permit actor):
+    `concurrency: 8` means 8 in total, however many workers call. A slot is a lease: one not given
+    back within `lease_s` (its holder died) is reclaimed."""
+
+    async def acquire(self, key: str, limit: int, lease_s: float) -> int: ...
+    async def release(self, key: str, token: int) -> None: ...
+
+
+_cluster_slots: ClusterSlots | None = None
+
+
+def use_cluster_slots(slots: ClusterSlots | None) -> None:
+    """Bound this process's model calls by slots shared with other processes (None: this process's own bound)."""
+    global _cluster_slots
+    _cluster_slots = slots
+
+
+@contextlib.asynccontextmanager
+async def _cluster_slot(key: str, limit: int, lease_s: float) -> AsyncIterator[None]:
+    slots = _cluster_slots
+    if slots is None:
+        yield
+        return
+    token = await slots.acquire(key, limit, lease_s)
+    try:
+        yield
+    finally:
+        await slots.release(key, token)
+
+
 async def close_connections() -> None:
     """Close the connection pools of the running event loop; call once its model calls are done."""
     for endpoint in _endpoints.pop(asyncio.get_running_loop(), {}).values():
@@ -172,6 +206,9 @@ class CallTransport(httpx2.AsyncBaseTransport):
         # a local server's URL has a new port every run: its cache keys name the model file instead
         self._scope = (spec.base_url or "", _local_scope(spec.model)) if spec.local else None
         self._semaphore, self._inner = self._endpoint.semaphore, self._endpoint.pool
+        # the same bound across processes: the spec (or a local server's URL), hashed
+        shared = str(bound) if spec.local else spec.model_dump_json()
+        self._cluster_key = hashlib.sha256(shared.encode()).hexdigest()[:16]
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         key = None
@@ -194,7 +231,8 @@ class CallTransport(httpx2.AsyncBaseTransport):
             started = time.perf_counter()
             self.stats.calls += 1
             try:
-                async with self._semaphore:
+                async with self._semaphore, _cluster_slot(self._cluster_key, self.spec.concurrency,
+                                                          self.spec.timeout_s + 5):
                     sent = time.perf_counter()
                     if timing is not None:
                         timing.queued_s += sent - started

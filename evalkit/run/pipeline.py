@@ -159,7 +159,7 @@ async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Exe
 
     sampler = Sampler(suite, metrics, context, judge_missing, announce=say, stages=stages,
                       judge_key=judge_info.model_dump(mode="json", exclude={"agreement"}), budget=budget,
-                      spent=spent)
+                      spent=spent, judge_stats=judge.stats)
     if replayed := sampler.preload(items):
         say(f"{replayed} of {len(items)} outputs replayed from the cache")
 

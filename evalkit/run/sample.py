@@ -31,7 +31,7 @@ class Sampler:
     def __init__(self, suite: Suite, metrics: list[Metric], context: BuildContext, judge_missing: str | None,
                  announce: Callable[[str], None] | None = None, stages: StageCache | None = None,
                  judge_key: Any = None, budget: BudgetSpec | None = None,
-                 spent: Callable[[], tuple[float, int]] | None = None):
+                 spent: Callable[[], tuple[float, int]] | None = None, judge_stats: Any = None):
         self._configs = {config.name: config for config in suite.candidates}
         self.metrics, self.context, self.judge_missing = metrics, context, judge_missing
         self._redact = Redactor(named_secrets([*suite.candidates, *([suite.spec.judge] if suite.spec.judge else [])]))
@@ -45,6 +45,8 @@ class Sampler:
         self._cached: dict[str, Output] = {}  # work key -> output replayed from the stage cache
         self.budget, self._spent = budget, spent
         self.stopped: str | None = None  # why no new sample may start (the budget was reached)
+        self.judge_stats = judge_stats  # the judge's call statistics, where usage from other processes adds up
+        self._remote: dict[str, Any] = {}  # candidate -> call statistics of its calls in other processes
 
     def output_key(self, item: WorkItem) -> str | None:
         """The stage-cache key of an item's output, or None for a candidate whose outputs are not
@@ -62,6 +64,27 @@ class Sampler:
         found = self.stages.get_many(list(keys.values()))
         self._cached = {work: Output.model_validate_json(found[key]) for work, key in keys.items() if key in found}
         return len(self._cached)
+
+    def replays(self, item: WorkItem) -> bool:
+        """The item's output is in the stage cache (preload): a sample without running the candidate."""
+        return item.key in self._cached
+
+    def add_usage(self, usage: dict[str, dict[str, Any]]) -> None:
+        """Add model-call usage counted in another process (a Ray worker): per owner "candidate:<name>"
+        or "judge", the fields of CallStats gained (latencies as a list)."""
+        from evalkit.models.llm import CallStats
+
+        for owner, gained in usage.items():
+            stats = self.judge_stats if owner == "judge" else self._remote.setdefault(owner, CallStats())
+            if stats is None:
+                continue
+            for name, value in gained.items():
+                current = getattr(stats, name)
+                if name == "priced":  # one unpriced call makes the total unpriced
+                    value = current and value
+                elif name == "local":
+                    value = current or value
+                setattr(stats, name, value if isinstance(value, bool) else current + value)
 
     async def prepare(self, name: str, items: list[WorkItem]) -> None:
         """Build and prepare a candidate for the items it must answer (none when all are cached); a
@@ -143,4 +166,5 @@ class Sampler:
 
     def spenders(self) -> dict[str, Any]:
         """Each built candidate's call statistics (None for candidates that make no model calls)."""
-        return {f"candidate:{name}": candidate.stats for name, candidate in self.candidates.items()}
+        built = {f"candidate:{name}": candidate.stats for name, candidate in self.candidates.items()}
+        return {**built, **{owner: stats for owner, stats in self._remote.items() if built.get(owner) is None}}
