@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -71,9 +74,14 @@ def test_html_report(finished_run) -> None:
     work, _ = finished_run
     (run_dir,) = (work / "reports" / "mini").iterdir()
     html = (run_dir / "report.html").read_text()
-    assert "<script src" not in html and "http://" not in html and "https://" not in html
-    assert html.count('<tr id="case-') == 12
+    # one offline file: nothing loaded from elsewhere (the only URL is the SVG namespace)
+    assert "<script src" not in html and not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert set(re.findall(r"https?://[^\s\"'<>]+", html)) == {"http://www.w3.org/2000/svg"}
     assert "recall@5" in html and "hybrid" in html and "2 of 2 gates passed" in html
+    packed = re.search(r'<script type="application/octet-stream" id="data">\s*([A-Za-z0-9+/=]+)\s*</script>', html)
+    assert packed is not None
+    data = json.loads(gzip.decompress(base64.b64decode(packed.group(1))))
+    assert len(data["samples"]) == 24 and len(data["cases"]) == 12 and data["candidates"] == ["bm25", "hybrid"]
 
 
 def test_report_rerenders_saved_run(finished_run) -> None:

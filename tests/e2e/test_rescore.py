@@ -64,7 +64,10 @@ def test_rescore_with_a_model_judge_calls_only_the_judge(work: Path) -> None:
     rescored = read_run(new_run(work, source))
     assert rescored.manifest.judge is not None and rescored.manifest.judge.kind == "model"
     judged = [s for s in rescored.samples if s.scores["faithfulness"].value is not None]
-    assert len(judged) == 24 and len(server.requests) == 24  # one judge call per answer, nothing else
+    # one judge call per distinct answer and passages (two candidates giving the same answer from the same
+    # passages make the same request, answered from the response cache), nothing else
+    distinct = {(s.output.answer, tuple(p.doc_id for p in s.output.passages)) for s in judged}
+    assert len(judged) == 24 and len(server.requests) == len(distinct)
     assert all(r["body"].get("response_format") for r in server.requests)
     prompt = json.loads(server.requests[0]["body"]["messages"][-1]["content"])
     assert all(p["text"] for p in prompt["passages"])  # the judge saw the passages' texts, read back
