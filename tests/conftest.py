@@ -129,3 +129,12 @@ gates:
         encoding="utf-8",
     )
     return suite
+
+
+def free_port() -> int:
+    """A loopback port no one listens on now (for the servers tests start)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

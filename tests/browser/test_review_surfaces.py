@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, evalkit, write_jsonl
+from tests.conftest import ROOT, evalkit, free_port, write_jsonl
 
 playwright = pytest.importorskip("playwright.sync_api", reason="needs the browser extra: nox -s browser")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -32,16 +31,11 @@ HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned
 SHOTS = ROOT / "docs" / "screenshots"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
 
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
+    port = free_port()
     log = (folder / "server.log").open("wb")
     server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
                                "--backend-store-uri", f"sqlite:///{folder}/store.db",

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import evalkit, write_jsonl
+from tests.conftest import evalkit, free_port, write_jsonl
 from tests.fake_openai import FakeOpenAI
 
 pytest.importorskip("ray", reason="needs the ray extra: nox -s ray")
@@ -37,17 +36,12 @@ concurrency: 4
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ray = shutil.which("ray", path=str(Path(sys.executable).parent))
     assert ray is not None
-    port = _free_port()
+    port = free_port()
     temp = Path("/tmp") / f"evalkit-ray-{os.getpid()}"  # short: Ray's socket paths must fit in 107 bytes
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     started = subprocess.run([ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
