@@ -70,7 +70,8 @@ async def main() -> None:
             results = await asyncio.gather(*(timed(client, spec, text, 16, ["\n"]) for text in batch))
             wall = time.perf_counter() - started
             latencies = sorted(seconds for seconds, _ in results)
-            print(f"concurrency {concurrency}: {len(batch)} calls in {wall:.1f} s ({wall / len(batch):.2f} s per call); "
+            print(f"concurrency {concurrency}: {len(batch)} calls in {wall:.1f} s "
+                  f"({wall / len(batch):.2f} s per call); "
                   f"as the caller sees it, waiting included: p50 {statistics.median(latencies):.2f} s, "
                   f"max {latencies[-1]:.2f} s")
             await close_connections()
