@@ -195,6 +195,11 @@ def validation_error(
                             where=f"{where(loc)}: {dotted(loc)}",
                             hint=f"did you mean '{closest(got, tags)}'?" if closest(got, tags)
                             else f"one of: {', '.join(tags)}")
+    if kind == "union_tag_not_found":  # a tagged section without its tag, e.g. a generator without `kind:`
+        field = str(first["ctx"]["discriminator"]).strip(chr(39))
+        tags = [_tag(m) for m in _members(_resolve(model, tuple(first["loc"]))[1])]
+        return EvalkitError(f"missing required key '{field}'" + more, where=f"{where(loc)}: {dotted(loc)}",
+                            hint=f"one of: {', '.join(str(t) for t in tags if t)}" if any(tags) else None)
     message = first["msg"][0].lower() + first["msg"][1:]
     return EvalkitError(message + more, where=f"{where(loc)}: {dotted(loc)}")
 

@@ -115,6 +115,18 @@ BAD = [
      GOOD.replace("retriever: {kind: bm25, top_k: 2}", "retriever: {kind: bm25, top_k: 2}\n"
                   "    generator: {kind: chat, modle: gpt-4o-mini}"),
      "suite.yaml:13: candidates[0].generator: unknown key 'modle' (hint: did you mean 'model'?)"),
+    ("a generator without its kind",
+     GOOD.replace("retriever: {kind: bm25, top_k: 2}", "retriever: {kind: bm25, top_k: 2}\n"
+                  "    generator: {model: gpt-4o-mini}"),
+     "suite.yaml:13: candidates[0].generator: missing required key 'kind' (hint: one of: extractive, chat)"),
+    ("a labels file that is not there",
+     GOOD + "labels: labels.csv\n",
+     "suite.yaml:14: labels file not found: labels.csv (hint: write one with `evalkit labels sample "
+     "RUN_DIR`; paths are relative to the suite)"),
+    ("a PPI gate on a metric no judge scores",
+     GOOD + "gates:\n  - {metric: recall@2, statistic: ppi_ci_low, min: 0.5}\n",
+     "suite.yaml:15: statistic 'ppi_ci_low' on 'recall@2', which no judge scores (hint: PPI corrects a judged "
+     "metric (e.g. faithfulness) with human labels)"),
     ("gate on an unknown operational metric",
      GOOD + "gates:\n  - {metric: latency_50, max: 1}\n",
      "suite.yaml:15: gate on metric 'latency_50', which the suite does not compute (hint: did you mean "
