@@ -197,9 +197,9 @@ def validation_error(
                             else f"one of: {', '.join(tags)}")
     if kind == "union_tag_not_found":  # a tagged section without its tag, e.g. a generator without `kind:`
         field = str(first["ctx"]["discriminator"]).strip(chr(39))
-        tags = [_tag(m) for m in _members(_resolve(model, tuple(first["loc"]))[1])]
+        named = [tag for m in _members(_resolve(model, tuple(first["loc"]))[1]) if (tag := _tag(m))]
         return EvalkitError(f"missing required key '{field}'" + more, where=f"{where(loc)}: {dotted(loc)}",
-                            hint=f"one of: {', '.join(str(t) for t in tags if t)}" if any(tags) else None)
+                            hint=f"one of: {', '.join(named)}" if named else None)
     message = first["msg"][0].lower() + first["msg"][1:]
     return EvalkitError(message + more, where=f"{where(loc)}: {dotted(loc)}")
 
