@@ -67,7 +67,6 @@ class RayExecutor:
     def __init__(self, spec: WorkerSpec, address: str | None = None, batch_size: int = 16, max_retries: int = 3):
         self.spec, self.address = spec, address or os.environ.get("RAY_ADDRESS")
         self.batch_size, self.max_retries = batch_size, max_retries
-        self.peak_calls: dict[str, int] = {}  # most calls in flight at once per endpoint, cluster-wide
 
     async def execute(self, items: Sequence[WorkItem], sampler: Sampler, emit: Callable[[Sample], None]) -> None:
         ray = import_ray()
@@ -118,8 +117,6 @@ class RayExecutor:
             for ref in pending:
                 ray.cancel(ref, force=True)
             raise
-        finally:
-            self.peak_calls = ray.get(slots.peaks.remote())
 
 
 class CallSlots:
@@ -127,7 +124,6 @@ class CallSlots:
 
     def __init__(self) -> None:
         self.leases: dict[str, dict[int, float]] = {}  # endpoint key -> lease token -> expiry (loop time)
-        self.peak: dict[str, int] = {}
         self.next_token = 0
         self.changed: asyncio.Condition | None = None
 
@@ -145,9 +141,7 @@ class CallSlots:
                 with contextlib.suppress(TimeoutError):  # look again for expired leases every second
                     await asyncio.wait_for(self.changed.wait(), timeout=1.0)
             self.next_token += 1
-            held = self.leases[key]
-            held[self.next_token] = loop.time() + lease_s
-            self.peak[key] = max(self.peak.get(key, 0), len(held))
+            self.leases[key][self.next_token] = loop.time() + lease_s
             return self.next_token
 
     async def release(self, key: str, token: int) -> None:
@@ -155,9 +149,6 @@ class CallSlots:
         async with self.changed:
             self.leases.get(key, {}).pop(token, None)
             self.changed.notify_all()
-
-    def peaks(self) -> dict[str, int]:
-        return dict(self.peak)
 
 
 class _RemoteSlots:
