@@ -22,7 +22,7 @@ LOCAL_BUILD = {"CMAKE_ARGS": "-DGGML_NATIVE=OFF"}
 
 def _install(session: nox.Session, extras: str = "") -> None:
     if "local" in extras.split(","):
-        session.log("installing the local extra: the first time, llama.cpp is built (about 8-10 minutes on 2 cores)")
+        session.log("installing the local extra: the first time, llama.cpp is built (about 10-12 minutes on 2 cores)")
     session.install(*CONSTRAINTS, "-e", f".[{extras}]" if extras else ".", env=LOCAL_BUILD)
 
 
