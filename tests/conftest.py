@@ -35,6 +35,14 @@ def _read_gz(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle]
 
 
+@pytest.fixture(autouse=True)
+def _no_leaked_tracking_uri(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`mlflow.set_tracking_uri()` in a test also sets MLFLOW_TRACKING_URI in os.environ, which every
+    later CLI subprocess would inherit; monkeypatch puts the environment back after each test."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "")  # recorded as it was (unset, usually), then cleared
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+
+
 @pytest.fixture(scope="session")
 def scifact_slice() -> tuple[list[dict], list[dict]]:
     """12 claims with their gold abstracts plus 60 other abstracts as distractors."""
@@ -138,3 +146,14 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+# evalkit as a foreground command sees Ctrl-C: a test that sends SIGINT must not depend on how pytest
+# was started (a shell's background job, as CI may start it, inherits SIGINT ignored, and so would evalkit)
+_FOREGROUND = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+               "sys.argv[0] = 'evalkit'; runpy.run_module('evalkit', run_name='__main__', alter_sys=True)")
+
+
+def foreground_cli(*args: str) -> list[str]:
+    """The command line of `python -m evalkit ARGS` with SIGINT handled as in a terminal."""
+    return [sys.executable, "-c", _FOREGROUND, *args]

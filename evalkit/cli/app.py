@@ -15,9 +15,10 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -97,18 +98,39 @@ class _Warnings(logging.Handler):
         err.print(f"[yellow]warning:[/yellow] {record.getMessage()}", soft_wrap=True, highlight=False)
 
 
+T = TypeVar("T")
 _received: list[str] = []  # the signal that stopped the run, for its message and exit code
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM (a cancelled CI job, `timeout`) stops a run as Ctrl-C does: what finished is kept and
-    the summary is written. Inside a run the SIGINT handler is asyncio's, which cancels the run."""
+    """SIGTERM outside a run (a run installs its own, see run_stoppable): stop as Ctrl-C would."""
     _received.append("SIGTERM")
-    handler = signal.getsignal(signal.SIGINT)
-    if callable(handler):
-        handler(signal.SIGINT, frame)
-    else:
-        raise KeyboardInterrupt
+    raise KeyboardInterrupt
+
+
+def run_stoppable(work: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run for a run: SIGINT (asyncio's own handler) and SIGTERM (a cancelled CI job,
+    `timeout`) cancel it, so that what finished is kept and the summary is written. SIGTERM does
+    not go through SIGINT's handler: a job started in the background by a shell inherits SIGINT
+    ignored, and must still stop on SIGTERM."""
+    import asyncio
+
+    async def main() -> T:
+        task, loop = asyncio.current_task(), asyncio.get_running_loop()
+        assert task is not None
+
+        def stop() -> None:
+            _received.append("SIGTERM")
+            task.cancel()
+
+        loop.add_signal_handler(signal.SIGTERM, stop)
+        try:
+            return await work
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+            signal.signal(signal.SIGTERM, _on_sigterm)
+
+    return asyncio.run(main())
 
 
 def _stopped(exc: RunStopped) -> int:

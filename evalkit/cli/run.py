@@ -19,6 +19,7 @@ from evalkit.cli.app import (
     check_traces,
     err,
     out,
+    run_stoppable,
 )
 from evalkit.cli.progress import RunProgress
 from evalkit.cli.publishing import publish_run
@@ -63,7 +64,6 @@ def run(
     ray_address: Annotated[str | None, typer.Option(help="The Ray cluster to join (e.g. 127.0.0.1:6379) [default: $RAY_ADDRESS].", show_default=False)] = None,
 ) -> None:
     """Run a suite: every candidate on every case, then metrics, gates, results, MLflow and the HTML report."""
-    import asyncio
     import gc
 
     from evalkit.config.suite import load_suite
@@ -99,7 +99,7 @@ def run(
         chosen = _executor(executor or loaded.spec.executor, loaded, options, limit, concurrency, ray_address)
         try:
             with RunProgress(err, totals) as progress:
-                runs.append(asyncio.run(run_suite(loaded, options, executor=chosen, progress=progress)))
+                runs.append(run_stoppable(run_suite(loaded, options, executor=chosen, progress=progress)))
         finally:
             gc.unfreeze()
     finished = runs[-1] if repeat == 1 else _record_noise(runs, baseline, tracking_uri)

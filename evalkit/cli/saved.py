@@ -17,6 +17,7 @@ from evalkit.cli.app import (
     app,
     check_traces,
     out,
+    run_stoppable,
 )
 from evalkit.cli.publishing import publish_run
 
@@ -116,8 +117,6 @@ def rescore(
     tracking_uri: TrackingOpt = None,
 ) -> None:
     """Score a saved run's outputs again (other metrics, another judge) as a new run; no candidate runs."""
-    import asyncio
-
     from evalkit.core.cache import cache_dir as default_cache_dir
     from evalkit.run.rescore import rescore as rescore_run
     from evalkit.run.store import read_run
@@ -125,7 +124,7 @@ def rescore(
     source = read_run(run_dir)
     names = [name.strip() for name in metrics.split(",") if name.strip()] if metrics else None
     spec = _judge_spec(judge, source.manifest.judge.spec if source.manifest.judge else None) if judge else None
-    finished = asyncio.run(rescore_run(source, reports_dir=reports_dir, cache_dir=cache_dir or default_cache_dir(),
+    finished = run_stoppable(rescore_run(source, reports_dir=reports_dir, cache_dir=cache_dir or default_cache_dir(),
                                        metrics=names, judge=spec))
     out.print(f"rescored {source.run_id} as {finished.run_id}")
     publish_run(finished, tracking_uri, log_mlflow=mlflow)

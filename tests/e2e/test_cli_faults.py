@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import foreground_cli
 from tests.fake_openai import FakeOpenAI
 
 SUITE = """name: faults
@@ -35,10 +36,11 @@ def write_suite(folder: Path, url: str, n_cases: int = 30, key_env: str = "null"
     return path
 
 
-def start(folder: Path, *args: str, **popen: object) -> subprocess.Popen[str]:
+def start(folder: Path, *args: str, command: list[str] | None = None, **popen: object) -> subprocess.Popen[str]:
     env = {**os.environ, "EVALKIT_CACHE_DIR": str(folder / "cache"), "COLUMNS": "200"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.Popen([sys.executable, "-m", "evalkit", *args], cwd=folder, env=env, text=True,
+    argv = [*command, *args] if command is not None else foreground_cli(*args)
+    return subprocess.Popen(argv, cwd=folder, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)  # type: ignore[call-overload]
 
 
@@ -76,6 +78,22 @@ def test_a_signal_stops_the_run_and_keeps_what_finished(tmp_path: Path, sent: in
     assert summary["status"] == "interrupted" and summary["n_samples"] == kept
     assert summary["n_missing_samples"] == 30 - kept
     assert json.loads((run / "usage.json").read_text())["candidate:closed"]["calls"] >= kept
+
+
+def test_sigterm_stops_a_run_started_in_the_background(tmp_path: Path) -> None:
+    """A shell's background job (`evalkit run ... &` in a script, a CI step) inherits SIGINT ignored;
+    SIGTERM must still stop the run and keep what finished."""
+    ignored = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); sys.argv[0] = 'evalkit'; "
+               "runpy.run_module('evalkit', run_name='__main__', alter_sys=True)")
+    with FakeOpenAI(latency_s=0.3) as server:
+        suite = str(write_suite(tmp_path, server.base_url))
+        process = start(tmp_path, "run", suite, "--no-mlflow", command=[sys.executable, "-c", ignored])
+        wait_for_samples(tmp_path, 4, process)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143 and "Traceback" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1].startswith("interrupted (SIGTERM): ")
+    assert json.loads((run_folder(tmp_path) / "summary.json").read_text())["status"] == "interrupted"
 
 
 def test_report_on_a_killed_run_says_what_is_missing(tmp_path: Path) -> None:

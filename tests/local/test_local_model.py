@@ -12,13 +12,12 @@ import math
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, foreground_cli
 
 pytest.importorskip("llama_cpp", reason="needs the local extra: nox -s local")
 
@@ -54,9 +53,8 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_cli(folder: Path, cache: Path, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "EVALKIT_CACHE_DIR": str(cache), "COLUMNS": "200"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.Popen([sys.executable, "-m", "evalkit", "run", *args, "--no-mlflow",
-                             "--reports-dir", str(folder / "reports")], cwd=folder, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(foreground_cli("run", *args, "--no-mlflow", "--reports-dir", str(folder / "reports")),
+                            cwd=folder, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def servers(cache: Path) -> list[int]:
