@@ -76,7 +76,9 @@ class RayExecutor:
                 ray.init(address=self.address, include_dashboard=False, logging_level="ERROR",
                          log_to_driver=False, configure_logging=False)
             except ConnectionError as exc:
-                raise EvalkitError(f"cannot join the Ray cluster at {self.address}", hint=str(exc)) from None
+                raise EvalkitError(f"cannot join the Ray cluster at {self.address} ({exc})",
+                                   hint="is it up (`ray status`)? A cluster with token authentication needs "
+                                   "RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN or ~/.ray/auth_token)") from None
         try:
             await self._execute(ray, items, sampler, emit)
         finally:
