@@ -18,7 +18,8 @@ WORDS = {"1": 1.0, "0": 0.0, "yes": 1.0, "no": 0.0, "true": 1.0, "false": 0.0, "
 FIELDS = ("case_id", "candidate", "metric", "label", "answer_key")
 
 
-def _label(value: object, where: str) -> float | None:
+def parse_label(value: object, where: str) -> float | None:
+    """A label as a number in [0, 1]; None when blank (not labelled yet)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
@@ -45,7 +46,7 @@ def read_labels(path: Path) -> dict[tuple[str, str, str], dict[str, Label]]:
         if missing:
             raise EvalkitError(f"missing field '{missing[0]}'", where=where,
                                hint="label rows need " + ", ".join(FIELDS) + " (evalkit labels sample writes them)")
-        value = _label(row["label"], where)
+        value = parse_label(row["label"], where)
         if value is None:
             continue
         label = Label(case_id=row["case_id"], candidate=str(row["candidate"]), metric=str(row["metric"]),

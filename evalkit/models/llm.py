@@ -58,6 +58,28 @@ class CallStats:
                 "latency_p50_s": percentile(self.latencies_s, 50), "latency_p95_s": percentile(self.latencies_s, 95),
                 **({"local": True} if self.local else {})}
 
+    def gained_since(self, before: CallStats) -> dict[str, Any]:
+        """What these statistics gained since a copy taken earlier (`copy.deepcopy`), as plain data
+        that another process's statistics can `add` (the Ray executor's workers report usage so)."""
+        gained: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            now, then = getattr(self, name), getattr(before, name)
+            gained[name] = now[len(then):] if name == "latencies_s" else now if isinstance(now, bool) else now - then
+        return gained
+
+    def add(self, gained: dict[str, Any]) -> None:
+        """Add statistics gained elsewhere (`gained_since`): counts and latencies add up; one unpriced
+        call makes the total unpriced, one local model makes it local."""
+        for name, value in gained.items():
+            current = getattr(self, name)
+            if name == "priced":
+                value = current and value
+            elif name == "local":
+                value = current or value
+            else:
+                value = current + value
+            setattr(self, name, value)
+
 
 @dataclass
 class CallTiming:

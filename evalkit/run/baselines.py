@@ -68,7 +68,9 @@ def resolve(ref: str, suite: str, reports_dir: Path, tracking_uri: str | None = 
     return read_run(target)
 
 
-def _client(tracking_uri: str | None) -> Any:
+def tracking_client(tracking_uri: str | None) -> Any:
+    """An MlflowClient for --tracking-uri, $MLFLOW_TRACKING_URI or ./mlflow.db; None when there is no
+    store here (an empty one is not created)."""
     import os
 
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
@@ -92,7 +94,7 @@ def _mlflow_search(client: Any, suite: str, tags: dict[str, str]) -> list[Any]:
 
 def _mlflow_parent(suite: str, tracking_uri: str | None, tags: dict[str, str] | None,
                    run_id: str | None = None) -> tuple[Any, Any] | None:
-    client = _client(tracking_uri)
+    client = tracking_client(tracking_uri)
     if client is None:
         return None
     if run_id is not None:

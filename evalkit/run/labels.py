@@ -82,18 +82,15 @@ def pull(mlflow_run_id: str, tracking_uri: str | None) -> tuple[list[dict[str, A
     parent run and so every candidate's) in the MLflow UI, as label rows; and
     how many traces were read. A feedback counts when its source is HUMAN and its name is a metric
     of the sample (its value: yes/no, true/false, or a number in [0, 1])."""
-    import os
-
-    from evalkit.config.labels import WORDS
+    from evalkit.config.labels import parse_label
     from evalkit.core.offline import import_mlflow
+    from evalkit.run.baselines import tracking_client
 
-    mlflow = import_mlflow()
-    if tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"):
-        mlflow.set_tracking_uri(tracking_uri or os.environ["MLFLOW_TRACKING_URI"])
-    elif Path("mlflow.db").is_file():
-        mlflow.set_tracking_uri("sqlite:///mlflow.db")
-    else:
+    client = tracking_client(tracking_uri)
+    if client is None:
         raise EvalkitError("no MLflow store here", hint="pass --tracking-uri (or set MLFLOW_TRACKING_URI)")
+    mlflow = import_mlflow()
+    mlflow.set_tracking_uri(client.tracking_uri)
     try:
         run = mlflow.get_run(mlflow_run_id)
         experiment = run.info.experiment_id
@@ -114,9 +111,11 @@ def pull(mlflow_run_id: str, tracking_uri: str | None) -> tuple[list[dict[str, A
         for assessment in trace.info.assessments or []:
             if assessment.feedback is None or assessment.source.source_type != "HUMAN":
                 continue
-            value = assessment.feedback.value
-            label = WORDS.get(str(value).strip().lower()) if not isinstance(value, int | float) else float(value)
-            if label is None or not 0 <= label <= 1:
+            try:
+                label = parse_label(assessment.feedback.value, f"trace {trace.info.trace_id}")
+            except EvalkitError:
+                continue  # feedback that is not a label (a comment, a category)
+            if label is None:
                 continue
             rows.append({"case_id": tags["evalkit.case_id"], "candidate": tags["evalkit.candidate"],
                          "metric": assessment.name, "label": label, "answer_key": tags["evalkit.answer_key"],

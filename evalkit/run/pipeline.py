@@ -28,7 +28,7 @@ from evalkit.core.specs import AbstentionSpec, BudgetSpec
 from evalkit.metrics.base import Metric, MetricContext, build_metric
 from evalkit.metrics.checks import check_metrics
 from evalkit.run.execute import Executor, LocalExecutor
-from evalkit.run.plan import plan_run
+from evalkit.run.plan import Plan, plan_run
 from evalkit.run.resume import load_resumable, remaining
 from evalkit.run.sample import Sampler
 from evalkit.run.store import (
@@ -115,16 +115,39 @@ def usable_cache(folder: Path) -> Iterator[Path]:
     yield folder
 
 
-async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Executor | None,
-               progress: Progress | None) -> Run:
-    context = BuildContext(suite.corpus, suite.directory, cache_dir, options.use_cache, options.refresh,
-                           as_of=suite.as_of)
+@dataclass
+class Setup:
+    """What every process of a run builds from the suite before its first sample: the same in the
+    driver and in each Ray worker, so that work-item keys and metrics match."""
+
+    context: BuildContext
+    judge: Any
+    metrics: list[Metric]
+    judge_info: JudgeInfo
+    plan: Plan
+
+    @property
+    def judge_key(self) -> dict[str, Any]:
+        """What scores are cached under, of the judge (its agreement note is not part of it)."""
+        return self.judge_info.model_dump(mode="json", exclude={"agreement"})
+
+
+def set_up(suite: Suite, cache_dir: Path, use_cache: bool, refresh: bool, max_error_rate: float,
+           allow_skipped: bool) -> Setup:
+    context = BuildContext(suite.corpus, suite.directory, cache_dir, use_cache, refresh, as_of=suite.as_of)
     judge, metrics, judge_info = build_scoring(suite.spec.judge, suite.spec.metrics, context, suite.spec.abstention,
                                                suite.as_of)
     metrics += check_metrics(suite.spec.checks, suite.cases)
-    max_error_rate = suite.spec.max_error_rate if options.max_error_rate is None else options.max_error_rate
     plan = plan_run(suite, [m.spec for m in metrics], judge_info, max_error_rate=max_error_rate,
-                    allow_skipped=options.allow_skipped)
+                    allow_skipped=allow_skipped)
+    return Setup(context, judge, metrics, judge_info, plan)
+
+
+async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Executor | None,
+               progress: Progress | None) -> Run:
+    max_error_rate = suite.spec.max_error_rate if options.max_error_rate is None else options.max_error_rate
+    setup = set_up(suite, cache_dir, options.use_cache, options.refresh, max_error_rate, options.allow_skipped)
+    context, judge, metrics, plan = setup.context, setup.judge, setup.metrics, setup.plan
     endpoint = suite.spec.judge.endpoint if suite.spec.judge is not None else None
     judge_missing = endpoint.missing_key() if endpoint else None
     say: Callable[[str], None] = progress.stage if progress else (lambda text: None)
@@ -158,7 +181,7 @@ async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Exe
         return sum(s.cost_usd for s in stats), sum(s.calls for s in stats)
 
     sampler = Sampler(suite, metrics, context, judge_missing, announce=say, stages=stages,
-                      judge_key=judge_info.model_dump(mode="json", exclude={"agreement"}), budget=budget,
+                      judge_key=setup.judge_key, budget=budget,
                       spent=spent, judge_stats=judge.stats)
     if replayed := sampler.preload(items):
         say(f"{replayed} of {len(items)} outputs replayed from the cache")

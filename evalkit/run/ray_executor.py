@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,14 +90,15 @@ class RayExecutor:
                        emit: Callable[[Sample], None]) -> None:
         slots = ray.remote(num_cpus=0, max_concurrency=1000)(CallSlots).remote()
         task = ray.remote(_answer_batch).options(max_retries=self.max_retries)
-        replayed = [item for item in items if sampler.replays(item)]
-        for item in replayed:  # from the stage cache: cheap, here
-            if (sample := await sampler.sample(item)) is not None:
-                emit(sample)
-        batches: list[list[WorkItem]] = []
-        for candidate in dict.fromkeys(item.candidate for item in items):
-            work = [item for item in items if item.candidate == candidate and not sampler.replays(item)]
-            batches += [work[i:i + self.batch_size] for i in range(0, len(work), self.batch_size)]
+        remote: dict[str, list[WorkItem]] = {}  # per candidate, in suite order
+        for item in items:
+            if sampler.replays(item):  # from the stage cache: cheap, here
+                if (sample := await sampler.sample(item)) is not None:
+                    emit(sample)
+            else:
+                remote.setdefault(item.candidate, []).append(item)
+        batches = [work[i:i + self.batch_size] for work in remote.values()
+                   for i in range(0, len(work), self.batch_size)]
         pending = {task.remote(self.spec, [item.key for item in batch], slots): batch for batch in batches}
         seen: set[str] = set()
         try:
@@ -170,48 +172,45 @@ class _Worker:
     """One worker process's sampler for a run, built on its first batch and kept for the others."""
 
     def __init__(self, spec: WorkerSpec):
-        from evalkit.candidates.base import BuildContext
         from evalkit.config.suite import load_suite
         from evalkit.core.cache import StageCache
-        from evalkit.metrics.checks import check_metrics
-        from evalkit.run.pipeline import build_scoring
-        from evalkit.run.plan import plan_run
+        from evalkit.run.pipeline import set_up
         from evalkit.run.sample import Sampler
 
         self.loop = asyncio.new_event_loop()  # one loop for the worker's life: connection pools belong to it
         suite = load_suite(Path(spec.suite_path), limit=spec.limit)
         cache_dir = Path(spec.cache_dir)
-        context = BuildContext(suite.corpus, suite.directory, cache_dir, spec.use_cache, spec.refresh,
-                               as_of=suite.as_of)
-        self.judge, metrics, info = build_scoring(suite.spec.judge, suite.spec.metrics, context,
-                                                  suite.spec.abstention, suite.as_of)
-        metrics += check_metrics(suite.spec.checks, suite.cases)
-        plan = plan_run(suite, [m.spec for m in metrics], info, max_error_rate=0.0, allow_skipped=True)
-        self.items = {item.key: item for item in plan.items}
+        setup = set_up(suite, cache_dir, spec.use_cache, spec.refresh, max_error_rate=0.0, allow_skipped=True)
+        self.judge, self.items = setup.judge, {item.key: item for item in setup.plan.items}
         endpoint = suite.spec.judge.endpoint if suite.spec.judge is not None else None
         stages = StageCache(cache_dir) if spec.use_cache and not spec.refresh else None
-        self.sampler = Sampler(suite, metrics, context, endpoint.missing_key() if endpoint else None, stages=stages,
-                               judge_key=info.model_dump(mode="json", exclude={"agreement"}))
+        self.sampler = Sampler(suite, setup.metrics, setup.context, endpoint.missing_key() if endpoint else None,
+                               stages=stages, judge_key=setup.judge_key)
         self.semaphore = asyncio.Semaphore(spec.concurrency)
         self.prepared: set[str] = set()
 
     async def run(self, keys: list[str]) -> tuple[list[Sample], dict[str, dict[str, Any]]]:
+        from evalkit.models.llm import CallStats
+
         items = [self.items[key] for key in keys]
         candidate = items[0].candidate
         if candidate not in self.prepared:
             await self.sampler.prepare(candidate, [i for i in self.items.values() if i.candidate == candidate])
             self.prepared.add(candidate)
-        owners = {**self.sampler.spenders(), "judge": self.judge.stats}
-        before = {name: _counts(stats) for name, stats in owners.items() if stats is not None}
+        before = {name: copy.deepcopy(stats) for name, stats in self._owners().items()}
 
         async def one(item: WorkItem) -> Sample | None:
             async with self.semaphore:
                 return await self.sampler.sample(item)
 
         samples = [s for s in await asyncio.gather(*(one(item) for item in items)) if s is not None]
-        owners = {**self.sampler.spenders(), "judge": self.judge.stats}
-        usage = {name: _delta(before.get(name), stats) for name, stats in owners.items() if stats is not None}
+        usage = {name: stats.gained_since(before.get(name) or CallStats()) for name, stats in self._owners().items()}
         return samples, usage
+
+    def _owners(self) -> dict[str, Any]:
+        """Whose model calls this worker counts: each built candidate, and the judge."""
+        return {name: stats for name, stats in {**self.sampler.spenders(), "judge": self.judge.stats}.items()
+                if stats is not None}
 
 
 _workers: dict[WorkerSpec, _Worker] = {}  # per worker process
@@ -226,22 +225,3 @@ def _answer_batch(spec: WorkerSpec, keys: list[str], slots: Any) -> tuple[list[S
     worker = _workers[spec]
     use_cluster_slots(_RemoteSlots(slots))
     return worker.loop.run_until_complete(worker.run(keys))
-
-
-def _counts(stats: Any) -> dict[str, Any]:
-    return {f.name: (len(getattr(stats, f.name)) if f.name == "latencies_s" else getattr(stats, f.name))
-            for f in fields(stats)}
-
-
-def _delta(before: dict[str, Any] | None, stats: Any) -> dict[str, Any]:
-    """What `stats` gained since `before` (a snapshot from _counts): numbers subtracted, new latencies."""
-    delta: dict[str, Any] = {}
-    for f in fields(stats):
-        now, then = getattr(stats, f.name), (before or {}).get(f.name)
-        if f.name == "latencies_s":
-            delta[f.name] = now[then or 0:]
-        elif isinstance(now, bool):
-            delta[f.name] = now
-        else:
-            delta[f.name] = now - (then or 0)
-    return delta

@@ -71,20 +71,13 @@ class Sampler:
 
     def add_usage(self, usage: dict[str, dict[str, Any]]) -> None:
         """Add model-call usage counted in another process (a Ray worker): per owner "candidate:<name>"
-        or "judge", the fields of CallStats gained (latencies as a list)."""
+        or "judge", what its CallStats gained (CallStats.gained_since)."""
         from evalkit.models.llm import CallStats
 
         for owner, gained in usage.items():
             stats = self.judge_stats if owner == "judge" else self._remote.setdefault(owner, CallStats())
-            if stats is None:
-                continue
-            for name, value in gained.items():
-                current = getattr(stats, name)
-                if name == "priced":  # one unpriced call makes the total unpriced
-                    value = current and value
-                elif name == "local":
-                    value = current or value
-                setattr(stats, name, value if isinstance(value, bool) else current + value)
+            if stats is not None:
+                stats.add(gained)
 
     async def prepare(self, name: str, items: list[WorkItem]) -> None:
         """Build and prepare a candidate for the items it must answer (none when all are cached); a

@@ -63,7 +63,8 @@ def log_traces(mlflow: Any, run: Run, candidate: str, mlflow_run_id: str, choice
     and how many failing samples were left out (`failed` traces the first FAILED_CAP per candidate)."""
     samples = chosen_samples(run, candidate, choice)
     left_out = max(0, len(samples) - FAILED_CAP) if choice == "failed" else 0
-    samples = samples[:len(samples) - left_out]
+    if left_out:
+        samples = samples[:FAILED_CAP]
     if not samples:
         return 0, left_out
     started = _start_ns(run.manifest.started_at)
