@@ -53,3 +53,6 @@ def labels_pull(
     rows, n_traces = pull(run, tracking_uri)
     write_rows(rows, output, [*FIELDS, "note"])
     out.print(f"{output}: {len(rows)} human labels from {n_traces} traces of MLflow run {run}")
+    if not n_traces:
+        out.print("the run has no traces: by default only failing samples are traced (evalkit run SUITE "
+                  "--mlflow-traces all traces every sample)")

@@ -25,6 +25,10 @@ PASSAGE_CHARS = 600  # of each passage in the sheet: enough to judge support, sh
 def choose(run: Run, metric: str, n: int, stratify: bool, seed: int = 0) -> list[Sample]:
     """`n` samples with a value for `metric`, drawn at random (seeded); stratified: the same number
     from each candidate (as near as the candidates' sample counts allow)."""
+    judged = {spec.name for spec in run.manifest.metrics if spec.judge}
+    if metric in {spec.name for spec in run.manifest.metrics} and metric not in judged:
+        raise EvalkitError(f"'{metric}' is not scored by a judge: labels correct a judge's metric (PPI)",
+                           hint="judged metrics of the run: " + (", ".join(sorted(judged)) or "none"))
     scored = [s for s in sorted(run.samples, key=lambda s: (s.position, s.candidate))
               if (score := s.scores.get(metric)) is not None and score.value is not None]
     if not scored:
@@ -98,7 +102,7 @@ def pull(mlflow_run_id: str, tracking_uri: str | None) -> tuple[list[dict[str, A
         children = mlflow.search_runs([experiment], filter_string=f"tags.mlflow.parentRunId = '{mlflow_run_id}'",
                                       output_format="list")
         traces = [trace for run_id in [mlflow_run_id, *(child.info.run_id for child in children)]
-                  for trace in mlflow.search_traces(experiment_ids=[experiment], run_id=run_id,
+                  for trace in mlflow.search_traces(locations=[experiment], run_id=run_id,
                                                     return_type="list", include_spans=False)]
     except Exception as exc:  # MlflowException: no such run
         raise EvalkitError(f"cannot read the traces of MLflow run '{mlflow_run_id}'",
