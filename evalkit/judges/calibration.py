@@ -12,7 +12,6 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,7 @@ from evalkit.analysis.stats import SEED
 from evalkit.core.errors import EvalkitError
 from evalkit.core.judge import Judge
 from evalkit.core.readers import read_records
+from evalkit.judges.spec import shipped_file
 
 if TYPE_CHECKING:
     from evalkit.core.records import Passage
@@ -34,6 +34,7 @@ class LabelledRow:
     contexts: list[str]
     label: int
     question: str = ""
+    source: str = ""  # where the row comes from, for figures by source (AttributionBench's `source`)
 
     def passages(self) -> list[Passage]:
         from evalkit.core.records import Passage
@@ -55,7 +56,7 @@ def load_labels(path: Path) -> list[LabelledRow]:
         if isinstance(contexts, str) or not isinstance(contexts, list):
             raise EvalkitError("field 'contexts' must be a list of passages", where=where)
         rows.append(LabelledRow(str(row["answer"]), [str(c) for c in contexts], int(row["label"]),
-                                str(row.get("question") or "")))
+                                str(row.get("question") or ""), str(row.get("source") or "")))
     if len({r.label for r in rows}) < 2:
         raise EvalkitError("calibration needs rows of both labels", where=str(path))
     return rows
@@ -91,7 +92,7 @@ def best_threshold(labels: Any, scores: Any) -> dict[str, float]:
     return best
 
 
-def _graded(verdict: Any) -> float:
+def graded(verdict: Any) -> float:
     """The support of the answer's weakest claim, a claim that failed a number, name or negation
     check counting 0; a model judge without per-claim verdicts is graded by its score."""
     claims = verdict.claims
@@ -125,9 +126,9 @@ def judged_figures(judge: str, data_name: str, rows: list[LabelledRow], verdicts
     """The calibration record of a judge's verdicts on labelled rows."""
     # "supported" as the judge is configured: every claim supported, i.e. a score of 1 (NaN is not)
     predicted = [int(v.score == 1.0) for v in verdicts]
-    scores = [_graded(v) for v in verdicts]
+    scores = [graded(v) for v in verdicts]
     labels = [r.label for r in rows]
-    return {
+    record: dict[str, Any] = {
         "judge": judge,
         "data": data_name,
         "n": len(rows),
@@ -137,19 +138,28 @@ def judged_figures(judge: str, data_name: str, rows: list[LabelledRow], verdicts
         "configured": {"rule": "supported when every claim is supported", **_with_ci(labels, predicted, scores)},
         "best_threshold": best_threshold(labels, scores),
     }
+    sources = sorted({r.source for r in rows})
+    if len(sources) > 1:  # where the judge is weak: figures for each source of the labelled rows
+        by_source: dict[str, dict[str, float]] = record.setdefault("by_source", {})
+        for source in sources:
+            mine = [i for i, r in enumerate(rows) if r.source == source]
+            if len({labels[i] for i in mine}) < 2:
+                continue  # agreement needs both labels
+            figures = agreement(*([values[i] for i in mine] for values in (labels, predicted, scores)))
+            by_source[source] = {"n": len(mine), "macro_f1": figures["macro_f1"], "auroc": figures["auroc"]}
+    return record
 
 
 def calibrate(path: Path, judge: Judge, data_name: str | None = None) -> dict[str, Any]:
     """Run `judge` over the labelled rows and measure its agreement with the labels."""
     rows = load_labels(path)
     started = time.perf_counter()
+    from evalkit.judges.offline import OfflineJudge, embed_ahead
+
+    if isinstance(judge, OfflineJudge) and judge.weights.semantic:
+        embed_ahead([(r.answer, r.passages(), r.question) for r in rows])  # one batch, not 1,198
     verdicts = asyncio.run(judge_rows(judge, rows))
     return judged_figures(judge.name, data_name or path.name, rows, verdicts, time.perf_counter() - started)
-
-
-def shipped_file(name: str) -> Any:
-    """A file shipped in evalkit/judges/calibrations (a calibration record or learned weights)."""
-    return resources.files("evalkit.judges").joinpath("calibrations", name)
 
 
 def on_record(judge: str) -> dict[str, Any] | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from evalkit.judges.spec import OFFLINE_NAME
+
 if TYPE_CHECKING:
     from evalkit.core.judge import Judge
     from evalkit.judges.spec import ModelJudgeSpec, OfflineJudgeSpec, RagasJudgeSpec
@@ -13,9 +15,10 @@ if TYPE_CHECKING:
 def build_judge(spec: OfflineJudgeSpec | ModelJudgeSpec | RagasJudgeSpec | None, cache: CacheSettings) -> Judge:
     """The judge a spec names; no spec is the offline judge."""
     if spec is None or spec.kind == "offline":
-        from evalkit.judges.offline import OfflineJudge
+        from evalkit.judges.offline import OfflineJudge, shipped_weights
 
-        return OfflineJudge()
+        name = spec.judge_name if spec else OFFLINE_NAME
+        return OfflineJudge(shipped_weights(name), name)
     if spec.kind == "model":
         from evalkit.judges.model import ModelJudge
 

@@ -1,8 +1,9 @@
-"""What the offline judge measures about one claim against its evidence.
+"""What the offline judge measures about one claim against its evidence, by words.
 
-Every feature is lexical (stemmed content words, their bigrams and trigrams, numbers, names,
-negation), so judging is deterministic and needs no model. The learned weights that turn these
-features into a probability live in offline-v2.weights.json (evalkit.judges.learn fits them).
+Every feature here is lexical (stemmed content words, their bigrams and trigrams, numbers, names,
+negation): offline-v2 judges with these alone; offline-v3 adds what evalkit.judges.semantic
+measures by meaning. evalkit.judges.learn fits the weights that turn them into a probability
+(calibrations/offline-v*.weights.json).
 """
 
 from __future__ import annotations
@@ -123,13 +124,13 @@ class ClaimFeatures:
     claim: Terms
 
 
-def _share(wanted: set[Any] | frozenset[Any], found: set[Any] | frozenset[Any], empty: float = 1.0) -> float:
+def share(wanted: set[Any] | frozenset[Any], found: set[Any] | frozenset[Any], empty: float = 1.0) -> float:
     return len(wanted & found) / len(wanted) if wanted else empty
 
 
 def claim_features(claim: str, question: Terms, evidence: Evidence) -> ClaimFeatures:
     c = terms(claim)
-    coverage = [_share(c.stems, t.stems, 0.0) for t in evidence.terms]
+    coverage = [share(c.stems, t.stems, 0.0) for t in evidence.terms]
     order = sorted(range(len(coverage)), key=lambda i: -coverage[i])
     best = order[0] if order else None
     top = evidence.terms[best] if best is not None else NO_TERMS
@@ -140,21 +141,21 @@ def claim_features(claim: str, question: Terms, evidence: Evidence) -> ClaimFeat
     long_words = {s for s in c.stems if len(s) >= 6}
     values = [
         coverage[best] if best is not None else 0.0,
-        _share(c.stems, evidence.stems, 0.0),
-        _share(c.stems, window, 0.0),
-        _share(c.stems, top3, 0.0),
-        _share(new, evidence.stems),
-        _share(new, top.stems),
-        _share(c.grams(2), evidence.bigrams, 0.0),
-        _share(c.grams(3), evidence.trigrams, 0.0),
-        _share(c.grams(2), top.grams(2), 0.0),
-        _share(long_words, evidence.stems, 0.0),
-        1.0 - _share(c.numbers, evidence.numbers),
+        share(c.stems, evidence.stems, 0.0),
+        share(c.stems, window, 0.0),
+        share(c.stems, top3, 0.0),
+        share(new, evidence.stems),
+        share(new, top.stems),
+        share(c.grams(2), evidence.bigrams, 0.0),
+        share(c.grams(3), evidence.trigrams, 0.0),
+        share(c.grams(2), top.grams(2), 0.0),
+        share(long_words, evidence.stems, 0.0),
+        1.0 - share(c.numbers, evidence.numbers),
         float(bool(c.numbers - top.numbers)),
-        1.0 - _share(c.names, evidence.pieces),
+        1.0 - share(c.names, evidence.pieces),
         float(bool(c.names - top.pieces)),
         float(c.negated != top.negated),
         math.log1p(len(c.stems)),
-        _share(c.stems, question.stems, 0.0),
+        share(c.stems, question.stems, 0.0),
     ]
     return ClaimFeatures(values, best, c)

@@ -1,10 +1,13 @@
 """The offline faithfulness judge: deterministic, CPU-only, no network.
 
-Each claim (sentence) of the answer is measured against the sentences of the retrieved passages
-(evalkit.judges.features) and a logistic model learned from human labels (AttributionBench dev,
-docs/calibration.md) turns the measures into the probability that the evidence supports it. A
-claim is supported when that probability reaches the threshold and its numbers and names appear
-in the evidence and its negation agrees with its best support. faithfulness = supported claims / claims.
+Each claim (sentence) of the answer is measured against the sentences of the retrieved passages,
+lexically (evalkit.judges.features) and by meaning with the local MiniLM sentence embeddings
+(evalkit.judges.semantic), and a quadratic logistic model learned from human labels
+(AttributionBench dev, docs/calibration.md) turns the measures into the probability that the
+evidence supports it (offline-v3; offline-v2, for very large runs, is a linear model on the lexical
+features alone). A claim is supported when that probability reaches the threshold, its
+numbers appear in the evidence, its names in the evidence or the question, and its negation agrees
+with its best support. faithfulness = supported claims / claims.
 """
 
 from __future__ import annotations
@@ -12,18 +15,21 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from evalkit.core.judge import ClaimVerdict, FaithfulnessVerdict
 from evalkit.core.text import sentences, strip_citations, words
-from evalkit.judges.features import FEATURES, Evidence, Terms, claim_features, terms
-from evalkit.judges.spec import OFFLINE_NAME
+from evalkit.judges.features import FEATURES as LEXICAL_FEATURES
+from evalkit.judges.features import ClaimFeatures, Evidence, Terms, claim_features, passage_terms, terms
+from evalkit.judges.semantic import EMBEDDINGS, SEMANTIC_FEATURES, semantic_features
+from evalkit.judges.spec import OFFLINE_NAME, shipped_file
 
 if TYPE_CHECKING:
     from evalkit.core.records import Passage
 
 NAME = OFFLINE_NAME
+FEATURES = LEXICAL_FEATURES + SEMANTIC_FEATURES
 # a negation is compared only with a support that says nearly the same thing; a sentence sharing
 # fewer words may negate something else ("not X, but Y")
 NEGATION_COVERAGE = 0.7
@@ -31,42 +37,103 @@ NEGATION_COVERAGE = 0.7
 
 @dataclass(frozen=True)
 class Weights:
-    """A standardised logistic model over FEATURES, as fitted by evalkit.judges.learn."""
+    """A logistic model over standardised features, as fitted by evalkit.judges.learn. With degree
+    2 it also weighs their pairwise products: coef[:n] weigh the features, coef[n:] the products in
+    itertools.combinations_with_replacement order (scikit-learn's PolynomialFeatures order)."""
 
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     coef: tuple[float, ...]
     intercept: float
     threshold: float = 0.5
+    features: tuple[str, ...] = FEATURES
+    degree: int = 2
+
+    @property
+    def semantic(self) -> bool:
+        return self.features == FEATURES
+
+    @cached_property
+    def _arrays(self) -> tuple[Any, Any, Any, Any, Any]:
+        import numpy as np
+
+        left, right = np.triu_indices(len(self.mean))
+        return np.array(self.mean), np.array(self.scale), np.array(self.coef), left, right
 
     def probability(self, values: list[float]) -> float:
-        z = self.intercept + sum(c * (v - m) / s for c, v, m, s in
-                                 zip(self.coef, values, self.mean, self.scale, strict=True))
-        return 1.0 / (1.0 + math.exp(-z))
+        import numpy as np
+
+        mean, scale, coef, left, right = self._arrays
+        z = (np.asarray(values[:len(mean)], dtype=float) - mean) / scale
+        terms = np.concatenate([z, z[left] * z[right]]) if self.degree == 2 else z
+        logit = self.intercept + float(coef @ terms)
+        return 1.0 / (1.0 + math.exp(-logit))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"features": list(FEATURES), "mean": list(self.mean), "scale": list(self.scale),
-                "coef": list(self.coef), "intercept": self.intercept, "threshold": self.threshold}
+        return {"features": list(self.features), "degree": self.degree, "mean": list(self.mean),
+                "scale": list(self.scale), "coef": list(self.coef), "intercept": self.intercept,
+                "threshold": self.threshold}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Weights:
-        if tuple(data["features"]) != FEATURES:
+        features, degree = tuple(data["features"]), int(data.get("degree", 1))
+        if features not in (FEATURES, LEXICAL_FEATURES) or degree not in (1, 2):
             raise ValueError("the weights were fitted on other features; refit with evalkit.judges.learn")
         return cls(tuple(data["mean"]), tuple(data["scale"]), tuple(data["coef"]), float(data["intercept"]),
-                   float(data["threshold"]))
+                   float(data["threshold"]), features, degree)
 
 
-@lru_cache(maxsize=1)
-def shipped_weights() -> Weights:
-    from evalkit.judges.calibration import shipped_file
+@lru_cache(maxsize=4)
+def shipped_weights(name: str = NAME) -> Weights:
+    return Weights.from_dict(json.loads(shipped_file(f"{name}.weights.json").read_text(encoding="utf-8")))
 
-    return Weights.from_dict(json.loads(shipped_file(f"{NAME}.weights.json").read_text(encoding="utf-8")))
+
+@dataclass
+class Measured:
+    """One claim's measures: its FEATURES values and the best-covering sentence (lexically)."""
+
+    claim: str
+    lexical: ClaimFeatures
+    values: list[float]
+
+
+def claims_of(answer: str) -> list[str]:
+    return [c for c in sentences(strip_citations(answer)) if words(c)]
+
+
+def measure(claims: list[str], passages: list[Passage], question: str = "",
+            semantic: bool = True) -> tuple[Evidence, Terms, list[Measured]]:
+    """Every claim measured against the passages (lexically only, unless semantic): what the judge
+    decides on, and what evalkit.judges.learn fits the weights to."""
+    evidence, asked = Evidence(passages), terms(question)
+    if semantic:
+        texts = [s for _, s in evidence.sentences]
+        vectors = EMBEDDINGS.vectors([*claims, *([question] if question else []), *texts])
+        question_vector = vectors[len(claims)] if question else None
+        sentence_vectors = vectors[len(vectors) - len(texts):]
+    measured = []
+    for index, claim in enumerate(claims):
+        lexical = claim_features(claim, asked, evidence)
+        values = lexical.values
+        if semantic:
+            values = values + semantic_features(lexical.claim, vectors[index], asked, question_vector, evidence,
+                                                sentence_vectors)
+        measured.append(Measured(claim, lexical, values))
+    return evidence, asked, measured
+
+
+def embed_ahead(items: list[tuple[str, list[Passage], str]]) -> None:
+    """Embed the claims, questions and passage sentences of many (answer, passages, question) in
+    one batch, ahead of judging them one by one: several times faster than answer by answer."""
+    texts = {s for _, passages, _ in items for p in passages for s in passage_terms(p.text).sentences}
+    texts |= {c for answer, _, _ in items for c in claims_of(answer)} | {q for _, _, q in items if q}
+    EMBEDDINGS.vectors(sorted(texts))
 
 
 @dataclass
 class OfflineJudge:
     weights: Weights = field(default_factory=shipped_weights)
-    name: str = NAME
+    name: str = NAME  # offline-v3, or offline-v2: OfflineJudge(shipped_weights(name), name)
 
     kind = "offline"
     stats = None  # makes no model calls
@@ -75,28 +142,28 @@ class OfflineJudge:
         return self.judge(answer, passages, question)
 
     def judge(self, answer: str, passages: list[Passage], question: str = "") -> FaithfulnessVerdict:
-        claims = [c for c in sentences(strip_citations(answer)) if words(c)]
+        claims = claims_of(answer)
         if not claims:
             return FaithfulnessVerdict(float("nan"), [])  # nothing to judge, as with ragas
-        evidence, asked = Evidence(passages), terms(question)
-        verdicts = [self._claim(claim, asked, evidence) for claim in claims]
+        evidence, asked, measured = measure(claims, passages, question, self.weights.semantic)
+        verdicts = [self._claim(m, asked, evidence) for m in measured]
         return FaithfulnessVerdict(sum(v.supported for v in verdicts) / len(verdicts), verdicts)
 
-    def _claim(self, claim: str, asked: Terms, evidence: Evidence) -> ClaimVerdict:
-        measured = claim_features(claim, asked, evidence)
-        wanted = measured.claim
+    def _claim(self, measured: Measured, asked: Terms, evidence: Evidence) -> ClaimVerdict:
+        claim, wanted = measured.claim, measured.lexical.claim
         if not wanted.stems:
             return ClaimVerdict(claim, True, 1.0, reason="no content words")
-        if measured.best is None:
+        best_index = measured.lexical.best
+        if best_index is None:
             return ClaimVerdict(claim, False, 0.0, reason="there is no evidence")
         probability = self.weights.probability(measured.values)
-        doc_id, sentence = evidence.sentences[measured.best]
-        best = evidence.terms[measured.best]
+        doc_id, sentence = evidence.sentences[best_index]
+        best = evidence.terms[best_index]
         coverage = measured.values[FEATURES.index("best_sentence_coverage")]
         reason, check = "", None
         if missing := sorted(wanted.numbers - evidence.numbers):
             reason, check = f"number {missing[0]} is not in the evidence", "number"
-        elif unknown := sorted(wanted.names - evidence.pieces):
+        elif unknown := sorted(wanted.names - evidence.pieces - asked.pieces):
             reason, check = f"name '{unknown[0]}' is not in the evidence", "name"
         elif wanted.negated != best.negated and coverage >= NEGATION_COVERAGE:
             reason, check = "negation differs from the evidence", "negation"

@@ -10,6 +10,7 @@ import pytest
 
 from evalkit.analysis.agreement import agreement, auroc
 from evalkit.core.errors import EvalkitError
+from evalkit.core.records import Passage
 from evalkit.judges.calibration import best_threshold, calibrate, load_labels, on_record
 from evalkit.judges.learn import cross_validate
 from evalkit.judges.offline import OfflineJudge, shipped_weights
@@ -49,16 +50,33 @@ def test_attributionbench_figures_are_deterministic() -> None:
 def test_shipped_weights_and_calibration_are_what_learning_produces() -> None:
     """The figures on record are cross-validated, and refitting reproduces the shipped weights."""
     record, weights = cross_validate(load_labels(LABELS), "AttributionBench dev")
-    shipped = on_record("offline-v2")
-    assert shipped is not None and shipped["configured"] == record["configured"]
-    assert "cross-validation" in shipped["method"]
+    shipped = on_record("offline-v3")
+    assert shipped is not None and "cross-validation" in shipped["method"]
+    # the same fit, up to the last bits that BLAS builds (and so the embeddings) round differently on
+    # different CPUs: a verdict on the edge of the threshold may flip
+    for figure in ("macro_f1", "auroc", "cohen_kappa"):
+        assert record["configured"][figure]["value"] == pytest.approx(shipped["configured"][figure]["value"], abs=0.005)
+    assert record["configured"]["macro_f1"]["value"] >= 0.70  # the bar this judge was built to clear
+    assert set(record["by_source"]) == {f"AttributionBench/{s}" for s in
+                                        ("AttributedQA", "ExpertQA", "LFQA", "Stanford-GenSearch")}
     shipped_fit = shipped_weights()
-    # the same fit, up to the last bits that BLAS builds round differently on different CPUs
-    assert (weights.mean, weights.scale, weights.threshold) == (shipped_fit.mean, shipped_fit.scale, shipped_fit.threshold)
-    assert weights.coef == pytest.approx(shipped_fit.coef, rel=1e-9, abs=1e-12)
-    assert weights.intercept == pytest.approx(shipped_fit.intercept, rel=1e-9)
+    assert weights.features == shipped_fit.features and weights.degree == shipped_fit.degree == 2
+    assert weights.threshold == pytest.approx(shipped_fit.threshold, abs=0.01)
+    assert weights.coef == pytest.approx(shipped_fit.coef, rel=1e-3, abs=1e-3)
     in_sample = calibrate(LABELS, OfflineJudge(), "AttributionBench dev")["configured"]["macro_f1"]["value"]
     assert record["configured"]["macro_f1"]["value"] < in_sample  # held-out rows are harder than seen ones
+
+
+def test_lexical_judge_keeps_its_own_weights() -> None:
+    """offline-v2 (features: lexical) judges with its 17 linear weights and no embeddings."""
+    from evalkit.judges.semantic import EMBEDDINGS
+
+    lexical = shipped_weights("offline-v2")
+    assert lexical.degree == 1 and not lexical.semantic and len(lexical.coef) == 17
+    before = len(EMBEDDINGS._vectors)
+    verdict = OfflineJudge(lexical, "offline-v2").judge("Water boils at 100 degrees.",
+                                                        [Passage(doc_id="d", text="Water boils at 100 degrees C.", rank=1)])
+    assert verdict.score == 1.0 and len(EMBEDDINGS._vectors) == before
 
 
 def test_bad_label_rows(tmp_path: Path) -> None:

@@ -44,3 +44,14 @@ def test_a_sentence_copied_from_the_evidence_is_supported() -> None:
                       rank=1)
     verdict = OfflineJudge().judge(passage.text, [passage])
     assert verdict.score == 1.0, verdict.claims
+
+
+def test_a_name_the_question_gave_is_not_invented() -> None:
+    """'Basel' in the claim comes from the question, not the passage: v2 failed such claims (72 of
+    AttributionBench's supported answers); an unknown name still fails."""
+    passages = [Passage(doc_id="d1", text="The study was led by Maria Keller, who works at the university.", rank=1)]
+    asked = "Who led the study at the University of Basel?"
+    (claim,) = OfflineJudge().judge("Maria Keller led the study at the University of Basel.", passages, asked).claims
+    assert claim.failed_check is None
+    (claim,) = OfflineJudge().judge("John Smith led the study at the University of Basel.", passages, asked).claims
+    assert claim.failed_check == "name" and claim.reason == "name 'smith' is not in the evidence"
