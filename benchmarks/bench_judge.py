@@ -1,4 +1,4 @@
-"""Time the offline judges on AttributionBench dev (1,198 answers, 2,557 claims, with their passages).
+"""Time the offline judges on AttributionBench dev (1,198 answers, 1,250 claims, with their passages).
 
 For offline-v3 (MiniLM features) and offline-v2 (lexical), prints the median over repeats of
 judging all rows twice: with every passage new (its sentences analysed and embedded afresh), and

@@ -1,13 +1,13 @@
 """The offline faithfulness judge: deterministic, CPU-only, no network.
 
 Each claim (sentence) of the answer is measured against the sentences of the retrieved passages,
-lexically (evalkit.judges.features) and by meaning with the local MiniLM sentence embeddings
-(evalkit.judges.semantic), and a quadratic logistic model learned from human labels
-(AttributionBench dev, docs/calibration.md) turns the measures into the probability that the
-evidence supports it (offline-v3; offline-v2, for very large runs, is a linear model on the lexical
-features alone). A claim is supported when that probability reaches the threshold, its
-numbers appear in the evidence, its names in the evidence or the question, and its negation agrees
-with its best support. faithfulness = supported claims / claims.
+lexically (evalkit.judges.features) and, in offline-v3, also by meaning with the local MiniLM
+sentence embeddings (evalkit.judges.semantic). A logistic model learned from human labels
+(AttributionBench dev, docs/calibration.md; linear in offline-v2, with pairwise products in v3)
+turns the measures into the probability that the evidence supports the claim. A claim is
+supported when that probability reaches the threshold, its numbers appear in the evidence, its
+names in the evidence or the question, and its negation agrees with its best support.
+faithfulness = supported claims / claims.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def embed_ahead(items: list[tuple[str, list[Passage], str]]) -> None:
 @dataclass
 class OfflineJudge:
     weights: Weights = field(default_factory=shipped_weights)
-    name: str = NAME  # offline-v3, or offline-v2: OfflineJudge(shipped_weights(name), name)
+    name: str = NAME  # offline-v2 (default) or offline-v3: OfflineJudge(shipped_weights(name), name)
 
     kind = "offline"
     stats = None  # makes no model calls

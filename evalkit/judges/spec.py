@@ -14,10 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.models.endpoints import EndpointSpec
 
-# the offline judge's versions: their features and shipped weights. v3 (the default) adds meaning
-# (MiniLM sentence embeddings) to v2's lexical features; v2 is ~30x faster, for very large runs
-OFFLINE_VERSIONS = {"semantic": "offline-v3", "lexical": "offline-v2"}
-OFFLINE_NAME = OFFLINE_VERSIONS["semantic"]
+# the offline judge's versions: their features and shipped weights. v3 adds meaning (MiniLM
+# sentence embeddings) to v2's lexical features: it agrees with people better on long answers,
+# but fails short answers that only make sense with their question, and is ~100x slower; v2 stays
+# the default (docs/calibration.md)
+OFFLINE_VERSIONS = {"lexical": "offline-v2", "semantic": "offline-v3"}
+OFFLINE_NAME = OFFLINE_VERSIONS["lexical"]
 MODEL_PROMPT = "claims-v1"  # the model judge's prompt version
 
 
@@ -31,9 +33,9 @@ class OfflineJudgeSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["offline"] = "offline"
-    features: Literal["semantic", "lexical"] = Field(
-        default="semantic", description="semantic (offline-v3: MiniLM sentence alignment, better agreement with "
-        "people) or lexical (offline-v2: word overlap only, ~30x faster, for very large runs)")
+    features: Literal["lexical", "semantic"] = Field(
+        default="lexical", description="lexical (offline-v2: word overlap, fast) or semantic (offline-v3: "
+        "adds MiniLM sentence alignment; better on long answers, fails short fragment answers, ~100x slower)")
 
     @property
     def endpoint(self) -> EndpointSpec | None:
