@@ -64,7 +64,7 @@ class Weights:
         import numpy as np
 
         mean, scale, coef, left, right = self._arrays
-        z = (np.asarray(values[:len(mean)], dtype=float) - mean) / scale
+        z = (np.asarray(values, dtype=float) - mean) / scale
         terms = np.concatenate([z, z[left] * z[right]]) if self.degree == 2 else z
         logit = self.intercept + float(coef @ terms)
         return 1.0 / (1.0 + math.exp(-logit))

@@ -67,6 +67,28 @@ def test_shipped_weights_and_calibration_are_what_learning_produces() -> None:
     assert record["configured"]["macro_f1"]["value"] < in_sample["configured"]["macro_f1"]["value"]  # held-out rows are harder than seen ones
 
 
+def test_shipped_form_of_the_quadratic_model_equals_scikit_learns_pipeline() -> None:
+    """Weights.probability (standardise, pairwise products, folded second standardisation) gives
+    the probabilities of the scikit-learn pipeline that learn.fit fits."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+    from evalkit.judges.learn import C, fit
+    from evalkit.judges.offline import FEATURES
+
+    rng = np.random.default_rng(5)
+    features = rng.normal(size=(300, len(FEATURES))) * rng.uniform(0.1, 3, len(FEATURES))
+    labels = (features[:, 0] * features[:, 1] + rng.normal(size=300) > 0).astype(int)
+    weights = rng.uniform(0.2, 1.0, 300)
+    pipeline = make_pipeline(StandardScaler(), PolynomialFeatures(2, include_bias=False), StandardScaler(),
+                             LogisticRegression(C=C, max_iter=10000))
+    pipeline.fit(features, labels, logisticregression__sample_weight=weights)
+    shipped_form = fit(features, labels, weights)
+    expected = pipeline.predict_proba(features[:20])[:, 1]
+    assert [shipped_form.probability(list(row)) for row in features[:20]] == pytest.approx(expected, abs=1e-9)
+
+
 def test_lexical_judge_keeps_its_own_weights() -> None:
     """offline-v2 (the default, features: lexical) judges with its 17 linear weights and no embeddings."""
     from evalkit.judges.semantic import EMBEDDINGS
