@@ -15,6 +15,7 @@ from evalkit.core.errors import EvalkitError
 def calibrate(
     labels: Annotated[Path, typer.Argument(help="Human-labelled rows (jsonl/csv/parquet): answer, contexts, label.", show_default=False)],
     suite: Annotated[Path | None, typer.Option(help="Calibrate this suite's `judge:` model instead of the offline judge.")] = None,
+    features: Annotated[str, typer.Option(help="The offline judge to calibrate: lexical (offline-v2, the default) or semantic (offline-v3).")] = "lexical",
     data_name: Annotated[str | None, typer.Option(help="Name of the data set, recorded with the figures.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
     save: Annotated[Path | None, typer.Option(help="Also save the result as JSON in this file (nothing is written without it).")] = None,
@@ -27,9 +28,15 @@ def calibrate(
     from evalkit.core.cache import cache_dir
     from evalkit.judges.calibration import calibrate, on_record
     from evalkit.judges.factory import build_judge
+    from evalkit.judges.spec import OFFLINE_VERSIONS, JudgeSpec, OfflineJudgeSpec
     from evalkit.models.endpoints import CacheSettings
 
-    spec = None
+    if features not in OFFLINE_VERSIONS:
+        raise EvalkitError(f"--features takes lexical or semantic, not '{features}'")
+    if suite is not None and features != "lexical":
+        raise EvalkitError("--features chooses the offline judge; --suite calibrates the suite's model judge instead",
+                           hint="pass one of them")
+    spec: JudgeSpec | None = OfflineJudgeSpec.model_validate({"features": features})
     if suite is not None:
         from evalkit.config.suite import load_suite
 

@@ -102,6 +102,11 @@ def graded(verdict: Any) -> float:
 
 
 async def judge_rows(judge: Judge, rows: list[LabelledRow]) -> list[Any]:
+    from evalkit.judges.offline import OfflineJudge, embed_ahead
+
+    if isinstance(judge, OfflineJudge) and judge.weights.semantic:
+        embed_ahead([(r.answer, r.passages(), r.question) for r in rows])  # one batch, not one per row
+
     async def one(row: LabelledRow) -> Any:
         return await judge.faithfulness(row.question or "(no question)", row.answer, row.passages())
 
@@ -154,10 +159,6 @@ def calibrate(path: Path, judge: Judge, data_name: str | None = None) -> dict[st
     """Run `judge` over the labelled rows and measure its agreement with the labels."""
     rows = load_labels(path)
     started = time.perf_counter()
-    from evalkit.judges.offline import OfflineJudge, embed_ahead
-
-    if isinstance(judge, OfflineJudge) and judge.weights.semantic:
-        embed_ahead([(r.answer, r.passages(), r.question) for r in rows])  # one batch, not 1,198
     verdicts = asyncio.run(judge_rows(judge, rows))
     return judged_figures(judge.name, data_name or path.name, rows, verdicts, time.perf_counter() - started)
 

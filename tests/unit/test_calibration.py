@@ -106,3 +106,23 @@ def test_bad_label_rows(tmp_path: Path) -> None:
     path.write_text(json.dumps({"answer": "x", "contexts": "not a list", "label": 1}) + "\n")
     with pytest.raises(EvalkitError, match=r"labels.jsonl:1: field 'contexts' must be a list"):
         calibrate(path, OfflineJudge())
+
+
+def test_calibrate_chooses_the_offline_judge_by_its_features(tmp_path: Path) -> None:
+    """`evalkit calibrate LABELS --features semantic` measures offline-v3; a wrong value is a one-line error."""
+    import gzip
+
+    from tests.conftest import evalkit
+
+    with gzip.open(LABELS, "rt", encoding="utf-8") as lines:
+        rows = [json.loads(line) for line in lines]
+    chosen = [r for r in rows if r["label"] == 1][:6] + [r for r in rows if r["label"] == 0][:6]
+    (tmp_path / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in chosen))
+    result = evalkit("calibrate", "labels.jsonl", "--features", "semantic", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["judge"] == "offline-v3" and record["n"] == 12
+    assert json.loads(evalkit("calibrate", "labels.jsonl", "--json", cwd=tmp_path).stdout)["judge"] == "offline-v2"
+    wrong = evalkit("calibrate", "labels.jsonl", "--features", "neural", cwd=tmp_path)
+    assert wrong.returncode != 0 and "--features takes lexical or semantic, not 'neural'" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
