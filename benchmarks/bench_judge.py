@@ -40,10 +40,9 @@ def main() -> None:
         cold, warm = [], []
         for _ in range(args.repeats):
             passage_terms.cache_clear()  # every passage analysed afresh, as on a run's first sight of it
-            EMBEDDINGS._vectors.clear()
+            EMBEDDINGS.forget()
             cold.append(judged_in(judge, inputs))
-            for text in {t for r in rows for t in (*claims_of(r.answer), r.question)}:
-                EMBEDDINGS._vectors.pop(text, None)  # the passages stay known, the answers are new
+            EMBEDDINGS.forget(t for r in rows for t in (*claims_of(r.answer), r.question))  # passages stay known
             warm.append(judged_in(judge, inputs))
         for label, timings in (("passages new", cold), ("passages seen before", warm)):
             median = statistics.median(timings)

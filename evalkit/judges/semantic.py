@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from evalkit.judges.features import Terms, share
@@ -61,6 +62,17 @@ class EmbeddingCache:
             while len(self._vectors) > self.size:
                 self._vectors.popitem(last=False)
             return found
+
+    def forget(self, texts: Iterable[str] | None = None) -> None:
+        """Drop these texts' embeddings (all of them without texts), as if never seen."""
+        with self._lock:
+            if texts is None:
+                self._vectors.clear()
+            for text in texts or ():
+                self._vectors.pop(text, None)
+
+    def __len__(self) -> int:
+        return len(self._vectors)
 
 
 EMBEDDINGS = EmbeddingCache()

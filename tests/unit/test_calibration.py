@@ -95,10 +95,10 @@ def test_lexical_judge_keeps_its_own_weights() -> None:
 
     lexical = shipped_weights("offline-v2")
     assert lexical.degree == 1 and not lexical.semantic and len(lexical.coef) == 17
-    before = len(EMBEDDINGS._vectors)
+    before = len(EMBEDDINGS)
     verdict = OfflineJudge(lexical, "offline-v2").judge("Water boils at 100 degrees.",
                                                         [Passage(doc_id="d", text="Water boils at 100 degrees C.", rank=1)])
-    assert verdict.score == 1.0 and len(EMBEDDINGS._vectors) == before
+    assert verdict.score == 1.0 and len(EMBEDDINGS) == before
 
 
 def test_bad_label_rows(tmp_path: Path) -> None:

@@ -55,3 +55,18 @@ def test_a_name_the_question_gave_is_not_invented() -> None:
     assert claim.failed_check is None
     (claim,) = OfflineJudge().judge("John Smith led the study at the University of Basel.", passages, asked).claims
     assert claim.failed_check == "name" and claim.reason == "name 'smith' is not in the evidence"
+
+
+def test_embeddings_are_cached_by_text_and_can_be_forgotten() -> None:
+    from evalkit.judges.semantic import EmbeddingCache
+
+    cache = EmbeddingCache(size=3)
+    first = cache.vectors(["Aspirin reduces fever.", "Water boils at 100 degrees."])
+    assert first.shape == (2, 384) and len(cache) == 2
+    assert (cache.vectors(["Water boils at 100 degrees."])[0] == first[1]).all()  # from the cache, same vector
+    cache.vectors(["a", "b"])
+    assert len(cache) == 3  # the least recently used text went
+    cache.forget(["a"])
+    assert len(cache) == 2
+    cache.forget()
+    assert len(cache) == 0
