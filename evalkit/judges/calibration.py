@@ -102,11 +102,6 @@ def graded(verdict: Any) -> float:
 
 
 async def judge_rows(judge: Judge, rows: list[LabelledRow]) -> list[Any]:
-    from evalkit.judges.offline import OfflineJudge, embed_ahead
-
-    if isinstance(judge, OfflineJudge) and judge.weights.semantic:
-        embed_ahead([(r.answer, r.passages(), r.question) for r in rows])  # one batch, not one per row
-
     async def one(row: LabelledRow) -> Any:
         return await judge.faithfulness(row.question or "(no question)", row.answer, row.passages())
 

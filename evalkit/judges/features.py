@@ -1,7 +1,7 @@
 """What the offline judge measures about one claim against its evidence, by words.
 
 Every feature here is lexical (stemmed content words, their bigrams and trigrams, numbers, names,
-negation): offline-v2 judges with these alone; offline-v3 adds what evalkit.judges.semantic
+negation): offline-v2 judges with these alone; offline-v4 adds what evalkit.judges.semantic
 measures by meaning. evalkit.judges.learn fits the weights that turn them into a probability
 (calibrations/offline-v*.weights.json).
 """

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.judges.calibration import LabelledRow, best_threshold, graded, judge_rows, judged_figures, load_labels
-from evalkit.judges.offline import OfflineJudge, Weights, claims_of, embed_ahead, measure
+from evalkit.judges.offline import OfflineJudge, Weights, claims_of, measure
 from evalkit.judges.spec import OFFLINE_VERSIONS
 
 NAME = OFFLINE_VERSIONS["semantic"]  # what this fits: offline-v2's weights are kept as fitted
@@ -35,7 +35,6 @@ def claim_rows(rows: list[LabelledRow]) -> tuple[Any, Any, Any, Any]:
     """Features, labels and weights of every claim, and the row each claim belongs to."""
     import numpy as np
 
-    embed_ahead([(r.answer, r.passages(), r.question) for r in rows])
     features, labels, weights, owner = [], [], [], []
     for index, row in enumerate(rows):
         claims = claims_of(row.answer)

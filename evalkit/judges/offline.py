@@ -1,9 +1,9 @@
 """The offline faithfulness judge: deterministic, CPU-only, no network.
 
 Each claim (sentence) of the answer is measured against the sentences of the retrieved passages,
-lexically (evalkit.judges.features) and, in offline-v3, also by meaning with the local MiniLM
-sentence embeddings (evalkit.judges.semantic). A logistic model learned from human labels
-(AttributionBench dev, docs/calibration.md; linear in offline-v2, with pairwise products in v3)
+lexically (evalkit.judges.features) and, in offline-v4, also by meaning with static sentence
+embeddings fitted to the local MiniLM (evalkit.judges.semantic). A logistic model learned from human
+labels (AttributionBench dev, docs/calibration.md; linear in offline-v2, with pairwise products in v4)
 turns the measures into the probability that the evidence supports the claim. A claim is
 supported when that probability reaches the threshold, its numbers appear in the evidence, its
 names in the evidence or the question, and its negation agrees with its best support.
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from evalkit.core.judge import ClaimVerdict, FaithfulnessVerdict
 from evalkit.core.text import sentences, strip_citations, words
 from evalkit.judges.features import FEATURES as LEXICAL_FEATURES
-from evalkit.judges.features import ClaimFeatures, Evidence, Terms, claim_features, passage_terms, terms
+from evalkit.judges.features import ClaimFeatures, Evidence, Terms, claim_features, terms
 from evalkit.judges.semantic import EMBEDDINGS, SEMANTIC_FEATURES, semantic_features
 from evalkit.judges.spec import OFFLINE_NAME, shipped_file
 
@@ -122,18 +122,10 @@ def measure(claims: list[str], passages: list[Passage], question: str = "",
     return evidence, asked, measured
 
 
-def embed_ahead(items: list[tuple[str, list[Passage], str]]) -> None:
-    """Embed the claims, questions and passage sentences of many (answer, passages, question) in
-    one batch, ahead of judging them one by one: several times faster than answer by answer."""
-    texts = {s for _, passages, _ in items for p in passages for s in passage_terms(p.text).sentences}
-    texts |= {c for answer, _, _ in items for c in claims_of(answer)} | {q for _, _, q in items if q}
-    EMBEDDINGS.vectors(sorted(texts))
-
-
 @dataclass
 class OfflineJudge:
     weights: Weights = field(default_factory=shipped_weights)
-    name: str = NAME  # offline-v2 (default) or offline-v3: OfflineJudge(shipped_weights(name), name)
+    name: str = NAME  # offline-v2 (default) or offline-v4: OfflineJudge(shipped_weights(name), name)
 
     kind = "offline"
     stats = None  # makes no model calls

@@ -14,11 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.models.endpoints import EndpointSpec
 
-# the offline judge's versions: their features and shipped weights. v3 adds meaning (MiniLM
-# sentence embeddings) to v2's lexical features: it agrees with people better on long answers,
-# but fails short answers that only make sense with their question, and is ~100x slower; v2 stays
-# the default (docs/calibration.md)
-OFFLINE_VERSIONS = {"lexical": "offline-v2", "semantic": "offline-v3"}
+# the offline judge's versions: their features and shipped weights. v4 adds meaning (static
+# sentence embeddings fitted to MiniLM) to v2's lexical features (docs/calibration.md)
+OFFLINE_VERSIONS = {"lexical": "offline-v2", "semantic": "offline-v4"}
 OFFLINE_NAME = OFFLINE_VERSIONS["lexical"]
 MODEL_PROMPT = "claims-v1"  # the model judge's prompt version
 
@@ -34,8 +32,8 @@ class OfflineJudgeSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["offline"] = "offline"
     features: Literal["lexical", "semantic"] = Field(
-        default="lexical", description="lexical (offline-v2: word overlap, fast) or semantic (offline-v3: "
-        "adds MiniLM sentence alignment; better on long answers, fails short fragment answers, ~100x slower)")
+        default="lexical", description="lexical (offline-v2: word overlap) or semantic (offline-v4: adds "
+        "sentence alignment by meaning; better on long answers, fails short fragment answers, ~2.5x slower)")
 
     @property
     def endpoint(self) -> EndpointSpec | None:

@@ -62,7 +62,7 @@ def test_embeddings_are_cached_by_text_and_can_be_forgotten() -> None:
 
     cache = EmbeddingCache(size=3)
     first = cache.vectors(["Aspirin reduces fever.", "Water boils at 100 degrees."])
-    assert first.shape == (2, 384) and len(cache) == 2
+    assert first.shape == (2, 128) and len(cache) == 2
     assert (cache.vectors(["Water boils at 100 degrees."])[0] == first[1]).all()  # from the cache, same vector
     cache.vectors(["a", "b"])
     assert len(cache) == 3  # the least recently used text went
