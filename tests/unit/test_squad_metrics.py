@@ -69,3 +69,26 @@ def test_a_recorded_prediction_file_scores_as_computed_by_hand() -> None:
         item = Case(**{k: v for k, v in raw.items() if k in Case.model_fields})
         assert squad_score("exact_match", predictions[qid], item, SPEC) == em, qid
         assert squad_score("token_f1", predictions[qid], item, SPEC) == pytest.approx(f1), qid
+
+
+def test_shipped_short_answer_labels_follow_squads_annotations() -> None:
+    """suites/data/squad2/labels.jsonl.gz: an annotated answer to each answerable question is
+    labelled supported, a plausible answer to each unanswerable one unsupported; every answer is a
+    span of its paragraph, so only reading the question tells them apart (docs/calibration.md)."""
+    import gzip
+
+    from evalkit.judges.calibration import load_labels
+
+    data = ROOT / "suites" / "data" / "squad2"
+    assert len(load_labels(data / "labels.jsonl.gz")) == 1407  # a valid calibration file
+    with gzip.open(data / "labels.jsonl.gz", "rt", encoding="utf-8") as lines:
+        rows = [json.loads(line) for line in lines]
+    cases = {c["id"]: c for c in map(json.loads, (data / "cases.jsonl").read_text(encoding="utf-8").splitlines())}
+    assert sum(r["label"] for r in rows) == 705 and {r["id"] for r in rows} == set(cases)
+    for row in rows:
+        case = cases[row["id"]]
+        assert row["answer"] in row["contexts"][0] and row["question"] == case["question"]
+        if row["label"]:
+            assert row["answer"] in [case["expected_answer"], *case["accepted_answers"]]
+        else:
+            assert case["answerable"] is False and row["answer"] in case["distractors"]

@@ -9,6 +9,11 @@ plausible answers as distractors. Cases are tagged with their article and answer
 written alternating answerable and unanswerable in a seeded shuffle, so that the first N cases
 (`--limit N`) are a balanced slice across articles.
 
+labels.jsonl.gz is a calibration set of short answers judged by people (`evalkit calibrate`): each
+answerable question's first annotated answer with its paragraph, labelled supported (1), and each
+unanswerable question's first plausible answer (a span of the paragraph that crowdworkers wrote
+the question to tempt, but that does not answer it) with its paragraph, labelled unsupported (0).
+
 examples.jsonl holds the few-shot examples of the completion prompts: four answerable questions
 and one unanswerable one on short paragraphs, with their paragraphs. They are cases too;
 a prompt never shows the case being scored as its own example (evalkit.candidates.prompts).
@@ -17,6 +22,7 @@ a prompt never shows the case being scored as its own example (evalkit.candidate
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import random
 from pathlib import Path
@@ -31,7 +37,7 @@ def main() -> None:
     parser.add_argument("source", type=Path)
     args = parser.parse_args()
     data = json.loads(args.source.read_text(encoding="utf-8"))["data"]
-    documents, answerable, unanswerable = [], [], []
+    documents, answerable, unanswerable, labels = [], [], [], []
     paragraphs: dict[str, str] = {}
     for article in data:
         title = article["title"]
@@ -42,6 +48,11 @@ def main() -> None:
             for qa in paragraph["qas"]:
                 case = {"id": qa["id"], "question": qa["question"].strip(), "expected_sources": [doc_id],
                         "tags": [title, "unanswerable" if qa["is_impossible"] else "answerable"]}
+                spans = qa["plausible_answers"] if qa["is_impossible"] else qa["answers"]
+                if spans:
+                    labels.append({"id": qa["id"], "question": case["question"], "contexts": [paragraph["context"]],
+                                   "answer": spans[0]["text"], "label": 0 if qa["is_impossible"] else 1,
+                                   "source": f"SQuAD 2.0/{title}"})
                 if qa["is_impossible"]:
                     case["answerable"] = False
                     case["distractors"] = list(dict.fromkeys(a["text"] for a in qa["plausible_answers"]))
@@ -67,7 +78,10 @@ def main() -> None:
         with (HERE / f"{name}.jsonl").open("w", encoding="utf-8") as out:
             for row in rows:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(f"{len(documents)} documents, {len(cases)} cases ({len(answerable)} answerable), {len(examples)} examples")
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in labels)  # each row repeats its paragraph
+    (HERE / "labels.jsonl.gz").write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
+    print(f"{len(documents)} documents, {len(cases)} cases ({len(answerable)} answerable), {len(examples)} examples, "
+          f"{len(labels)} labelled short answers")
 
 
 if __name__ == "__main__":
