@@ -17,14 +17,12 @@ embeddings of the corpus: a third of the size, the same agreement of the judge w
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import random
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from evalkit.core.readers import read_records
 from evalkit.core.text import sentences
 from evalkit.models import static
 
@@ -33,21 +31,14 @@ HELD_OUT = 2000
 SEED = 0
 
 
-def _records(path: Path) -> Iterator[dict[str, Any]]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as lines:
-        for line in lines:
-            yield json.loads(line)
-
-
 def corpus(limit: int, data: Path = DATA) -> list[str]:
     """Distinct sentences of three or more words, shuffled with a fixed seed, at most `limit`."""
     texts: set[str] = set()
     for path in sorted(data.glob("*/corpus.jsonl*")):
-        for doc in _records(path):
+        for _, doc in read_records(path):
             texts.update([str(doc.get("title") or ""), *sentences(str(doc["text"]))])
     for path in sorted(data.glob("*/cases.jsonl*")):
-        texts.update(str(case["question"]) for case in _records(path))
+        texts.update(str(case["question"]) for _, case in read_records(path))
     found = sorted(t.strip() for t in texts if len(t.split()) >= 3)
     random.Random(SEED).shuffle(found)
     return found[:limit]
