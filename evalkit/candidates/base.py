@@ -81,11 +81,13 @@ class CandidateConfig(BaseModel):
         return None
 
     def served_by(self) -> dict[str, Any]:
-        """For a model evalkit runs itself: the model file's sha256, the server and its settings."""
-        from evalkit.models.local import describe
+        """For a model evalkit runs itself: the model file's sha256, its adapter's, the server and its settings."""
+        from evalkit.models.local_models import describe
 
         spec = self.endpoint()
-        return describe(spec.model) if spec is not None and spec.local else {}
+        if spec is None or not spec.local:
+            return {}
+        return describe(spec.model, spec.adapter.model_dump(mode="json") if spec.adapter else None)
 
     def params(self) -> dict[str, Any]:
         """The config flattened to dotted keys, for MLflow params and result headers."""

@@ -38,6 +38,7 @@ class CorpusSpec(_Model):
 class CasesFile(_Model):
     path: str
     limit: int | None = Field(default=None, ge=1, description="use only the first N cases")
+    tags: list[str] = Field(default_factory=list, description="use only the cases with one of these tags")
 
 
 class CasesDataset(_Model):
@@ -47,6 +48,7 @@ class CasesDataset(_Model):
     split: str | None = None  # default: test if there is one, else the first
     columns: dict[str, str] = Field(default_factory=dict, description="case field: dataset column")
     limit: int | None = Field(default=None, ge=1, description="use only the first N cases")
+    tags: list[str] = Field(default_factory=list, description="use only the cases with one of these tags")
 
 
 class SuiteSpec(_Model):
@@ -293,7 +295,32 @@ def _candidate(source: YamlSource, index: int, raw: dict[str, Any]) -> Candidate
     except EvalkitError as exc:
         exc.where = f"{source.where((*loc, 'kind'))}: candidates[{index}].kind"
         raise
+    raw = _read_adapter(source, raw, loc)
+    if isinstance(raw.get("generator"), dict):
+        raw = {**raw, "generator": _read_adapter(source, raw["generator"], (*loc, "generator"))}
     return _validate(source, config_type, raw, loc)
+
+
+def _read_adapter(source: YamlSource, raw: dict[str, Any], loc: Loc) -> dict[str, Any]:
+    """A model's `adapter:` (a path, or a mapping with path and a pinned sha256) with its file read
+    and hashed, so the hash is part of the config; a missing or different file is a suite error."""
+    from evalkit.models.endpoints import Adapter
+
+    written = raw.get("adapter")
+    path, pinned = (written, "") if isinstance(written, str) else (
+        (written.get("path"), str(written.get("sha256", ""))) if isinstance(written, dict) else (None, ""))
+    if not isinstance(path, str):
+        return raw
+    try:
+        adapter = Adapter.read(path, source.path.parent, pinned)
+    except OSError as exc:
+        raise EvalkitError(f"cannot read the adapter file: {exc.strerror or exc}",
+                           where=f"{source.where((*loc, 'adapter'))}: {dotted((*loc, 'adapter'))}",
+                           hint="paths in a suite are relative to the suite file") from None
+    except ValueError as exc:
+        raise EvalkitError(str(exc), where=f"{source.where((*loc, 'adapter'))}: {dotted((*loc, 'adapter'))}",
+                           hint="retrain it with its recipe, or pin the new file's sha256") from None
+    return {**raw, "adapter": adapter}
 
 
 def _check_unique(source: YamlSource, values: list[str], loc: Loc, what: str, key: str) -> None:
@@ -327,9 +354,12 @@ def _load_cases(source: YamlSource, spec: SuiteSpec, limit: int | None) -> tuple
                 break
             row = _split_lists(row, where)
             try:
-                cases.append(Case.model_validate(row))
+                case = Case.model_validate(row)
             except ValidationError as exc:
                 raise validation_error(exc, Case, lambda loc, key=False, w=where: w) from None
+            if spec.cases.tags and not set(spec.cases.tags) & set(case.tags):
+                continue
+            cases.append(case)
             where_case.append(where)
     else:
         for i, raw in enumerate(spec.cases):

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from evalkit.core.errors import EvalkitError
+from evalkit.models.local_models import is_local, missing_extra
 
 # USD per million tokens (input, output); a suite's `price:` overrides these.
 PRICES: dict[str, tuple[float, float]] = {
@@ -50,6 +54,47 @@ class Price(BaseModel):
     output: float = Field(ge=0, description="USD per million output tokens")
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Adapter(BaseModel):
+    """A LoRA adapter in llama.cpp's GGUF format, applied to a local model by its server.
+
+    A suite names it by path (relative to the suite); the suite loader reads the file and fills in
+    its sha256. The hash, not the path, is what makes the adapter part of the candidate's config,
+    its cache keys and the run manifest: a retrained adapter is a new candidate. A suite may pin
+    the hash (`adapter: {path: ..., sha256: ...}`), and then a different file is refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    path: str
+    sha256: str = Field(default="", pattern=r"^([0-9a-f]{64})?$")
+    file: Path | None = Field(default=None, exclude=True)  # the resolved path, filled in with the hash
+
+    @classmethod
+    def read(cls, path: str, suite_dir: Path, pinned: str = "") -> Adapter:
+        """The adapter at `path` with its file's hash; OSError if it cannot be read, ValueError if
+        its hash is not the pinned one."""
+        file = (suite_dir / path).resolve()
+        digest = file_sha256(file)
+        if pinned and pinned != digest:
+            raise ValueError(f"the adapter file's sha256 is {digest[:12]}…, and the suite pins {pinned[:12]}…")
+        return cls(path=path, sha256=digest, file=file)
+
+    def checked_file(self) -> Path:
+        """The file to serve, still the one whose hash the run records."""
+        if self.file is None or not self.sha256:
+            raise EvalkitError(f"the adapter {self.path} was not read by a suite loader", hint="load the suite first")
+        if file_sha256(self.file) != self.sha256:
+            raise EvalkitError(f"the adapter {self.file} changed after the suite was loaded",
+                               hint="run again: the run records the adapter it serves")
+        return self.file
+
+
 class EndpointSpec(BaseModel):
     """A model behind an OpenAI-compatible endpoint, as written in a suite."""
 
@@ -68,16 +113,23 @@ class EndpointSpec(BaseModel):
     # False: the server's chat template has no system role (it would drop the system message), so the
     # system text goes at the start of the first user turn; None: True, except for local models without one
     system_role: bool | None = None
+    # a LoRA adapter the local model's server applies (local: models only)
+    adapter: Adapter | None = None
+
+    @field_validator("adapter", mode="before")
+    @classmethod
+    def _adapter_path(cls, value: Any) -> Any:
+        return {"path": value} if isinstance(value, str) else value
 
     @property
     def label(self) -> str:
         """How results name this model, e.g. `gpt-4o-mini@openai` (never includes the key)."""
-        return self.model if self.local else f"{self.model}@{self.base_url or 'openai'}"
+        if self.local:
+            return f"{self.model}+lora@{self.adapter.sha256[:8]}" if self.adapter else self.model
+        return f"{self.model}@{self.base_url or 'openai'}"
 
     def missing_key(self) -> str | None:
         if self.local:
-            from evalkit.models.local import missing_extra
-
             return missing_extra(self.model)
         if self.api_key_env is None or os.environ.get(self.api_key_env):
             return None
@@ -90,15 +142,18 @@ class EndpointSpec(BaseModel):
 
     @model_validator(mode="after")
     def _local_has_no_url(self) -> EndpointSpec:
-        if self.model.startswith("local:") and self.base_url is not None:
+        if self.local and self.base_url is not None:
             raise ValueError("a local: model is served by evalkit itself; remove base_url (or, for a server of "
                              "your own, name its model without local:)")
+        if self.adapter is not None and not self.local:
+            raise ValueError("adapter: is applied by the server evalkit runs for a local: model; a server of your "
+                             "own loads its adapters itself")
         return self
 
     @property
     def local(self) -> bool:
         """A model evalkit runs itself (`local:<name>`): it costs no money per call."""
-        return self.model.startswith("local:")
+        return is_local(self.model)
 
     def prices(self) -> tuple[float, float] | None:
         if self.price is not None:

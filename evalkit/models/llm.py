@@ -226,7 +226,7 @@ class CallTransport(httpx2.AsyncBaseTransport):
             per_loop[bound] = _Endpoint(asyncio.Semaphore(spec.concurrency), AiohttpTransport(spec.concurrency))
         self._endpoint = per_loop[bound]
         # a local server's URL has a new port every run: its cache keys name the model file instead
-        self._scope = (spec.base_url or "", _local_scope(spec.model)) if spec.local else None
+        self._scope = (spec.base_url or "", _local_scope(spec)) if spec.local else None
         self._semaphore, self._inner = self._endpoint.semaphore, self._endpoint.pool
         # the same bound across processes: the spec (or a local server's URL), hashed
         shared = str(bound) if spec.local else spec.model_dump_json()
@@ -334,10 +334,10 @@ def make_transport(spec: EndpointSpec, stats: CallStats, cache: CacheSettings) -
     return CallTransport(spec, stats, ResponseCache(cache.folder) if cache.folder else None, refresh=cache.refresh)
 
 
-def _local_scope(model: str) -> str:
-    from evalkit.models.local import cache_scope
+def _local_scope(spec: EndpointSpec) -> str:
+    from evalkit.models.local_models import cache_scope
 
-    return cache_scope(model)
+    return cache_scope(spec.model, spec.adapter.sha256 if spec.adapter else None)
 
 
 def resolve_endpoint(spec: EndpointSpec, cache_dir: Path | None = None) -> EndpointSpec:

