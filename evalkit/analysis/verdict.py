@@ -13,8 +13,9 @@ Computed from the run, by explicit rules, never a fixed text:
    behaviour metrics the run has (abstention, distractors, citations, format checks) whose paired
    difference is significant are stated with their CIs, in one line with answer correctness
    (token_f1, or the first of exact_match, factual_correctness, rouge_l) and its CI: "fine-tuning
-   on top of retrieval raises abstain_rate_unanswerable by 31 points (…) and leaves token_f1
-   unchanged (…)". This is the measured form of "fine-tuning changes format, not knowledge".
+   on top of retrieval raises abstain_rate_unanswerable by 31 points (better; …) and leaves
+   token_f1 unchanged (…)", each change said to be better or worse by the metric's direction.
+   This is the measured form of "fine-tuning changes format, not knowledge".
 3. Format checks: the share of answers that fail any check, per candidate.
 4. Latency and cost: p50 latency per candidate, and cost per 1,000 answers where priced.
 Scores in 0..1 are spoken of in points (0.41 is 41 points); other units as they are.
@@ -84,8 +85,9 @@ def _paired(spec: MetricSpec, samples: list[Sample], base: str, tuned: str) -> t
 
 def _change(spec: MetricSpec, diff: float, low: float, high: float) -> str:
     moved = "raises" if diff > 0 else "lowers"
+    judged = "better" if spec.sign * diff > 0 else "worse"
     return (f"{moved} {spec.name} by {_number(spec, abs(diff))} {_unit(spec)} "
-            f"(95% CI {_number(spec, low)} to {_number(spec, high)})")
+            f"({judged}; 95% CI {_number(spec, low)} to {_number(spec, high)})")
 
 
 def fine_tuned_pairs(candidates: list[CandidateInfo]) -> list[tuple[CandidateInfo, CandidateInfo]]:

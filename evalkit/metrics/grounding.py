@@ -1,4 +1,7 @@
-"""Faithfulness: the share of the answer's claims that the retrieved passages support, per its judge."""
+"""Faithfulness: the share of the answer's claims that the retrieved passages support, per its judge.
+
+An answer that declines ("The passages do not say.") makes no claim about the passages: it is not
+applicable, not unfaithful (abstention metrics judge whether declining was right)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,8 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from evalkit.core.records import Score
-from evalkit.core.specs import MetricSpec
+from evalkit.core.specs import AbstentionSpec, MetricSpec
+from evalkit.metrics.abstention import declines
 from evalkit.metrics.base import MetricContext, metric_registry
 
 if TYPE_CHECKING:
@@ -18,10 +22,13 @@ if TYPE_CHECKING:
 class Faithfulness:
     spec: MetricSpec
     judge: Judge
+    abstention: AbstentionSpec
 
     async def score(self, case: Case, output: Output) -> Score:
         if not output.answer.strip():
             return Score(skipped="empty answer")
+        if declines(output.answer, self.abstention):
+            return Score(skipped="the answer declines: it makes no claim to check")
         if not output.passages:
             return Score(skipped="no retrieved passages (a closed-book answer)")
         verdict = await self.judge.faithfulness(case.question, output.answer, output.passages)
@@ -34,5 +41,5 @@ class Faithfulness:
 @metric_registry.register("faithfulness")
 def _faithfulness(name: str, k: int | None, context: MetricContext) -> Faithfulness:
     spec = MetricSpec(name=name, base="faithfulness", needs=("answer", "passages", "judge"),
-                      judge=context.judge.name)
-    return Faithfulness(spec, context.judge)
+                      judge=context.judge.name, version=2)  # 2: a declining answer is not applicable
+    return Faithfulness(spec, context.judge, context.abstention)

@@ -94,6 +94,14 @@ def test_abstention_metrics_apply_to_their_cases_only() -> None:
         "skipped": "the case has no distractors"}
 
 
+def test_a_declining_answer_makes_no_claim_for_faithfulness_to_judge() -> None:
+    case = Case(id="u", question="Who?", answerable=False)
+    passages = [Passage(doc_id="Normans#1", text="Rollo was a Viking leader.", rank=1)]
+    declined = Output(answer="The passages do not say.", passages=passages)
+    assert score("faithfulness", case, declined) == {"skipped": "the answer declines: it makes no claim to check"}
+    assert score("faithfulness", case, Output(answer="Rollo was a Viking.", passages=passages))["value"] == 1.0
+
+
 def test_citation_metrics_on_outputs() -> None:
     case = Case(id="c", question="q?", expected_sources=["d1", "d2"])
     output = Output(answer="x [d1] [d7]", citations=["d1", "d7"], passages=[Passage(doc_id="d1", rank=1)])

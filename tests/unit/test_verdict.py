@@ -72,14 +72,14 @@ def test_fine_tuning_that_changes_behaviour_and_not_correctness_is_said_in_one_l
     lines = fine_tuning_run([0.6, 0.2] * 19 + [0.2, 0.6])
     line = next(line for line in lines if line.startswith("fine-tuning"))
     assert line.startswith("fine-tuning on top of retrieval (rag-ft against rag) raises abstain_rate_unanswerable "
-                           "by 90 points (95% CI 75 to 100)")  # 18 of 20 unanswerable cases flip to declining
+                           "by 90 points (better; 95% CI 75 to 100)")  # 18 of 20 unanswerable cases flip to declining
     assert " and leaves token_f1 unchanged (0 points, 95% CI " in line
     assert line.endswith(", 40 cases)")
 
 
 def test_fine_tuning_that_also_changes_correctness_says_by_how_much() -> None:
     line = next(line for line in fine_tuning_run([0.9, 0.5] * 20) if line.startswith("fine-tuning"))
-    assert line.endswith(" and raises token_f1 by 30 points (95% CI 30 to 30), 40 cases")
+    assert line.endswith(" and raises token_f1 by 30 points (better; 95% CI 30 to 30), 40 cases")
 
 
 def test_only_a_same_model_same_retrieval_pair_is_a_fine_tuning_comparison() -> None:
