@@ -31,6 +31,7 @@ import httpx2  # the HTTP library of openai>=3
 from evalkit.core.cache import content_key, write_json_atomic
 from evalkit.models.aiohttp_transport import AiohttpTransport
 from evalkit.models.endpoints import CacheSettings, EndpointSpec
+from evalkit.models.local_models import cache_scope
 
 
 @dataclass
@@ -335,8 +336,6 @@ def make_transport(spec: EndpointSpec, stats: CallStats, cache: CacheSettings) -
 
 
 def _local_scope(spec: EndpointSpec) -> str:
-    from evalkit.models.local_models import cache_scope
-
     return cache_scope(spec.model, spec.adapter.sha256 if spec.adapter else None)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
 from tests.local.test_local_model import SQUAD, run_cli, samples, servers
 
 pytest.importorskip("llama_cpp", reason="needs the local extra: nox -s local")
@@ -36,7 +37,7 @@ def test_rag_finetuned_is_served_with_its_adapter_and_the_manifest_records_its_s
                                                                                       cache: Path) -> None:
     trained = json.loads((FINETUNE / "training.json").read_text())
     process = run_cli(tmp_path, cache, str(write_suite(tmp_path, FINETUNE / "adapter.gguf")))
-    out, err = process.communicate(timeout=600)
+    _, err = process.communicate(timeout=600)
     assert process.returncode == 0, err
     rows = samples(tmp_path)
     answers = {(r["candidate"], r["case_id"]): r["output"]["answer"].strip() for r in rows}
@@ -60,22 +61,21 @@ def test_rag_finetuned_is_served_with_its_adapter_and_the_manifest_records_its_s
 
 def test_a_changed_adapter_is_a_changed_candidate_and_never_replays_the_old_replies(tmp_path: Path,
                                                                                    cache: Path) -> None:
-    """The second run's adapter is the same file with one more byte of padding (a different sha256,
-    the same weights): its config hash and cache keys change, so its answers come from the server."""
-    copy = tmp_path / "adapter.gguf"
-    copy.write_bytes((FINETUNE / "adapter.gguf").read_bytes())
-    first = run_cli(tmp_path, cache, str(write_suite(tmp_path, copy, cases=2)))
-    assert first.communicate(timeout=600) and first.returncode == 0
-    copy.write_bytes(copy.read_bytes() + b"\0")
-    second = run_cli(tmp_path, cache, str(write_suite(tmp_path, copy, cases=2)))
-    out, err = second.communicate(timeout=600)
+    """The same suite, and the file at the adapter's path replaced by another adapter (the
+    SituatedQA one): a new config hash and sha256, and answers computed anew, not replayed."""
+    adapter = tmp_path / "adapter.gguf"
+    adapter.write_bytes((FINETUNE / "adapter.gguf").read_bytes())
+    first = run_cli(tmp_path, cache, str(write_suite(tmp_path, adapter, cases=2)))
+    _, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err
+    adapter.write_bytes((ROOT / "suites" / "data" / "situatedqa" / "finetune" / "adapter.gguf").read_bytes())
+    second = run_cli(tmp_path, cache, str(write_suite(tmp_path, adapter, cases=2)))
+    _, err = second.communicate(timeout=600)
     assert second.returncode == 0, err
-    headers = sorted((tmp_path / "reports").glob("*/*/header.json"))
-    tuned = [next(c for c in json.loads(h.read_text())["candidates"] if c["name"] == "rag-finetuned")
-             for h in headers]
+    runs = sorted((tmp_path / "reports").glob("*/*/header.json"), key=lambda path: path.stat().st_mtime)
+    tuned = [next(c for c in json.loads(h.read_text())["candidates"] if c["name"] == "rag-finetuned") for h in runs]
     assert tuned[0]["config_hash"] != tuned[1]["config_hash"]
     assert tuned[0]["served_by"]["adapter"]["sha256"] != tuned[1]["served_by"]["adapter"]["sha256"]
-    [newest] = [p for p in (tmp_path / "reports").glob("*/*/samples.jsonl") if p.parent == headers[-1].parent]
-    for line in newest.read_text().splitlines():
-        row = json.loads(line)
-        assert row["candidate"] != "rag-finetuned" or not row["cached"], row
+    rows = [json.loads(line) for line in (runs[1].parent / "samples.jsonl").read_text().splitlines()]
+    assert [r["cached"] for r in rows if r["candidate"] == "rag-finetuned"] == [False, False]
+    assert all(r["cached"] for r in rows if r["candidate"] == "rag-base")  # the unchanged candidate is reused
