@@ -44,12 +44,6 @@ def write_suite(folder: Path, cases: int, judge: str = "", metrics: str = "exact
     return suite
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One cache for the module: the model file is assembled into it once."""
-    return tmp_path_factory.mktemp("cache")
-
-
 def run_cli(folder: Path, cache: Path, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "EVALKIT_CACHE_DIR": str(cache), "COLUMNS": "200"}
     env.pop("MLFLOW_TRACKING_URI", None)
