@@ -164,3 +164,13 @@ def test_case_file_error_points_at_its_line(tmp_path: Path) -> None:
     with pytest.raises(EvalkitError) as info:
         load_suite(write(tmp_path, text.replace(", token_f1", "").replace("recall@2", "mrr")))
     assert str(info.value) == f"{tmp_path}/cases.jsonl:2: top level: unknown key 'questoin' (hint: did you mean 'question'?)"
+
+
+def test_a_cases_file_can_be_filtered_by_tag(tmp_path: Path) -> None:
+    rows = [{"id": f"q{i}", "question": "What reduces fever?", "expected_answer": "Aspirin",
+             "expected_sources": ["d1"], "tags": [tag]}
+            for i, tag in enumerate(["train", "held-out", "train", "held-out", "held-out"])]
+    (tmp_path / "cases.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    text = GOOD.replace(GOOD[GOOD.index("cases:"):GOOD.index("candidates:")],
+                        "cases: {path: cases.jsonl, tags: [held-out], limit: 2}\n")
+    assert [c.id for c in load_suite(write(tmp_path, text)).cases] == ["q1", "q3"]  # the limit counts kept cases
