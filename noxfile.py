@@ -97,7 +97,7 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def finetune(session: nox.Session) -> None:
     """Rebuild the fine-tuned models of the *-finetune suites: LoRA adapters for Gemma 3 270M trained on
-    CPU (about 25 minutes on 2 cores), each written with its record and loss plot to
+    CPU (about 20 minutes on 2 cores), each written with its record and loss plot to
     suites/data/<suite>/finetune/. Arguments go to the script (e.g. -- squad2 --epochs 1)."""
     _install(session, "finetune")
     session.run("python", "suites/data/finetune.py", *session.posargs, env=OFFLINE)
