@@ -47,15 +47,11 @@ def main() -> None:
     record = json.loads((recipe.folder / "finetune" / "training.json").read_text())["recipe"]
     model = get_peft_model(model, LoraConfig(r=record["lora_rank"], lora_alpha=record["lora_alpha"],
                                              target_modules=record["target_modules"]))
-    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.GEMMA3, model.get_base_model().config.num_hidden_layers)
     tensors = {t.name: np.array(t.data) for t in gguf.GGUFReader(str(adapter)).tensors}
-    state = {}
-    for key, value in model.state_dict().items():
-        if ".lora_A." in key or ".lora_B." in key:
-            plain = key.replace("base_model.model.", "").replace(".lora_A.default", "").replace(".lora_B.default", "")
-            stored = names.get_name(plain, try_suffixes=(".weight",)) + (".lora_a" if ".lora_A." in key else ".lora_b")
-            state[key] = torch.tensor(tensors[stored].astype(np.float32)).reshape(value.shape)
-    model.load_state_dict(state, strict=False)
+    shapes = model.state_dict()
+    model.load_state_dict({name: torch.tensor(tensors[stored].astype(np.float32)).reshape(shapes[name].shape)
+                           for name, stored in finetune.adapter_tensor_names(model).items()},  # type: ignore[attr-defined]
+                          strict=False)
     model.eval()
     by_transformers = []
     for example in examples:

@@ -46,6 +46,16 @@ def _unit(spec: MetricSpec) -> str:
     return "points" if spec.unit == "score" else spec.unit
 
 
+def _paired(spec: MetricSpec, samples: list[Sample], old: str, new: str) -> tuple[float, float, float, int] | None:
+    """new - old on the cases both have: the difference, its 95% CI, and the number of cases."""
+    a, b = per_case_values(samples, old, spec), per_case_values(samples, new, spec)
+    shared = sorted(set(a) & set(b))
+    if len(shared) < 2:
+        return None
+    result = compare([a[c] for c in shared], [b[c] for c in shared], aggregate=spec.aggregate, sign=spec.sign)
+    return result.diff, result.ci_low, result.ci_high, len(shared)
+
+
 def _comparisons(spec: MetricSpec, samples: list[Sample], summaries: list[CandidateSummary]) -> list[str]:
     ranked = [s for s in summaries if s.metrics[spec.name].value is not None]
     if len(ranked) < 2:
@@ -55,32 +65,21 @@ def _comparisons(spec: MetricSpec, samples: list[Sample], summaries: list[Candid
     for other in ranked:
         if other is best:
             continue
-        a, b = per_case_values(samples, best.name, spec), per_case_values(samples, other.name, spec)
-        shared = sorted(set(a) & set(b))
-        if len(shared) < 2:
+        paired = _paired(spec, samples, other.name, best.name)
+        if paired is None:
             continue
-        result = compare([b[c] for c in shared], [a[c] for c in shared], aggregate=spec.aggregate, sign=spec.sign)
-        low, high = sorted((spec.sign * result.ci_low, spec.sign * result.ci_high))  # the improvement
-        ci = f"95% CI {_number(spec, low)} to {_number(spec, high)}, {len(shared)} cases"
-        amount = f"{_number(spec, abs(result.diff))} {_unit(spec)}"
+        diff, ci_low, ci_high, n = paired
+        low, high = sorted((spec.sign * ci_low, spec.sign * ci_high))  # the improvement
+        ci = f"95% CI {_number(spec, low)} to {_number(spec, high)}, {n} cases"
+        amount = f"{_number(spec, abs(diff))} {_unit(spec)}"
         better = "lower" if spec.direction == "lower" else "higher"
         if low == high == 0:
-            lines.append(f"{spec.name}: {best.name} and {other.name} are the same on every case ({len(shared)} cases)")
+            lines.append(f"{spec.name}: {best.name} and {other.name} are the same on every case ({n} cases)")
         elif low > 0:
             lines.append(f"{best.name} scores {spec.name} {amount} {better} than {other.name} ({ci})")
         else:
             lines.append(f"{spec.name}: {best.name} and {other.name} differ by {amount}, not significant ({ci})")
     return lines
-
-
-def _paired(spec: MetricSpec, samples: list[Sample], base: str, tuned: str) -> tuple[float, float, float, int] | None:
-    """tuned - base on the cases both have: the difference, its 95% CI, and the number of cases."""
-    a, b = per_case_values(samples, base, spec), per_case_values(samples, tuned, spec)
-    shared = sorted(set(a) & set(b))
-    if len(shared) < 2:
-        return None
-    result = compare([a[c] for c in shared], [b[c] for c in shared], aggregate=spec.aggregate, sign=spec.sign)
-    return result.diff, result.ci_low, result.ci_high, len(shared)
 
 
 def _change(spec: MetricSpec, diff: float, low: float, high: float) -> str:

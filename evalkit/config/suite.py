@@ -111,6 +111,8 @@ def load_suite(path: Path, *, limit: int | None = None) -> Suite:
     if not isinstance(source.data, dict):
         raise EvalkitError("a suite must be a YAML mapping with name, cases, candidates and metrics", where=str(path))
     notes = _upgrade_judge(source)
+    if isinstance(source.data.get("judge"), dict):  # a model judge may run a local model with an adapter too
+        source.data["judge"] = _read_adapter(source, source.data["judge"], ("judge",))
     _read_schemas(source, source.data.get("checks"), ("checks",))
     spec = _validate(source, SuiteSpec, source.data)
     candidates = [_candidate(source, i, raw) for i, raw in enumerate(spec.candidates)]
@@ -307,12 +309,12 @@ def _read_adapter(source: YamlSource, raw: dict[str, Any], loc: Loc) -> dict[str
     from evalkit.models.endpoints import Adapter
 
     written = raw.get("adapter")
-    path, pinned = (written, "") if isinstance(written, str) else (
-        (written.get("path"), str(written.get("sha256", ""))) if isinstance(written, dict) else (None, ""))
-    if not isinstance(path, str):
-        return raw
+    if isinstance(written, str):
+        written = {"path": written}
+    if not isinstance(written, dict) or not isinstance(written.get("path"), str):
+        return raw  # absent, or malformed: the model's validation reports it
     try:
-        adapter = Adapter.read(path, source.path.parent, pinned)
+        adapter = Adapter.read(written["path"], source.path.parent, str(written.get("sha256", "")))
     except OSError as exc:
         raise EvalkitError(f"cannot read the adapter file: {exc.strerror or exc}",
                            where=f"{source.where((*loc, 'adapter'))}: {dotted((*loc, 'adapter'))}",

@@ -22,6 +22,15 @@ def cache_dir() -> Path:
     return Path(os.environ.get("EVALKIT_CACHE_DIR", DEFAULT_CACHE_DIR))
 
 
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, read in blocks (a model adapter, a data file)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def content_key(*parts: Any) -> str:
     """sha256 of the canonical JSON of `parts` (sorted keys, no whitespace)."""
     canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -1,7 +1,8 @@
-"""The models evalkit runs itself (`model: local:<name>`) and the LoRA adapters it applies to them.
+"""The models evalkit runs itself (`model: local:<name>`): the catalogue, cache scopes, manifest entries.
 
 Light on purpose (no server, no client): suite validation, cache keys and the run manifest read
-this; evalkit.models.local starts the llama.cpp server that serves them.
+this; evalkit.models.local starts the llama.cpp server that serves them (with an `Adapter`, from
+evalkit.models.endpoints, when the suite names one).
 """
 
 from __future__ import annotations

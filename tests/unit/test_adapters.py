@@ -73,3 +73,10 @@ def test_an_adapter_is_only_for_models_evalkit_serves(tmp_path: Path) -> None:
     (tmp_path / "lora.gguf").write_bytes(b"GGUF")
     text = suite_with("lora.gguf").replace("local:gemma3-270m", "gpt-4o-mini")
     assert "adapter: is applied by the server evalkit runs for a local: model" in error_of(tmp_path, text)
+
+
+def test_a_model_judge_on_a_local_model_reads_its_adapter_too(tmp_path: Path) -> None:
+    (tmp_path / "lora.gguf").write_bytes(b"GGUF")
+    text = suite_with("lora.gguf") + "judge: {kind: model, model: local:gemma3-270m, adapter: lora.gguf}\n"
+    judge = load_suite(write(tmp_path, text)).spec.judge
+    assert judge.adapter.sha256 == hashlib.sha256(b"GGUF").hexdigest()  # type: ignore[union-attr]
