@@ -9,13 +9,14 @@ import typer
 
 from evalkit.cli.app import app, out
 from evalkit.core.errors import EvalkitError
+from evalkit.judges.spec import DEFAULT_FEATURES
 
 
 @app.command()
 def calibrate(
     labels: Annotated[Path, typer.Argument(help="Human-labelled rows (jsonl/csv/parquet): answer, contexts, label.", show_default=False)],
     suite: Annotated[Path | None, typer.Option(help="Calibrate this suite's `judge:` model instead of the offline judge.")] = None,
-    features: Annotated[str, typer.Option(help="The offline judge to calibrate: lexical (offline-v2, the default) or semantic (offline-v4).")] = "lexical",
+    features: Annotated[str, typer.Option(help="The offline judge to calibrate: lexical (offline-v2), semantic (offline-v4) or cross-encoder (offline-v5).")] = DEFAULT_FEATURES,
     data_name: Annotated[str | None, typer.Option(help="Name of the data set, recorded with the figures.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
     save: Annotated[Path | None, typer.Option(help="Also save the result as JSON in this file (nothing is written without it).")] = None,
@@ -32,8 +33,8 @@ def calibrate(
     from evalkit.models.endpoints import CacheSettings
 
     if features not in OFFLINE_VERSIONS:
-        raise EvalkitError(f"--features takes lexical or semantic, not '{features}'")
-    if suite is not None and features != "lexical":
+        raise EvalkitError(f"--features takes {', '.join(OFFLINE_VERSIONS)}, not '{features}'")
+    if suite is not None and features != DEFAULT_FEATURES:
         raise EvalkitError("--features chooses the offline judge; --suite calibrates the suite's model judge instead",
                            hint="pass one of them")
     spec: JudgeSpec | None = OfflineJudgeSpec.model_validate({"features": features})

@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 import string
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\n{2,}|\n(?=\s*[-*•]\s)")
+_SENTENCE_END = re.compile(r"((?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\n{2,}|\n(?=\s*[-*•]\s))")
+# a period after an initial ("John F. Kennedy", "U.S.": any capital but the pronoun I), a title or a
+# short abbreviation does not end the sentence
+_NOT_AN_END = re.compile(r"(?:^|[\s(\"'\[])(?:[A-HJ-Z]|[A-Z](?:\.[A-Z])+|Mr|Mrs|Ms|Dr|Prof|St|Sr|Jr|Gen|Col|Lt|Rev|Fig|"
+                         r"No|Nos|Vol|vs|cf|approx|e\.g|i\.e)\.$")
 _WORD = re.compile(r"\w+(?:[.,'’-]\w+)*", re.UNICODE)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _CITATION = re.compile(r"\s*\[[^\]]{1,80}\]")
@@ -21,9 +25,16 @@ STOPWORDS = frozenset(
 
 
 def sentences(text: str) -> list[str]:
-    """Split text into sentences on end punctuation followed by a capital or digit, and on blank lines."""
-    parts = (part.strip() for part in _SENTENCE_END.split(text))
-    return [part for part in parts if part]
+    """Split text into sentences on end punctuation followed by a capital or digit, and on blank
+    lines and list items; not after an initial or a common abbreviation."""
+    pieces = _SENTENCE_END.split(text)
+    found = [pieces[0]]
+    for separator, piece in zip(pieces[1::2], pieces[2::2], strict=True):
+        if "\n" not in separator and _NOT_AN_END.search(found[-1]):
+            found[-1] += separator + piece
+        else:
+            found.append(piece)
+    return [part.strip() for part in found if part.strip()]
 
 
 def words(text: str) -> list[str]:

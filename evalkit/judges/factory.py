@@ -8,17 +8,31 @@ from evalkit.judges.spec import OFFLINE_NAME
 
 if TYPE_CHECKING:
     from evalkit.core.judge import Judge
+    from evalkit.judges.offline import Scorer
     from evalkit.judges.spec import ModelJudgeSpec, OfflineJudgeSpec, RagasJudgeSpec
     from evalkit.models.endpoints import CacheSettings
+
+
+def shipped_scorer(name: str) -> Scorer:
+    """What gives an offline judge version its claims' probabilities, as shipped."""
+    from evalkit.judges.cross import NAME as CROSS_ENCODER
+
+    if name == CROSS_ENCODER:
+        from evalkit.judges.cross import shipped_encoder
+
+        return shipped_encoder()
+    from evalkit.judges.offline import shipped_weights
+
+    return shipped_weights(name)
 
 
 def build_judge(spec: OfflineJudgeSpec | ModelJudgeSpec | RagasJudgeSpec | None, cache: CacheSettings) -> Judge:
     """The judge a spec names; no spec is the offline judge."""
     if spec is None or spec.kind == "offline":
-        from evalkit.judges.offline import OfflineJudge, shipped_weights
+        from evalkit.judges.offline import OfflineJudge
 
         name = spec.judge_name if spec else OFFLINE_NAME
-        return OfflineJudge(shipped_weights(name), name)
+        return OfflineJudge(shipped_scorer(name), name)
     if spec.kind == "model":
         from evalkit.judges.model import ModelJudge
 

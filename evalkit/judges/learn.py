@@ -61,12 +61,12 @@ def fit(features: Any, labels: Any, weights: Any) -> Weights:
     return Weights(tuple(float(m) for m in scaler.mean_), tuple(scale), tuple(float(c) for c in coef), intercept)
 
 
-def fit_judge(rows: list[LabelledRow], features: Any, labels: Any, weights: Any) -> OfflineJudge:
+def fit_judge(rows: list[LabelledRow], features: Any, labels: Any, weights: Any) -> Weights:
     """Weights fitted on these rows' claims, with the threshold that serves these rows best."""
     fitted = fit(features, labels, weights)
     verdicts = asyncio.run(judge_rows(OfflineJudge(replace(fitted, threshold=0.5)), rows))
     threshold = best_threshold([r.label for r in rows], [graded(v) for v in verdicts])["threshold"]
-    return OfflineJudge(replace(fitted, threshold=threshold))
+    return replace(fitted, threshold=threshold)
 
 
 def cross_validate(rows: list[LabelledRow], data_name: str) -> tuple[dict[str, Any], Weights]:
@@ -79,13 +79,13 @@ def cross_validate(rows: list[LabelledRow], data_name: str) -> tuple[dict[str, A
     folds = StratifiedKFold(FOLDS, shuffle=True, random_state=0)
     for train, test in folds.split(row_labels, row_labels):
         mine = np.isin(owner, train)
-        judge = fit_judge([rows[i] for i in train], features[mine], labels[mine], weights[mine])
+        judge = OfflineJudge(fit_judge([rows[i] for i in train], features[mine], labels[mine], weights[mine]))
         for index, verdict in zip(test, asyncio.run(judge_rows(judge, [rows[i] for i in test])), strict=True):
             verdicts[index] = verdict
     record = judged_figures(NAME, data_name, rows, verdicts, seconds=None)
     record["method"] = (f"{FOLDS}-fold cross-validation: every verdict by weights and a threshold "
                         "fitted without its row")
-    return record, fit_judge(rows, features, labels, weights).weights
+    return record, fit_judge(rows, features, labels, weights)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from evalkit.core.judge import ClaimVerdict, FaithfulnessVerdict
 from evalkit.core.text import sentences, strip_citations, words
@@ -68,6 +68,9 @@ class Weights:
         terms = np.concatenate([z, z[left] * z[right]]) if self.degree == 2 else z
         logit = self.intercept + float(coef @ terms)
         return 1.0 / (1.0 + math.exp(-logit))
+
+    def probabilities(self, measured: list[Measured], question: str, passages: list[Passage]) -> list[float]:
+        return [self.probability(m.values) for m in measured]
 
     def as_dict(self) -> dict[str, Any]:
         return {"features": list(self.features), "degree": self.degree, "mean": list(self.mean),
@@ -122,10 +125,23 @@ def measure(claims: list[str], passages: list[Passage], question: str = "",
     return evidence, asked, measured
 
 
+class Scorer(Protocol):
+    """What gives each claim its probability of being supported: learned weights over the measures
+    (offline-v2, v4), or the trained cross-encoder (evalkit.judges.cross, offline-v5)."""
+
+    @property
+    def threshold(self) -> float: ...
+
+    @property
+    def semantic(self) -> bool: ...  # whether the measures include the embedding features
+
+    def probabilities(self, measured: list[Measured], question: str, passages: list[Passage]) -> list[float]: ...
+
+
 @dataclass
 class OfflineJudge:
-    weights: Weights = field(default_factory=shipped_weights)
-    name: str = NAME  # offline-v2 (default) or offline-v4: OfflineJudge(shipped_weights(name), name)
+    weights: Scorer = field(default_factory=shipped_weights)
+    name: str = NAME  # offline-v2 (default), v4 or v5: OfflineJudge(shipped_scorer(name), name)
 
     kind = "offline"
     stats = None  # makes no model calls
@@ -138,20 +154,20 @@ class OfflineJudge:
         if not claims:
             return FaithfulnessVerdict(float("nan"), [])  # nothing to judge, as with ragas
         evidence, asked, measured = measure(claims, passages, question, self.weights.semantic)
-        verdicts = [self._claim(m, asked, evidence) for m in measured]
+        probabilities = self.weights.probabilities(measured, question, passages)
+        verdicts = [self._claim(m, p, asked, evidence) for m, p in zip(measured, probabilities, strict=True)]
         return FaithfulnessVerdict(sum(v.supported for v in verdicts) / len(verdicts), verdicts)
 
-    def _claim(self, measured: Measured, asked: Terms, evidence: Evidence) -> ClaimVerdict:
+    def _claim(self, measured: Measured, probability: float, asked: Terms, evidence: Evidence) -> ClaimVerdict:
         claim, wanted = measured.claim, measured.lexical.claim
         if not wanted.stems:
             return ClaimVerdict(claim, True, 1.0, reason="no content words")
         best_index = measured.lexical.best
         if best_index is None:
             return ClaimVerdict(claim, False, 0.0, reason="there is no evidence")
-        probability = self.weights.probability(measured.values)
         doc_id, sentence = evidence.sentences[best_index]
         best = evidence.terms[best_index]
-        coverage = measured.values[FEATURES.index("best_sentence_coverage")]
+        coverage = measured.values[LEXICAL_FEATURES.index("best_sentence_coverage")]
         reason, check = "", None
         if missing := sorted(wanted.numbers - evidence.numbers):
             reason, check = f"number {missing[0]} is not in the evidence", "number"

@@ -14,10 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.models.endpoints import EndpointSpec
 
-# the offline judge's versions: their features and shipped weights. v4 adds meaning (static
-# sentence embeddings fitted to MiniLM) to v2's lexical features (docs/calibration.md)
-OFFLINE_VERSIONS = {"lexical": "offline-v2", "semantic": "offline-v4"}
-OFFLINE_NAME = OFFLINE_VERSIONS["lexical"]
+# the offline judge's versions (docs/calibration.md): v2 weighs lexical measures, v4 adds meaning
+# (static sentence embeddings fitted to MiniLM), v5 is a MiniLM cross-encoder trained on human labels
+OFFLINE_VERSIONS: dict[str, str] = {"lexical": "offline-v2", "semantic": "offline-v4", "cross-encoder": "offline-v5"}
+DEFAULT_FEATURES: Literal["lexical", "semantic", "cross-encoder"] = "lexical"
+OFFLINE_NAME = OFFLINE_VERSIONS[DEFAULT_FEATURES]
 MODEL_PROMPT = "claims-v1"  # the model judge's prompt version
 
 
@@ -31,9 +32,10 @@ class OfflineJudgeSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["offline"] = "offline"
-    features: Literal["lexical", "semantic"] = Field(
-        default="lexical", description="lexical (offline-v2: word overlap) or semantic (offline-v4: adds "
-        "sentence alignment by meaning; better on long answers, fails short fragment answers, ~2.5x slower)")
+    features: Literal["lexical", "semantic", "cross-encoder"] = Field(
+        default=DEFAULT_FEATURES, description="lexical (offline-v2: word overlap), semantic (offline-v4: adds "
+        "sentence alignment by meaning; fails short fragment answers) or cross-encoder (offline-v5: MiniLM "
+        "trained on human labels, reads a short answer with its question)")
 
     @property
     def endpoint(self) -> EndpointSpec | None:

@@ -70,3 +70,18 @@ def test_embeddings_are_cached_by_text_and_can_be_forgotten() -> None:
     assert len(cache) == 2
     cache.forget()
     assert len(cache) == 0
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("The president was John F. Kennedy. He was elected in 1960.",
+     ["The president was John F. Kennedy.", "He was elected in 1960."]),
+    ("The last king was George V. Then came a republic.", ["The last king was George V. Then came a republic."]),
+    ("The U.S. Army won. Dr. Smith said so.", ["The U.S. Army won.", "Dr. Smith said so."]),
+    ("It was I. Then he came.", ["It was I.", "Then he came."]),  # the pronoun is not an initial
+    ("It ended in 1945. Peace followed.", ["It ended in 1945.", "Peace followed."]),
+    ("One.\n\nTwo", ["One.", "Two"]),
+])
+def test_sentences_do_not_end_at_initials(text: str, expected: list[str]) -> None:
+    from evalkit.core.text import sentences
+
+    assert sentences(text) == expected

@@ -1,0 +1,257 @@
+"""offline-v5: a cross-encoder fine-tuned from the shipped MiniLM gives each claim its probability
+of being supported; the offline judge's number, name and negation checks still apply.
+
+What it reads. The claim, or for a short answer (fewer than SHORT_CLAIM words, which only makes
+sense with its question) the pair "question [SEP] answer", and the evidence windows the claim
+most likely rests on: each passage is cut at sentence ends into windows of at most WINDOW_TOKENS
+tokens, and the WINDOWS windows that hold most of the claim's content words are read.
+
+How it reads them, and why it is fast. In every layer the claim's tokens attend to their own
+and to the evidence's keys and values; the evidence's come from the base MiniLM run on the window
+alone, so they do not depend on the claim. They are computed once per window text and kept
+(MemoryCache, by content): a passage that comes back for many questions, or for every candidate of
+a run, is encoded once, and each claim costs one pass of its own ~20-60 tokens. Training
+(evalkit.judges.train_cross) fine-tunes the claim's path, all six layers, and a logistic head on
+its mean-pooled last states; what ships is those layers and the head (calibrations/offline-v5.*).
+The score is then combined with offline-v4's (CrossEncoder), and the checks apply as in every
+offline judge.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from evalkit.core.text import sentences, words
+from evalkit.judges.features import terms
+from evalkit.judges.spec import shipped_file
+
+if TYPE_CHECKING:
+    import torch
+
+    from evalkit.core.records import Passage
+    from evalkit.judges.offline import Measured, Weights
+    from evalkit.models.minilm import Memory, MiniLM
+
+NAME = "offline-v5"
+WINDOW_TOKENS = 128  # a window's tokens with [CLS] and [SEP]
+WINDOWS = 3  # windows read per claim
+SHORT_CLAIM = 8  # a claim of fewer words is read with its question
+CLAIM_TOKENS = 64
+MIX = 0.5  # the weight of offline-v4's logit beside the cross-encoder's, for a whole-sentence claim
+CACHE_BYTES = 512 * 2**20  # evidence keys and values kept, float16 (about 1.2 MB per full window)
+
+
+@dataclass(frozen=True)
+class Window:
+    text: str
+    ids: tuple[int, ...]  # [CLS] ... [SEP]
+    stems: frozenset[str]
+
+
+@lru_cache(maxsize=65536)
+def windows(text: str) -> tuple[Window, ...]:
+    """A passage cut at sentence ends into windows of at most WINDOW_TOKENS tokens (a longer
+    sentence is cut into pieces of that size)."""
+    from evalkit.models.minilm import tokenizer
+
+    room = WINDOW_TOKENS - 2
+    found: list[Window] = []
+    texts: list[str] = []
+    ids: list[int] = []
+
+    def flush() -> None:
+        if ids:
+            joined = " ".join(texts)
+            found.append(Window(joined, (101, *ids, 102), terms(joined).stems))
+        texts.clear()
+        ids.clear()
+
+    for sentence in sentences(text):
+        pieces = tokenizer().encode(sentence, add_special_tokens=False).ids
+        if ids and len(ids) + len(pieces) > room:
+            flush()
+        while len(pieces) > room:
+            texts.append(sentence)
+            ids.extend(pieces[:room])
+            flush()
+            pieces = pieces[room:]
+        if pieces:
+            texts.append(sentence)
+            ids.extend(pieces)
+    flush()
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class ClaimInput:
+    ids: list[int]
+    types: list[int]
+    selection: str  # the text the evidence windows are chosen by
+    short: bool  # read with its question
+
+
+def claim_input(claim: str, question: str) -> ClaimInput:
+    """What the cross-encoder reads of a claim: the claim, or "question [SEP] answer" for a short one."""
+    from evalkit.models.minilm import tokenizer
+
+    short = bool(question) and len(words(claim)) < SHORT_CLAIM
+    encoded = tokenizer().encode(question, claim) if short else tokenizer().encode(claim)
+    ids, types = list(encoded.ids), list(encoded.type_ids)
+    if len(ids) > CLAIM_TOKENS:
+        ids, types = [*ids[:CLAIM_TOKENS - 1], 102], types[:CLAIM_TOKENS]
+    return ClaimInput(ids, types, f"{question} {claim}" if short else claim, short)
+
+
+def chosen_windows(selection_text: str, passages: list[Passage]) -> list[Window]:
+    """The WINDOWS windows of the passages that hold most of the claim's content words."""
+    wanted = terms(selection_text).stems
+    found = [w for p in passages for w in windows(p.text)]
+    if not wanted:
+        return found[:WINDOWS]
+    order = sorted(range(len(found)), key=lambda i: -len(wanted & found[i].stems))
+    return [found[i] for i in sorted(order[:WINDOWS])]
+
+
+class MemoryCache:
+    """Evidence windows' keys and values by window text, least recently used dropped past a size."""
+
+    def __init__(self, limit: int = CACHE_BYTES):
+        self.limit, self.bytes = limit, 0
+        self._kept: OrderedDict[str, Memory] = OrderedDict()
+        self._lock = threading.Lock()
+        self.computed = 0  # windows encoded (misses), for tests and benchmarks
+
+    def get(self, model: MiniLM, found: list[Window]) -> list[Memory]:
+        import torch
+
+        from evalkit.models.minilm import Memory
+
+        with self._lock:
+            missing = list(dict.fromkeys(w for w in found if w.text not in self._kept))
+            if missing:
+                width = max(len(w.ids) for w in missing)
+                ids = torch.tensor([[*w.ids, *[0] * (width - len(w.ids))] for w in missing])
+                mask = (ids != 0).long()
+                with torch.inference_mode():
+                    layers = model.memory(ids, mask)
+                for row, window in enumerate(missing):
+                    n = len(window.ids)
+                    memory = Memory([k[row, :, :n].half().clone() for k, _ in layers],
+                                    [v[row, :, :n].half().clone() for _, v in layers])
+                    self._kept[window.text] = memory
+                    self.bytes += memory.nbytes
+                self.computed += len(missing)
+            result = []
+            for window in found:
+                self._kept.move_to_end(window.text)
+                result.append(self._kept[window.text])
+            while self.bytes > self.limit and len(self._kept) > len(found):
+                self.bytes -= self._kept.popitem(last=False)[1].nbytes
+            return result
+
+
+def stack(claims: list[tuple[list[int], list[int]]], memories: list[list[Memory]]) -> dict[str, Any]:
+    """A padded batch: claims' ids, types and mask, and per layer the keys and values of each
+    claim's windows side by side, with their mask."""
+    import torch
+
+    width = max(len(ids) for ids, _ in claims)
+    ids = torch.zeros(len(claims), width, dtype=torch.long)
+    types = torch.zeros_like(ids)
+    for row, (claim_ids, claim_types) in enumerate(claims):
+        ids[row, :len(claim_ids)] = torch.tensor(claim_ids)
+        types[row, :len(claim_types)] = torch.tensor(claim_types)
+    spans = [sum(m.tokens for m in found) for found in memories]
+    evidence_width = max(max(spans), 1)
+    layers = len(memories[0][0].keys) if memories and memories[0] else 6
+    memory = []
+    for layer in range(layers):
+        keys = torch.zeros(len(claims), 12, evidence_width, 32)
+        values = torch.zeros_like(keys)
+        for row, found in enumerate(memories):
+            at = 0
+            for m in found:
+                keys[row, :, at:at + m.tokens] = m.keys[layer].float()
+                values[row, :, at:at + m.tokens] = m.values[layer].float()
+                at += m.tokens
+        memory.append((keys, values))
+    memory_mask = torch.tensor([[1] * n + [0] * (evidence_width - n) for n in spans])
+    return {"ids": ids, "types": types, "mask": (ids != 0).long(), "memory": memory, "memory_mask": memory_mask}
+
+
+def pooled(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+@dataclass
+class CrossEncoder:
+    """offline-v5's scorer. The base MiniLM encodes the evidence; its fine-tuned copy reads the claim;
+    the head turns the claim's mean-pooled states into a logit. For a whole-sentence claim that
+    logit is averaged (weight MIX) with offline-v4's, whose measures of words and meaning it
+    complements; a short answer is judged by the cross-encoder alone (v4 is at chance on fragments)."""
+
+    base: MiniLM
+    model: MiniLM
+    head_weight: torch.Tensor  # (384,)
+    head_bias: torch.Tensor  # ()
+    measures: Weights  # offline-v4's, fitted on the same human labels
+    threshold: float = 0.5
+    cache: MemoryCache = field(default_factory=MemoryCache)
+
+    semantic = True  # offline-v4's measures include the embedding features
+
+    def support(self, claims: list[tuple[list[int], list[int]]], memories: list[list[Memory]]) -> list[float]:
+        """The cross-encoder's own probability for each claim (token ids, types) and its windows."""
+        import torch
+
+        if not claims:
+            return []
+        batch = stack(claims, memories)
+        with torch.inference_mode():
+            hidden = self.model(batch["ids"], batch["mask"], batch["types"], batch["memory"], batch["memory_mask"])
+            logits = pooled(hidden, batch["mask"]) @ self.head_weight + self.head_bias
+        return [float(p) for p in torch.sigmoid(logits)]
+
+    def probabilities(self, measured: list[Measured], question: str, passages: list[Passage]) -> list[float]:
+        inputs = [claim_input(m.claim, question) for m in measured]
+        memories = [self.cache.get(self.base, chosen_windows(i.selection, passages)) for i in inputs]
+        cross = self.support([(i.ids, i.types) for i in inputs], memories)
+        return [c if i.short else 1 / (1 + math.exp(-(MIX * _logit(self.measures.probability(m.values))
+                                                      + (1 - MIX) * _logit(c))))
+                for i, c, m in zip(inputs, cross, measured, strict=True)]
+
+
+def load_encoder(weights: Any, measures: Weights, threshold: float = 0.5) -> CrossEncoder:
+    """The cross-encoder from a weights file (bytes of safetensors: the fine-tuned layers, float16,
+    and the head) on top of the package's MiniLM."""
+    from safetensors.torch import load
+
+    from evalkit.models.minilm import load_base
+
+    tensors = load(weights)
+    model = load_base()
+    model.load_state_dict({k: v.float() for k, v in tensors.items() if k.startswith("layers.")}, strict=False)
+    return CrossEncoder(load_base(), model, tensors["head.weight"].float(), tensors["head.bias"].float()[0],
+                        measures, threshold)
+
+
+@lru_cache(maxsize=1)
+def shipped_encoder() -> CrossEncoder:
+    """offline-v5 as shipped: calibrations/offline-v5.safetensors, with offline-v4's weights."""
+    import json
+
+    from evalkit.judges.offline import shipped_weights
+
+    settings = json.loads(shipped_file(f"{NAME}.weights.json").read_text(encoding="utf-8"))
+    return load_encoder(shipped_file(f"{NAME}.safetensors").read_bytes(), shipped_weights(settings["measures"]),
+                        float(settings["threshold"]))
