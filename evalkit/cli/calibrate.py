@@ -9,14 +9,13 @@ import typer
 
 from evalkit.cli.app import app, out
 from evalkit.core.errors import EvalkitError
-from evalkit.judges.spec import DEFAULT_FEATURES
 
 
 @app.command()
 def calibrate(
     labels: Annotated[Path, typer.Argument(help="Human-labelled rows (jsonl/csv/parquet): answer, contexts, label.", show_default=False)],
     suite: Annotated[Path | None, typer.Option(help="Calibrate this suite's `judge:` model instead of the offline judge.")] = None,
-    features: Annotated[str, typer.Option(help="The offline judge to calibrate: lexical (offline-v2), semantic (offline-v4) or cross-encoder (offline-v5).")] = DEFAULT_FEATURES,
+    features: Annotated[str | None, typer.Option(help="The offline judge to calibrate: cross-encoder (offline-v5, the default), lexical (offline-v2) or semantic (offline-v4).", show_default=False)] = None,
     data_name: Annotated[str | None, typer.Option(help="Name of the data set, recorded with the figures.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
     save: Annotated[Path | None, typer.Option(help="Also save the result as JSON in this file (nothing is written without it).")] = None,
@@ -29,14 +28,15 @@ def calibrate(
     from evalkit.core.cache import cache_dir
     from evalkit.judges.calibration import calibrate, on_record
     from evalkit.judges.factory import build_judge
-    from evalkit.judges.spec import OFFLINE_VERSIONS, JudgeSpec, OfflineJudgeSpec
+    from evalkit.judges.spec import DEFAULT_FEATURES, OFFLINE_VERSIONS, JudgeSpec, OfflineJudgeSpec
     from evalkit.models.endpoints import CacheSettings
 
-    if features not in OFFLINE_VERSIONS:
-        raise EvalkitError(f"--features takes {', '.join(OFFLINE_VERSIONS)}, not '{features}'")
-    if suite is not None and features != DEFAULT_FEATURES:
+    if suite is not None and features is not None:
         raise EvalkitError("--features chooses the offline judge; --suite calibrates the suite's model judge instead",
                            hint="pass one of them")
+    features = features or DEFAULT_FEATURES
+    if features not in OFFLINE_VERSIONS:
+        raise EvalkitError(f"--features takes {', '.join(OFFLINE_VERSIONS)}, not '{features}'")
     spec: JudgeSpec | None = OfflineJudgeSpec.model_validate({"features": features})
     if suite is not None:
         from evalkit.config.suite import load_suite

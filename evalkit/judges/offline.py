@@ -23,12 +23,12 @@ from evalkit.core.text import sentences, strip_citations, words
 from evalkit.judges.features import FEATURES as LEXICAL_FEATURES
 from evalkit.judges.features import ClaimFeatures, Evidence, Terms, claim_features, terms
 from evalkit.judges.semantic import EMBEDDINGS, SEMANTIC_FEATURES, semantic_features
-from evalkit.judges.spec import OFFLINE_NAME, shipped_file
+from evalkit.judges.spec import OFFLINE_VERSIONS, shipped_file
 
 if TYPE_CHECKING:
     from evalkit.core.records import Passage
 
-NAME = OFFLINE_NAME
+NAME = OFFLINE_VERSIONS["lexical"]  # OfflineJudge() with no arguments: offline-v2
 FEATURES = LEXICAL_FEATURES + SEMANTIC_FEATURES
 # a negation is compared only with a support that says nearly the same thing; a sentence sharing
 # fewer words may negate something else ("not X, but Y")

@@ -17,7 +17,7 @@ from evalkit.models.endpoints import EndpointSpec
 # the offline judge's versions (docs/calibration.md): v2 weighs lexical measures, v4 adds meaning
 # (static sentence embeddings fitted to MiniLM), v5 is a MiniLM cross-encoder trained on human labels
 OFFLINE_VERSIONS: dict[str, str] = {"lexical": "offline-v2", "semantic": "offline-v4", "cross-encoder": "offline-v5"}
-DEFAULT_FEATURES: Literal["lexical", "semantic", "cross-encoder"] = "lexical"
+DEFAULT_FEATURES: Literal["lexical", "semantic", "cross-encoder"] = "cross-encoder"  # docs/calibration.md
 OFFLINE_NAME = OFFLINE_VERSIONS[DEFAULT_FEATURES]
 MODEL_PROMPT = "claims-v1"  # the model judge's prompt version
 

@@ -42,6 +42,8 @@ def test_report_on_a_v1_folder_gives_the_same_numbers(v1_run: Path) -> None:
 def test_compare_a_v1_run_with_a_v2_run_of_the_same_suite(v1_run: Path, tmp_path: Path) -> None:
     suite = tmp_path / "suite"
     shutil.copytree(V1 / "suite", suite)
+    with (suite / "suite.yaml").open("a") as handle:  # the v1 run's judge, no longer the default
+        handle.write("judge: {kind: offline, features: lexical}\n")
     new = run_suite_file(suite / "suite.yaml", tmp_path)
     result = evalkit("compare", str(v1_run), str(new.folder), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
