@@ -65,7 +65,6 @@ class Layer(nn.Module):
         self.intermediate = nn.Linear(HIDDEN, INTERMEDIATE)
         self.output = nn.Linear(INTERMEDIATE, HIDDEN)
         self.output_norm = nn.LayerNorm(HIDDEN, eps=EPS)
-        self.dropout = nn.Dropout(0.0)
 
     def heads(self, x: torch.Tensor) -> torch.Tensor:
         return x.view(x.shape[0], x.shape[1], HEADS, HIDDEN // HEADS).transpose(1, 2)
@@ -86,8 +85,8 @@ class Layer(nn.Module):
         attended = functional.scaled_dot_product_attention(self.heads(self.query(hidden)), keys, values,
                                                            attn_mask=allowed[:, None, None, :])
         attended = attended.transpose(1, 2).reshape(hidden.shape)
-        hidden = self.attention_norm(hidden + self.dropout(self.attention_out(attended)))
-        return self.output_norm(hidden + self.dropout(self.output(functional.gelu(self.intermediate(hidden)))))
+        hidden = self.attention_norm(hidden + self.attention_out(attended))
+        return self.output_norm(hidden + self.output(functional.gelu(self.intermediate(hidden))))
 
 
 class MiniLM(nn.Module):
