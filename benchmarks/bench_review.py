@@ -126,7 +126,7 @@ def traces(n: int) -> None:
             log_traces(mlflow, run, "bm25", active.info.run_id, "all")  # warm-up: store migrations, imports
         with mlflow.start_run() as active:
             started = time.perf_counter()
-            logged = log_traces(mlflow, run, "dense", active.info.run_id, "all")
+            logged = log_traces(mlflow, run, "dense", active.info.run_id, "all").logged
             seconds = time.perf_counter() - started
     print(f"MLflow traces on the sqlite store: {seconds / logged * 1000:.0f} ms per sample "
           f"({logged} traces of 3 spans, 9 assessments each)")

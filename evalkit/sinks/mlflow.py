@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from evalkit.core.records import Output, Sample
     from evalkit.core.run import CandidateSummary, Run
-    from evalkit.sinks.traces import TraceChoice
+    from evalkit.sinks.traces import TraceChoice, Traced
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
@@ -60,13 +60,12 @@ def _params(params: dict[str, Any]) -> dict[str, str]:
 
 
 def log_run(run: Run, tracking_uri: str | None = None, traces: TraceChoice = "failed",
-            with_texts: Callable[[Sample], Output] | None = None) -> tuple[str, int, int]:
-    """Log the run; return the parent MLflow run id, how many traces were logged and how many failing
-    samples were left untraced. Artifacts come from the run folder; traces (evalkit.sinks.traces) go
-    under each candidate's run."""
+            with_texts: Callable[[Sample], Output] | None = None) -> tuple[str, Traced]:
+    """Log the run; return the parent MLflow run id and what was traced. Artifacts come from the run
+    folder; traces (evalkit.sinks.traces) go under each candidate's run."""
     import pandas as pd
 
-    from evalkit.sinks.traces import log_traces
+    from evalkit.sinks.traces import Traced, log_traces
 
     assert run.summary is not None
     mlflow = import_mlflow()
@@ -95,7 +94,7 @@ def log_run(run: Run, tracking_uri: str | None = None, traces: TraceChoice = "fa
         if run.summary.verdict:
             mlflow.log_text("\n".join(f"- {line}" for line in run.summary.verdict) + "\n", "verdict.md")
         by_name = {c.name: c for c in manifest.candidates}
-        n_traces = n_left = 0
+        traced = Traced()
         judged = {f"evalkit.judge.{metric_key(spec.name)}": manifest.judge_label(spec) or ""
                   for spec in manifest.metrics if spec.judge}
         for summary in run.summary.candidates:
@@ -110,10 +109,12 @@ def log_run(run: Run, tracking_uri: str | None = None, traces: TraceChoice = "fa
                 mlflow.log_metrics(_candidate_metrics(summary))
                 mlflow.log_table(pd.DataFrame(_table_rows(run, summary.name)), artifact_file="samples.json")
                 if child is None:  # a run logged again (report --mlflow) keeps the traces it has
-                    logged, left = log_traces(mlflow, run, summary.name, mlflow.active_run().info.run_id, traces,
-                                              with_texts)
-                    n_traces, n_left = n_traces + logged, n_left + left
-        return str(parent.info.run_id), n_traces, n_left
+                    mine = log_traces(mlflow, run, summary.name, mlflow.active_run().info.run_id, traces, with_texts)
+                    if mine.kept:
+                        mlflow.set_tag("evalkit.traces_kept", f"{mine.kept} traces unchanged since an earlier run "
+                                                               "of this experiment were not logged again")
+                    traced = traced + mine
+        return str(parent.info.run_id), traced
 
 
 @contextlib.contextmanager
@@ -160,15 +161,17 @@ class MlflowSink:
         try:
             reachable(uri)
             with store_lock(uri):
-                run_id, n_traces, n_left = log_run(run, self.tracking_uri, self.traces, self.with_texts)
+                run_id, traced = log_run(run, self.tracking_uri, self.traces, self.with_texts)
         except SinkFailed as exc:
             raise SinkFailed(f"{exc}; {later}") from None
         except Exception as exc:
             raise SinkFailed(f"{short_error(exc)}; {later}") from None
-        traced = f", {n_traces} traces" if n_traces else ""
-        if n_left:
-            traced += f" ({n_left} more failing samples not traced: --mlflow-traces all)"
-        return f"mlflow: run {run_id}{traced} ({default_store_note(self.tracking_uri)})"
+        said = f", {traced.logged} traces" if traced.logged else ""
+        if traced.kept:
+            said += f", {traced.kept} unchanged traces already logged by an earlier run"
+        if traced.left_out:
+            said += f" ({traced.left_out} more failing samples not traced: --mlflow-traces all)"
+        return f"mlflow: run {run_id}{said} ({default_store_note(self.tracking_uri)})"
 
 
 def reachable(uri: str, timeout_s: float = 5.0) -> None:

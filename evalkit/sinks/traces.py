@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -57,27 +58,58 @@ def chosen_samples(run: Run, candidate: str, choice: TraceChoice) -> list[Sample
     return samples if choice == "all" else [s for s in samples if failed(s, run.manifest.gates)]
 
 
+@dataclass
+class Traced:
+    logged: int = 0
+    left_out: int = 0  # failing samples beyond FAILED_CAP
+    kept: int = 0  # samples whose identical trace an earlier run already logged
+
+    def __add__(self, other: Traced) -> Traced:
+        return Traced(self.logged + other.logged, self.left_out + other.left_out, self.kept + other.kept)
+
+
 def log_traces(mlflow: Any, run: Run, candidate: str, mlflow_run_id: str, choice: TraceChoice,
-               with_texts: Callable[[Sample], Output] | None = None) -> tuple[int, int]:
-    """Log the chosen samples of one candidate as traces of the active experiment; returns how many,
-    and how many failing samples were left out (`failed` traces the first FAILED_CAP per candidate)."""
+               with_texts: Callable[[Sample], Output] | None = None) -> Traced:
+    """Log the chosen samples of one candidate as traces of the active experiment. A sample whose
+    trace would repeat one already in the experiment (same case, answer, passages, scores and
+    judges: a warm re-run replays them all) is not logged again; `kept` counts those."""
     samples = chosen_samples(run, candidate, choice)
     left_out = max(0, len(samples) - FAILED_CAP) if choice == "failed" else 0
     if left_out:
         samples = samples[:FAILED_CAP]
     if not samples:
-        return 0, left_out
+        return Traced(0, left_out)
     started = _start_ns(run.manifest.started_at)
     judges = {spec.name: run.manifest.judge_label(spec) for spec in run.manifest.metrics if spec.judge}
+    known = _logged_keys(mlflow, candidate)
+    keyed = [(sample, key) for sample in samples if (key := trace_key(sample, judges)) not in known]
     traces = []
-    for sample in samples:
+    for sample, key in keyed:
         output = with_texts(sample) if with_texts is not None else sample.output
         traces.append((sample, _trace(mlflow, sample, output, candidate, mlflow_run_id, run.run_id, started,
-                                      judges)))
-    mlflow.flush_trace_async_logging()  # the traces must exist before assessments name them
+                                      judges, key)))
+    if traces:
+        mlflow.flush_trace_async_logging()  # the traces must exist before assessments name them
     for sample, trace_id in traces:
         _assess(mlflow, trace_id, sample, judges)
-    return len(traces), left_out
+    return Traced(len(traces), left_out, len(samples) - len(traces))
+
+
+def trace_key(sample: Sample, judges: dict[str, str | None]) -> str:
+    """What a trace shows of a sample, hashed: equal keys, equal traces (up to run ids and times)."""
+    from evalkit.core.cache import content_key
+
+    return content_key("trace-v1", judges, sample.model_dump(mode="json", exclude={"score_s", "cached",
+                                                                                   "position"}))[:32]
+
+
+def _logged_keys(mlflow: Any, candidate: str) -> set[str]:
+    """The trace keys of this candidate's traces already in the active experiment."""
+    experiment = mlflow.active_run().info.experiment_id
+    quoted = candidate.replace("\\", "\\\\").replace("'", "\\'")
+    found = mlflow.search_traces(locations=[experiment], filter_string=f"tags.`evalkit.candidate` = '{quoted}'",
+                                 return_type="list", include_spans=False)
+    return {key for trace in found if (key := trace.info.tags.get("evalkit.trace_key"))}
 
 
 def _start_ns(started_at: str) -> int:
@@ -88,14 +120,15 @@ def _start_ns(started_at: str) -> int:
 
 
 def _trace(mlflow: Any, sample: Sample, output: Output, candidate: str, mlflow_run_id: str, run_id: str,
-           start: int, judges: dict[str, str | None]) -> str:
+           start: int, judges: dict[str, str | None], key: str) -> str:
     from mlflow.entities import SpanType
 
     end = start + int(max(output.latency_s, 1e-6) * 1e9)
     root = mlflow.start_span_no_context(
         name=f"{candidate} · {sample.case_id}", span_type=SpanType.AGENT, inputs={"question": sample.question},
         tags={"evalkit.candidate": candidate, "evalkit.case_id": sample.case_id, "evalkit.run_id": run_id,
-              "evalkit.answer_key": sample.answer_key},  # human feedback on it -> labels (evalkit labels pull)
+              "evalkit.answer_key": sample.answer_key,  # human feedback on it -> labels (evalkit labels pull)
+              "evalkit.trace_key": key},
         metadata={"mlflow.sourceRun": mlflow_run_id}, start_time_ns=start,
         attributes={"evalkit.cached": str(sample.cached), "evalkit.queued_s": f"{output.queued_s:.3f}"})
     if output.passages:

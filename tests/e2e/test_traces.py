@@ -49,6 +49,33 @@ def test_every_sample_is_a_trace_with_its_documents_expectations_and_feedback(fi
             assert faithfulness.rationale and "supported" in faithfulness.rationale
 
 
+def test_a_warm_rerun_does_not_log_its_unchanged_traces_again(finished_run, tmp_path: Path) -> None:
+    """The same suite run again, nothing changed: its samples are replayed, and their traces, the
+    same as the first run's, are not written twice; a sample that changed gets its trace."""
+    import shutil
+
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    work = tmp_path / "work"
+    shutil.copytree(finished_run[0], work)
+    shutil.rmtree(work / "reports")
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    first = evalkit("run", "mini.yaml", "--mlflow-traces", "all", "--tracking-uri", uri, cwd=work)
+    assert first.returncode == 0, first.stderr
+    assert ", 24 traces" in first.stdout
+    again = evalkit("run", "mini.yaml", "--mlflow-traces", "all", "--tracking-uri", uri, cwd=work)
+    assert again.returncode == 0, again.stderr
+    assert "24 unchanged traces already logged by an earlier run" in again.stdout and ", 24 traces" not in again.stdout
+    experiment = MlflowClient(tracking_uri=uri).get_experiment_by_name("evalkit-mini")
+    mlflow.set_tracking_uri(uri)
+    assert len(mlflow.search_traces(locations=[experiment.experiment_id], return_type="list", max_results=200)) == 24
+    (work / "mini.yaml").write_text((work / "mini.yaml").read_text().replace("top_k: 5}}\n  - {name: hybrid",
+                                                                           "top_k: 3}}\n  - {name: hybrid"))
+    changed = evalkit("run", "mini.yaml", "--mlflow-traces", "all", "--tracking-uri", uri, cwd=work)
+    assert ", 12 traces, 12 unchanged traces already logged" in changed.stdout, changed.stdout  # bm25 changed
+
+
 def test_failed_means_errored_or_on_the_failing_side_of_a_gate() -> None:
     from evalkit.core.records import Output, Sample, Score
     from evalkit.core.specs import GateSpec, NoRegression
