@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from evalkit.core.text import sentences, words
 from evalkit.judges.features import terms
-from evalkit.judges.spec import shipped_file
+from evalkit.judges.spec import OFFLINE_VERSIONS, shipped_file
 
 if TYPE_CHECKING:
     import torch
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from evalkit.judges.offline import Measured, Weights
     from evalkit.models.minilm import Memory, MiniLM
 
-NAME = "offline-v5"
+NAME = OFFLINE_VERSIONS["cross-encoder"]  # offline-v5
 WINDOW_TOKENS = 128  # a window's tokens with [CLS] and [SEP]
 WINDOWS = 3  # windows read per claim
 SHORT_CLAIM = 8  # a claim of fewer words is read with its question
@@ -160,6 +160,8 @@ def stack(claims: list[tuple[list[int], list[int]]], memories: list[list[Memory]
     claim's windows side by side, with their mask."""
     import torch
 
+    from evalkit.models.minilm import HEADS, HIDDEN, LAYERS
+
     width = max(len(ids) for ids, _ in claims)
     ids = torch.zeros(len(claims), width, dtype=torch.long)
     types = torch.zeros_like(ids)
@@ -168,10 +170,9 @@ def stack(claims: list[tuple[list[int], list[int]]], memories: list[list[Memory]
         types[row, :len(claim_types)] = torch.tensor(claim_types)
     spans = [sum(m.tokens for m in found) for found in memories]
     evidence_width = max(max(spans), 1)
-    layers = len(memories[0][0].keys) if memories and memories[0] else 6
     memory = []
-    for layer in range(layers):
-        keys = torch.zeros(len(claims), 12, evidence_width, 32)
+    for layer in range(LAYERS):
+        keys = torch.zeros(len(claims), HEADS, evidence_width, HIDDEN // HEADS)
         values = torch.zeros_like(keys)
         for row, found in enumerate(memories):
             at = 0
