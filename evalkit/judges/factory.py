@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from evalkit.judges.spec import OFFLINE_NAME
+from evalkit.judges.spec import OFFLINE_NAME, OFFLINE_VERSIONS
 
 if TYPE_CHECKING:
     from evalkit.core.judge import Judge
@@ -15,9 +15,7 @@ if TYPE_CHECKING:
 
 def shipped_scorer(name: str) -> Scorer:
     """What gives an offline judge version its claims' probabilities, as shipped."""
-    from evalkit.judges.cross import NAME as CROSS_ENCODER
-
-    if name == CROSS_ENCODER:
+    if name == OFFLINE_VERSIONS["cross-encoder"]:
         from evalkit.judges.cross import ShippedEncoder
 
         return ShippedEncoder()

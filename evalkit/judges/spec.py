@@ -17,7 +17,8 @@ from evalkit.models.endpoints import EndpointSpec
 # the offline judge's versions (docs/calibration.md): v2 weighs lexical measures, v4 adds meaning
 # (static sentence embeddings fitted to MiniLM), v5 is a MiniLM cross-encoder trained on human labels
 OFFLINE_VERSIONS: dict[str, str] = {"lexical": "offline-v2", "semantic": "offline-v4", "cross-encoder": "offline-v5"}
-DEFAULT_FEATURES: Literal["lexical", "semantic", "cross-encoder"] = "cross-encoder"  # docs/calibration.md
+Features = Literal["lexical", "semantic", "cross-encoder"]  # the keys of OFFLINE_VERSIONS
+DEFAULT_FEATURES: Features = "cross-encoder"  # docs/calibration.md
 OFFLINE_NAME = OFFLINE_VERSIONS[DEFAULT_FEATURES]
 MODEL_PROMPT = "claims-v1"  # the model judge's prompt version
 
@@ -32,7 +33,7 @@ class OfflineJudgeSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["offline"] = "offline"
-    features: Literal["lexical", "semantic", "cross-encoder"] = Field(
+    features: Features = Field(
         default=DEFAULT_FEATURES, description="lexical (offline-v2: word overlap), semantic (offline-v4: adds "
         "sentence alignment by meaning; fails short fragment answers) or cross-encoder (offline-v5: MiniLM "
         "trained on human labels, reads a short answer with its question)")

@@ -248,7 +248,6 @@ def main() -> None:
           f"{', '.join(TRAIN_ARTICLES)}; held out: {len(held_out)} SQuAD rows", flush=True)
 
     record: dict[str, Any] = {}
-    squad_figures: dict[str, Any]
     if args.folds and not args.measure_only:
         labels = np.array([r.label for r in rows])
         features, claim_labels, claim_weights, owner = learn.claim_rows(rows)

@@ -67,11 +67,12 @@ def test_evidence_is_chosen_by_the_claims_words() -> None:
     assert chosen == ["Bananas are yellow.", "Rollo was the first ruler of Normandy.", "Normandy lies in France."]
 
 
-def test_evidence_is_encoded_once_per_text() -> None:
+def test_evidence_is_encoded_once_per_text(monkeypatch: pytest.MonkeyPatch) -> None:
     """The keys and values of a window are cached by its text: the same paragraph under another doc
     id, or for another claim, is not encoded again; past its size the cache drops the oldest."""
-    encoder = shipped_encoder()
-    cache = encoder.cache = MemoryCache()
+    encoder = shipped_encoder()  # shared by the process: its own cache is put back after the test
+    cache = MemoryCache()
+    monkeypatch.setattr(encoder, "cache", cache)
     text = "Rollo was the first ruler of Normandy. He agreed to swear fealty to King Charles III."
     judge = OfflineJudge(encoder, NAME)
     first = judge.judge("Rollo was the first ruler of Normandy.", [Passage(doc_id="a", text=text, rank=1)])
@@ -80,7 +81,8 @@ def test_evidence_is_encoded_once_per_text() -> None:
     other = judge.judge("Rollo swore fealty to King Charles III.", [Passage(doc_id="c", text=text, rank=1)])
     assert cache.computed == 1 and len(other.claims) == 1
     assert again.claims[0].support == pytest.approx(first.claims[0].support, abs=1e-6)
-    small = encoder.cache = MemoryCache(limit=1)
+    small = MemoryCache(limit=1)
+    monkeypatch.setattr(encoder, "cache", small)
     for index in range(3):
         judge.judge("Rollo ruled.", [Passage(doc_id="d", text=f"{text} Version {index}.", rank=1)])
     assert small.computed == 3 and len(small._kept) == 1
