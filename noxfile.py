@@ -137,7 +137,7 @@ def finetune(session: nox.Session) -> None:
 
 @nox.session(name="train-judge")
 def train_judge(session: nox.Session) -> None:
-    """Retrain the offline-v5 judge (a MiniLM cross-encoder) on CPU, with its 5-fold cross-validation on
+    """Retrain the offline-v6 judge (a MiniLM cross-encoder) on CPU, with its 5-fold cross-validation on
     AttributionBench dev and its figures on held-out SQuAD articles; writes the weights, records and
     loss plot (evalkit/judges/train_cross.py). Arguments go to the script (e.g. -- --folds 0)."""
     _install(session, "finetune,test")

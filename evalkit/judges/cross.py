@@ -1,20 +1,23 @@
-"""offline-v5: a cross-encoder fine-tuned from the shipped MiniLM gives each claim its probability
+"""offline-v6: a cross-encoder fine-tuned from the shipped MiniLM gives each claim its probability
 of being supported; the offline judge's number, name and negation checks still apply.
 
-What it reads. The claim, or for a short answer (fewer than SHORT_CLAIM words, which only makes
-sense with its question) the pair "question [SEP] answer", and the evidence windows the claim
-most likely rests on: each passage is cut at sentence ends into windows of at most WINDOW_TOKENS
-tokens, and the WINDOWS windows that hold most of the claim's content words are read.
+A sentence claim. Each passage is cut at sentence ends into windows of at most WINDOW_TOKENS
+tokens, and the claim reads the WINDOWS windows that hold most of its content words. In every
+layer the claim's tokens attend to their own and to the evidence's keys and values; the
+evidence's come from the base MiniLM run on the window alone, so they do not depend on the claim.
+They are computed once per window text and kept (MemoryCache, by content): a passage that comes
+back for many questions, or for every candidate of a run, is encoded once, and each claim costs
+one pass of its own ~20-60 tokens. Its score is then averaged with offline-v4's (CrossEncoder).
 
-How it reads them, and why it is fast. In every layer the claim's tokens attend to their own
-and to the evidence's keys and values; the evidence's come from the base MiniLM run on the window
-alone, so they do not depend on the claim. They are computed once per window text and kept
-(MemoryCache, by content): a passage that comes back for many questions, or for every candidate of
-a run, is encoded once, and each claim costs one pass of its own ~20-60 tokens. Training
-(evalkit.judges.train_cross) fine-tunes the claim's path, all six layers, and a logistic head on
-its mean-pooled last states; what ships is those layers and the head (calibrations/offline-v5.*).
-The score is then combined with offline-v4's (CrossEncoder), and the checks apply as in every
-offline judge.
+A short answer (fewer than SHORT_CLAIM words) only means something with its question, and whether
+a paragraph answers a question depends on the question: a plausible wrong answer is usually in
+the paragraph, beside words of the question. So "question [SEP] answer [SEP] window" is read as
+one sequence, every token attending to every other, against the one window that holds the answer
+(answer_window). Nothing is cached but the windows' tokens: ~150 tokens a pass.
+
+Training (evalkit.judges.train_cross) fine-tunes the reading copy of the six layers and a logistic
+head on the mean-pooled last states of the claim's (or question's and answer's) tokens; what
+ships is those layers and the head (calibrations/offline-v6.*).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from evalkit.core.text import sentences, words
+from evalkit.core.text import normalize_answer, sentences, words
 from evalkit.judges.features import terms
 from evalkit.judges.spec import OFFLINE_VERSIONS, shipped_file
 
@@ -37,7 +40,7 @@ if TYPE_CHECKING:
     from evalkit.judges.offline import Measured, Weights
     from evalkit.models.minilm import Memory, MiniLM
 
-NAME = OFFLINE_VERSIONS["cross-encoder"]  # offline-v5
+NAME = OFFLINE_VERSIONS["cross-encoder"]  # offline-v6 (v5 read short answers against cached windows too)
 WINDOW_TOKENS = 128  # a window's tokens with [CLS] and [SEP]
 WINDOWS = 3  # windows read per claim
 SHORT_CLAIM = 8  # a claim of fewer words is read with its question
@@ -91,12 +94,17 @@ def windows(text: str) -> tuple[Window, ...]:
 class ClaimInput:
     ids: list[int]
     types: list[int]
-    selection: str  # the text the evidence windows are chosen by
-    short: bool  # read with its question
+    pool: int  # the leading tokens whose states are pooled: the claim's, or the question's and answer's
+    windows: list[Window]  # the evidence read from the cache; empty when it is read jointly
+    short: bool  # a short answer, read with its question and one window, jointly
 
 
-def claim_input(claim: str, question: str) -> ClaimInput:
-    """What the cross-encoder reads of a claim: the claim, or "question [SEP] answer" for a short one."""
+def claim_input(claim: str, question: str, passages: list[Passage]) -> ClaimInput:
+    """What the cross-encoder reads of a claim. A sentence claim attends to the cached keys and values
+    of its WINDOWS windows. A short answer only means something with its question, and whether a
+    paragraph answers a question depends on the question: "question [SEP] answer [SEP] window" is
+    read as one sequence, every token attending to every other, with the one window that holds the
+    answer (answer_window)."""
     from evalkit.models.minilm import tokenizer
 
     short = bool(question) and len(words(claim)) < SHORT_CLAIM
@@ -104,7 +112,11 @@ def claim_input(claim: str, question: str) -> ClaimInput:
     ids, types = list(encoded.ids), list(encoded.type_ids)
     if len(ids) > CLAIM_TOKENS:
         ids, types = [*ids[:CLAIM_TOKENS - 1], 102], types[:CLAIM_TOKENS]
-    return ClaimInput(ids, types, f"{question} {claim}" if short else claim, short)
+    if not short:
+        return ClaimInput(ids, types, len(ids), chosen_windows(claim, passages), False)
+    window = answer_window(claim, question, passages)
+    evidence = list(window.ids[1:]) if window else []
+    return ClaimInput([*ids, *evidence], [*types, *[0] * len(evidence)], len(ids), [], True)
 
 
 def chosen_windows(selection_text: str, passages: list[Passage]) -> list[Window]:
@@ -115,6 +127,17 @@ def chosen_windows(selection_text: str, passages: list[Passage]) -> list[Window]
         return found[:WINDOWS]
     order = sorted(range(len(found)), key=lambda i: -len(wanted & found[i].stems))
     return [found[i] for i in sorted(order[:WINDOWS])]
+
+
+def answer_window(answer: str, question: str, passages: list[Passage]) -> Window | None:
+    """The window a short answer is read against: of those that contain the answer, the one that
+    holds most of the question's content words; if none contains it, the one that holds most of
+    the question's and the answer's."""
+    found = [w for p in passages for w in windows(p.text)]
+    target = normalize_answer(answer)
+    holding = [w for w in found if target and target in normalize_answer(w.text)]
+    wanted = terms(question if holding else f"{question} {answer}").stems
+    return max(holding or found, key=lambda w: len(wanted & w.stems), default=None)
 
 
 class MemoryCache:
@@ -155,24 +178,30 @@ class MemoryCache:
             return result
 
 
-def stack(claims: list[tuple[list[int], list[int]]], memories: list[list[Memory]]) -> dict[str, Any]:
-    """A padded batch: claims' ids, types and mask, and per layer the keys and values of each
-    claim's windows side by side, with their mask."""
+def stack(inputs: list[ClaimInput], memories: list[list[Memory]] | None) -> dict[str, Any]:
+    """A padded batch: the inputs' ids, types, mask and pooling mask, and with memories, per layer
+    the keys and values of each claim's windows side by side, with their mask."""
     import torch
 
     from evalkit.models.minilm import HEADS, HIDDEN, LAYERS
 
-    width = max(len(ids) for ids, _ in claims)
-    ids = torch.zeros(len(claims), width, dtype=torch.long)
+    width = max(len(read.ids) for read in inputs)
+    ids = torch.zeros(len(inputs), width, dtype=torch.long)
     types = torch.zeros_like(ids)
-    for row, (claim_ids, claim_types) in enumerate(claims):
-        ids[row, :len(claim_ids)] = torch.tensor(claim_ids)
-        types[row, :len(claim_types)] = torch.tensor(claim_types)
+    pool = torch.zeros_like(ids)
+    for row, read in enumerate(inputs):
+        ids[row, :len(read.ids)] = torch.tensor(read.ids)
+        types[row, :len(read.types)] = torch.tensor(read.types)
+        pool[row, :read.pool] = 1
+    batch: dict[str, Any] = {"ids": ids, "types": types, "mask": (ids != 0).long(), "pool": pool,
+                             "memory": None, "memory_mask": None}
+    if memories is None:
+        return batch
     spans = [sum(m.tokens for m in found) for found in memories]
     evidence_width = max(max(spans), 1)
     memory = []
     for layer in range(LAYERS):
-        keys = torch.zeros(len(claims), HEADS, evidence_width, HIDDEN // HEADS)
+        keys = torch.zeros(len(inputs), HEADS, evidence_width, HIDDEN // HEADS)
         values = torch.zeros_like(keys)
         for row, found in enumerate(memories):
             at = 0
@@ -181,8 +210,17 @@ def stack(claims: list[tuple[list[int], list[int]]], memories: list[list[Memory]
                 values[row, :, at:at + m.tokens] = m.values[layer].float()
                 at += m.tokens
         memory.append((keys, values))
-    memory_mask = torch.tensor([[1] * n + [0] * (evidence_width - n) for n in spans])
-    return {"ids": ids, "types": types, "mask": (ids != 0).long(), "memory": memory, "memory_mask": memory_mask}
+    batch["memory"] = memory
+    batch["memory_mask"] = torch.tensor([[1] * n + [0] * (evidence_width - n) for n in spans])
+    return batch
+
+
+def logits_of(model: MiniLM, inputs: list[ClaimInput], memories: list[list[Memory]] | None,
+              head_weight: torch.Tensor, head_bias: torch.Tensor) -> torch.Tensor:
+    """The head's logit for each input: its pooled tokens' mean last state (the same in training)."""
+    batch = stack(inputs, memories)
+    hidden = model(batch["ids"], batch["mask"], batch["types"], batch["memory"], batch["memory_mask"])
+    return pooled(hidden, batch["pool"]) @ head_weight + head_bias
 
 
 def pooled(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -196,10 +234,11 @@ def _logit(p: float) -> float:
 
 @dataclass
 class CrossEncoder:
-    """offline-v5's scorer. The base MiniLM encodes the evidence; its fine-tuned copy reads the claim;
-    the head turns the claim's mean-pooled states into a logit. For a whole-sentence claim that
-    logit is averaged (weight MIX) with offline-v4's, whose measures of words and meaning it
-    complements; a short answer is judged by the cross-encoder alone (v4 is at chance on fragments)."""
+    """offline-v6's scorer. The base MiniLM encodes the evidence; its fine-tuned copy reads the claim
+    (or a short answer with its question and window); the head turns the mean-pooled states of the
+    claim's tokens into a logit. For a whole-sentence claim that logit is averaged (weight MIX) with
+    offline-v4's, whose measures of words and meaning it complements; a short answer is judged by
+    the cross-encoder alone (v4 is at chance on fragments)."""
 
     base: MiniLM
     model: MiniLM
@@ -211,22 +250,26 @@ class CrossEncoder:
 
     semantic = True  # offline-v4's measures include the embedding features
 
-    def support(self, claims: list[tuple[list[int], list[int]]], memories: list[list[Memory]]) -> list[float]:
-        """The cross-encoder's own probability for each claim (token ids, types) and its windows."""
+    def support(self, inputs: list[ClaimInput]) -> list[float]:
+        """The cross-encoder's own probability for each claim: sentence claims read their windows'
+        cached keys and values, short answers are read jointly with their window."""
         import torch
 
-        if not claims:
-            return []
-        batch = stack(claims, memories)
-        with torch.inference_mode():
-            hidden = self.model(batch["ids"], batch["mask"], batch["types"], batch["memory"], batch["memory_mask"])
-            logits = pooled(hidden, batch["mask"]) @ self.head_weight + self.head_bias
-        return [float(p) for p in torch.sigmoid(logits)]
+        found: dict[int, float] = {}
+        cached = [i for i, read in enumerate(inputs) if not read.short]
+        joint = [i for i, read in enumerate(inputs) if read.short]
+        for rows, memories in ((cached, [self.cache.get(self.base, inputs[i].windows) for i in cached]),
+                               (joint, None)):
+            if rows:
+                with torch.inference_mode():
+                    logits = logits_of(self.model, [inputs[i] for i in rows], memories, self.head_weight,
+                                       self.head_bias)
+                found.update(zip(rows, (float(p) for p in torch.sigmoid(logits)), strict=True))
+        return [found[i] for i in range(len(inputs))]
 
     def probabilities(self, measured: list[Measured], question: str, passages: list[Passage]) -> list[float]:
-        inputs = [claim_input(m.claim, question) for m in measured]
-        memories = [self.cache.get(self.base, chosen_windows(i.selection, passages)) for i in inputs]
-        cross = self.support([(i.ids, i.types) for i in inputs], memories)
+        inputs = [claim_input(m.claim, question, passages) for m in measured]
+        cross = self.support(inputs)
         return [c if i.short else 1 / (1 + math.exp(-(MIX * _logit(self.measures.probability(m.values))
                                                       + (1 - MIX) * _logit(c))))
                 for i, c, m in zip(inputs, cross, measured, strict=True)]
@@ -265,7 +308,7 @@ def _settings() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def shipped_encoder() -> CrossEncoder:
-    """offline-v5 as shipped: calibrations/offline-v5.safetensors, with offline-v4's weights."""
+    """offline-v6 as shipped: calibrations/offline-v6.safetensors, with offline-v4's weights."""
     from evalkit.judges.offline import shipped_weights
 
     return load_encoder(shipped_file(f"{NAME}.safetensors").read_bytes(), shipped_weights(_settings()["measures"]),
@@ -273,7 +316,7 @@ def shipped_encoder() -> CrossEncoder:
 
 
 class ShippedEncoder:
-    """offline-v5's scorer, loaded on its first claim: a run whose scores all come from the cache
+    """offline-v6's scorer, loaded on its first claim: a run whose scores all come from the cache
     never loads torch or the model."""
 
     semantic = True

@@ -127,7 +127,7 @@ def measure(claims: list[str], passages: list[Passage], question: str = "",
 
 class Scorer(Protocol):
     """What gives each claim its probability of being supported: learned weights over the measures
-    (offline-v2, v4), or the trained cross-encoder (evalkit.judges.cross, offline-v5)."""
+    (offline-v2, v4), or the trained cross-encoder (evalkit.judges.cross, offline-v6)."""
 
     @property
     def threshold(self) -> float: ...

@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from evalkit.models.endpoints import EndpointSpec
 
 # the offline judge's versions (docs/calibration.md): v2 weighs lexical measures, v4 adds meaning
-# (static sentence embeddings fitted to MiniLM), v5 is a MiniLM cross-encoder trained on human labels
-OFFLINE_VERSIONS: dict[str, str] = {"lexical": "offline-v2", "semantic": "offline-v4", "cross-encoder": "offline-v5"}
+# (static sentence embeddings fitted to MiniLM), v6 is a MiniLM cross-encoder trained on human labels
+# (v3 and v5 are retired: their calibration records stay, for the runs that used them)
+OFFLINE_VERSIONS: dict[str, str] = {"lexical": "offline-v2", "semantic": "offline-v4", "cross-encoder": "offline-v6"}
 Features = Literal["lexical", "semantic", "cross-encoder"]  # the keys of OFFLINE_VERSIONS
 DEFAULT_FEATURES: Features = "cross-encoder"  # docs/calibration.md
 OFFLINE_NAME = OFFLINE_VERSIONS[DEFAULT_FEATURES]
@@ -35,7 +36,7 @@ class OfflineJudgeSpec(BaseModel):
     kind: Literal["offline"] = "offline"
     features: Features = Field(
         default=DEFAULT_FEATURES, description="lexical (offline-v2: word overlap), semantic (offline-v4: adds "
-        "sentence alignment by meaning; fails short fragment answers) or cross-encoder (offline-v5: MiniLM "
+        "sentence alignment by meaning; fails short fragment answers) or cross-encoder (offline-v6: MiniLM "
         "trained on human labels, reads a short answer with its question)")
 
     @property

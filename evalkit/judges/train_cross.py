@@ -1,4 +1,4 @@
-"""Train offline-v5, the cross-encoder judge (evalkit.judges.cross), on CPU, and measure it.
+"""Train offline-v6, the cross-encoder judge (evalkit.judges.cross), on CPU, and measure it.
 
     nox -s train-judge
     python -m evalkit.judges.train_cross [--folds 0] [--epochs N]
@@ -14,18 +14,18 @@ Training data, each claim with its label:
   (suites/data/squad2/labels.jsonl.gz) and suites/squad2-finetune.yaml runs, are never seen.
 SituatedQA is not trained on: its suites score freshness with this judge.
 
-The model: a copy of MiniLM reads the claim and attends to the evidence's keys and values, which
-the base MiniLM computes (evalkit.judges.cross); all six layers of the copy and a logistic head are
-fine-tuned with weighted binary cross-entropy (the embeddings and the evidence encoder stay as
-shipped). offline-v4's weights, fitted on the same rows, give the other half of a sentence
+The model: a copy of MiniLM reads a sentence claim and attends to the evidence's keys and values,
+which the base MiniLM computes; it reads a short answer with its question and its window as one
+sequence (evalkit.judges.cross). All six layers of the copy and a logistic head are fine-tuned with
+weighted binary cross-entropy, 5 epochs (the embeddings and the evidence encoder stay as shipped). offline-v4's weights, fitted on the same rows, give the other half of a sentence
 claim's score.
 
 Measured: 5-fold cross-validation on AttributionBench dev, the folds of evalkit.judges.learn (each
 fold trains the cross-encoder on SQuAD's training articles and four fifths of the rows, fits v4's
 weights on the same four fifths, then the whole judge, checks included, judges the fifth); then
 the shipped model trains on every row and, loaded back from its file, is measured on the held-out
-SQuAD articles. Writes calibrations/offline-v5.{safetensors,weights.json,json,training.json} and
-docs/offline-v5-loss.png.
+SQuAD articles. Writes calibrations/offline-v6.{safetensors,weights.json,json,training.json} and
+docs/offline-v6-loss.png.
 """
 
 from __future__ import annotations
@@ -46,13 +46,12 @@ from evalkit.judges import learn
 from evalkit.judges.calibration import LabelledRow, judge_rows, judged_figures, load_labels
 from evalkit.judges.cross import (
     NAME,
+    ClaimInput,
     CrossEncoder,
     MemoryCache,
-    chosen_windows,
     claim_input,
     load_encoder,
-    pooled,
-    stack,
+    logits_of,
 )
 from evalkit.judges.offline import OfflineJudge, Weights, claims_of
 
@@ -68,17 +67,14 @@ HEAD_LR = 1e-3  # the head starts from random weights: it learns at its own rate
 
 @dataclass(frozen=True)
 class Example:
-    ids: list[int]
-    types: list[int]
-    windows: list[Any]
+    read: ClaimInput
     label: int
     weight: float
     row: int  # the AttributionBench row it comes from; -1 for SQuAD
 
 
 def claim_example(claim: str, question: str, passages: list[Any], label: int, weight: float, row: int) -> Example:
-    read = claim_input(claim, question)
-    return Example(read.ids, read.types, chosen_windows(read.selection, passages), label, weight, row)
+    return Example(claim_input(claim, question, passages), label, weight, row)
 
 
 def attribution_examples(rows: list[LabelledRow]) -> list[Example]:
@@ -123,7 +119,8 @@ def squad_examples() -> list[Example]:
 def train(examples: list[Example], cache: MemoryCache, base: Any, args: argparse.Namespace,
           label: str) -> tuple[dict[str, Any], list[float], float]:
     """The claim path (a copy of the base model's layers) and the head, trained with weighted BCE;
-    returns their weights under the names load_encoder reads."""
+    returns their weights under the names load_encoder reads. Each batch reads its sentence claims
+    against their cached windows and its short answers jointly with theirs, as the judge does."""
     import copy
 
     import torch
@@ -149,10 +146,14 @@ def train(examples: list[Example], cache: MemoryCache, base: Any, args: argparse
     started = time.time()
     model.train()
     for step, group in enumerate(plan, start=1):
-        chosen = [examples[i] for i in group]
-        batch = stack([(e.ids, e.types) for e in chosen], [cache.get(base, e.windows) for e in chosen])
-        hidden = model(batch["ids"], batch["mask"], batch["types"], batch["memory"], batch["memory_mask"])
-        logits = head(pooled(hidden, batch["mask"]))[:, 0]
+        cached = [examples[i] for i in group if not examples[i].read.short]
+        joint = [examples[i] for i in group if examples[i].read.short]
+        chosen = cached + joint
+        parts = [logits_of(model, [e.read for e in cached], [cache.get(base, e.read.windows) for e in cached],
+                           head.weight[0], head.bias[0])] if cached else []
+        if joint:
+            parts.append(logits_of(model, [e.read for e in joint], None, head.weight[0], head.bias[0]))
+        logits = torch.cat(parts)
         labels = torch.tensor([float(e.label) for e in chosen])
         weights = torch.tensor([e.weight for e in chosen])
         loss = (torch.nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="none") * weights
@@ -186,7 +187,7 @@ def judge_with(encoder: CrossEncoder, rows: list[LabelledRow]) -> list[Any]:
     return asyncio.run(judge_rows(OfflineJudge(encoder, NAME), rows))
 
 
-def plot(losses: list[float], path: Path) -> None:
+def plot(losses: list[float], path: Path, epochs: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -200,7 +201,7 @@ def plot(losses: list[float], path: Path) -> None:
     axes.plot(range(1, len(losses) + 1), smooth, linewidth=1.6, color="#1f6feb", label=f"mean of {window}")
     axes.set_xlabel("step")
     axes.set_ylabel("weighted BCE")
-    axes.set_title("offline-v5: MiniLM fine-tuned as a cross-encoder (the shipped model, 3 epochs)", fontsize=9)
+    axes.set_title(f"{NAME}: MiniLM fine-tuned as a cross-encoder (the shipped model, {epochs} epochs)", fontsize=9)
     axes.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path)
@@ -227,7 +228,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--folds", type=int, default=FOLDS, help="cross-validation folds (0: the shipped model only)")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
@@ -276,7 +277,7 @@ def main() -> None:
         tensors, losses, train_s = train(attribution + squad, cache, base, args, "shipped model")
         args.out.mkdir(parents=True, exist_ok=True)
         save_file(tensors, str(weights_file))
-        plot(losses, ROOT / "docs" / f"{NAME}-loss.png")
+        plot(losses, ROOT / "docs" / f"{NAME}-loss.png", args.epochs)
         training = {
             "weights": {"file": weights_file.name, "sha256": file_sha256(weights_file),
                         "bytes": weights_file.stat().st_size,

@@ -1,4 +1,4 @@
-"""offline-v5, the trained cross-encoder judge: its encoder, its windows, its cache by content, and
+"""offline-v6, the trained cross-encoder judge: its encoder, its windows, its cache by content, and
 that the shipped weights give the figures on record."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from evalkit.judges.cross import (
 from evalkit.judges.offline import OfflineJudge
 from evalkit.judges.spec import shipped_file
 from evalkit.judges.train_cross import TRAIN_ARTICLES
+from evalkit.models.minilm import tokenizer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,12 +51,20 @@ def test_passages_are_cut_into_windows_at_sentence_ends() -> None:
     assert len(found) >= 4  # the 300-word sentence is cut into pieces
 
 
-def test_a_short_answer_is_read_with_its_question() -> None:
-    read = claim_input("France", "In what country is Normandy located?")
-    assert read.short and read.selection == "In what country is Normandy located? France"
-    assert 1 in read.types and read.ids[-1] == 102
-    read = claim_input("Normandy is a region of northern France, on the Channel.", "Where?")
-    assert not read.short and read.selection.startswith("Normandy") and set(read.types) == {0}
+def test_a_short_answer_is_read_with_its_question_and_the_window_that_holds_it() -> None:
+    passages = [Passage(doc_id="a", text="Paris is large. " * 20 + "Rollo ruled Normandy, in France.", rank=1),
+                Passage(doc_id="b", text="In what country is Normandy located? Nobody knows.", rank=2)]
+    read = claim_input("France", "In what country is Normandy located?", passages)
+    assert read.short and not read.windows  # read jointly, not from the cache
+    question_answer = tokenizer().encode("In what country is Normandy located?", "France").ids
+    assert read.ids[:read.pool] == question_answer and 1 in read.types[:read.pool]
+    evidence = tokenizer().decode(read.ids[read.pool:])
+    assert "rollo ruled normandy" in evidence and "nobody" not in evidence and read.ids[-1] == 102
+    # no window holds the answer: the one that shares most words with the question and the answer
+    read = claim_input("Spain", "In what country is Normandy located?", passages)
+    assert "nobody knows" in tokenizer().decode(read.ids[read.pool:])
+    read = claim_input("Normandy is a region of northern France, on the Channel.", "Where?", passages)
+    assert not read.short and read.pool == len(read.ids) and set(read.types) == {0} and read.windows
 
 
 def test_evidence_is_chosen_by_the_claims_words() -> None:
@@ -111,7 +120,7 @@ def test_shipped_weights_give_the_recorded_figures() -> None:
 
 
 def test_a_suite_names_the_cross_encoder_judge(tmp_path: Path) -> None:
-    """`judge: {kind: offline, features: cross-encoder}` builds offline-v5; `evalkit calibrate
+    """`judge: {kind: offline, features: cross-encoder}` builds offline-v6; `evalkit calibrate
     --features cross-encoder` measures it."""
     import gzip
 
