@@ -270,9 +270,25 @@ class CrossEncoder:
     def probabilities(self, measured: list[Measured], question: str, passages: list[Passage]) -> list[float]:
         inputs = [claim_input(m.claim, question, passages) for m in measured]
         cross = self.support(inputs)
-        return [c if i.short else 1 / (1 + math.exp(-(MIX * _logit(self.measures.probability(m.values))
-                                                      + (1 - MIX) * _logit(c))))
+        return [c if i.short else 1.0 if quoted(m.claim, passages)
+                else 1 / (1 + math.exp(-(MIX * _logit(self.measures.probability(m.values)) + (1 - MIX) * _logit(c))))
                 for i, c, m in zip(inputs, cross, measured, strict=True)]
+
+
+def quoted(claim: str, passages: list[Passage]) -> bool:
+    """Whether the claim is a sentence of a passage, word for word (after SQuAD's normalisation).
+    Such a claim is supported whatever the model says: it is what the evidence says. The rule is
+    needed: the model, trained on answers whose unsupported claims are mostly close paraphrases of
+    their passages, judged a tenth of the SQuAD demo's quoted sentences unsupported. On
+    AttributionBench, 36 of the 37 claims that a passage holds word for word are labelled supported.
+    A whole sentence, not any span: a plausible wrong answer is a span of its paragraph too."""
+    target = normalize_answer(claim)
+    return bool(target) and any(target in _sentences(p.text) for p in passages)
+
+
+@lru_cache(maxsize=4096)
+def _sentences(text: str) -> frozenset[str]:
+    return frozenset(normalize_answer(s) for s in sentences(text))
 
 
 def load_encoder(weights: bytes, measures: Weights, threshold: float = 0.5, int8: bool = True) -> CrossEncoder:

@@ -141,7 +141,7 @@ class Scorer(Protocol):
 @dataclass
 class OfflineJudge:
     weights: Scorer = field(default_factory=shipped_weights)
-    name: str = NAME  # offline-v2 (default), v4 or v5: OfflineJudge(shipped_scorer(name), name)
+    name: str = NAME  # offline-v2 here; v4 or v6: OfflineJudge(shipped_scorer(name), name)
 
     kind = "offline"
     stats = None  # makes no model calls

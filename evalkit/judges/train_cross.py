@@ -273,6 +273,9 @@ def main() -> None:
     if args.measure_only:  # the shipped weights, measured again (e.g. after a change to the judge's rules)
         training = json.loads(training_file.read_text(encoding="utf-8"))
         record = {**json.loads((args.out / f"{NAME}.json").read_text(encoding="utf-8")), **record}
+        record["remeasured"] = (f"{time.strftime('%Y-%m-%d')}: held-out SQuAD and the sample measured again with the "
+                                "shipped weights and the judge's rules of that day; the cross-validated figures are "
+                                "the training run's")
     else:
         tensors, losses, train_s = train(attribution + squad, cache, base, args, "shipped model")
         args.out.mkdir(parents=True, exist_ok=True)
