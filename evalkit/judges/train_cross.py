@@ -17,8 +17,8 @@ SituatedQA is not trained on: its suites score freshness with this judge.
 The model: a copy of MiniLM reads a sentence claim and attends to the evidence's keys and values,
 which the base MiniLM computes; it reads a short answer with its question and its window as one
 sequence (evalkit.judges.cross). All six layers of the copy and a logistic head are fine-tuned with
-weighted binary cross-entropy, 5 epochs (the embeddings and the evidence encoder stay as shipped). offline-v4's weights, fitted on the same rows, give the other half of a sentence
-claim's score.
+weighted binary cross-entropy, 5 epochs (the embeddings and the evidence encoder stay as shipped).
+offline-v4's weights, fitted on the same rows, give the other half of a sentence claim's score.
 
 Measured: 5-fold cross-validation on AttributionBench dev, the folds of evalkit.judges.learn (each
 fold trains the cross-encoder on SQuAD's training articles and four fifths of the rows, fits v4's
