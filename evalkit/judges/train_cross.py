@@ -51,7 +51,7 @@ from evalkit.judges.cross import (
     MemoryCache,
     claim_input,
     load_encoder,
-    logits_of,
+    read_logits,
 )
 from evalkit.judges.offline import OfflineJudge, Weights, claims_of
 
@@ -146,14 +146,9 @@ def train(examples: list[Example], cache: MemoryCache, base: Any, args: argparse
     started = time.time()
     model.train()
     for step, group in enumerate(plan, start=1):
-        cached = [examples[i] for i in group if not examples[i].read.short]
-        joint = [examples[i] for i in group if examples[i].read.short]
-        chosen = cached + joint
-        parts = [logits_of(model, [e.read for e in cached], [cache.get(base, e.read.windows) for e in cached],
-                           head.weight[0], head.bias[0])] if cached else []
-        if joint:
-            parts.append(logits_of(model, [e.read for e in joint], None, head.weight[0], head.bias[0]))
-        logits = torch.cat(parts)
+        # sentence claims first, then short answers: the order the shipped weights were trained in
+        chosen = sorted((examples[i] for i in group), key=lambda e: e.read.short)
+        logits = read_logits(model, base, cache, [e.read for e in chosen], head.weight[0], head.bias[0])
         labels = torch.tensor([float(e.label) for e in chosen])
         weights = torch.tensor([e.weight for e in chosen])
         loss = (torch.nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="none") * weights
