@@ -12,6 +12,7 @@ _NOT_AN_END = re.compile(r"(?:^|[\s(\"'\[])(?:[A-HJ-Z]|[A-Z](?:\.[A-Z])+|Mr|Mrs|
                          r"No|Nos|Vol|vs|cf|approx|e\.g|i\.e)\.$")
 _WORD = re.compile(r"\w+(?:[.,'’-]\w+)*", re.UNICODE)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCTUATION = frozenset(string.punctuation)
 _CITATION = re.compile(r"\s*\[[^\]]{1,80}\]")
 
 STOPWORDS = frozenset(
@@ -49,7 +50,7 @@ def content_words(text: str) -> list[str]:
 def normalize_answer(text: str) -> str:
     """SQuAD's normalisation: lower case, no punctuation, no articles, single spaces."""
     text = text.lower()
-    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
     text = _ARTICLES.sub(" ", text)
     return " ".join(text.split())
 

@@ -119,10 +119,14 @@ def claim_input(claim: str, question: str, passages: list[Passage]) -> ClaimInpu
     return ClaimInput([*ids, *evidence], [*types, *[0] * len(evidence)], len(ids), [], True)
 
 
+def passage_windows(passages: list[Passage]) -> list[Window]:
+    return [w for p in passages for w in windows(p.text)]
+
+
 def chosen_windows(selection_text: str, passages: list[Passage]) -> list[Window]:
     """The WINDOWS windows of the passages that hold most of the claim's content words."""
     wanted = terms(selection_text).stems
-    found = [w for p in passages for w in windows(p.text)]
+    found = passage_windows(passages)
     if not wanted:
         return found[:WINDOWS]
     order = sorted(range(len(found)), key=lambda i: -len(wanted & found[i].stems))
@@ -133,7 +137,7 @@ def answer_window(answer: str, question: str, passages: list[Passage]) -> Window
     """The window a short answer is read against: of those that contain the answer, the one that
     holds most of the question's content words; if none contains it, the one that holds most of
     the question's and the answer's."""
-    found = [w for p in passages for w in windows(p.text)]
+    found = passage_windows(passages)
     target = normalize_answer(answer)
     holding = [w for w in found if target and target in normalize_answer(w.text)]
     wanted = terms(question if holding else f"{question} {answer}").stems
@@ -278,10 +282,16 @@ class CrossEncoder:
 
     def probabilities(self, measured: list[Measured], question: str, passages: list[Passage]) -> list[float]:
         inputs = [claim_input(m.claim, question, passages) for m in measured]
-        cross = self.support(inputs)
-        return [c if i.short else 1.0 if quoted(m.claim, passages)
-                else 1 / (1 + math.exp(-(MIX * _logit(self.measures.probability(m.values)) + (1 - MIX) * _logit(c))))
-                for i, c, m in zip(inputs, cross, measured, strict=True)]
+        found = []
+        for read, cross, m in zip(inputs, self.support(inputs), measured, strict=True):
+            if read.short:  # the cross-encoder alone
+                found.append(cross)
+            elif quoted(m.claim, passages):
+                found.append(1.0)
+            else:  # averaged with offline-v4 in logit space
+                mixed = MIX * _logit(self.measures.probability(m.values)) + (1 - MIX) * _logit(cross)
+                found.append(1 / (1 + math.exp(-mixed)))
+        return found
 
 
 def quoted(claim: str, passages: list[Passage]) -> bool:

@@ -68,10 +68,10 @@ def test_a_short_answer_is_read_with_its_question_and_the_window_that_holds_it()
     assert not read.short and read.pool == len(read.ids) and set(read.types) == {0} and read.windows
 
 
-def test_a_sentence_the_passage_holds_word_for_word_is_supported() -> None:
-    """A quoted sentence is what the evidence says: supported whatever the model's probability (the
-    shipped model gives this one 0.14). A span of the paragraph is not settled this way, since a
-    plausible wrong answer is one too, nor is a sentence with one fact swapped."""
+def test_a_sentence_the_passage_holds_word_for_word_is_supported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A quoted sentence is what the evidence says: supported whatever the model's probability
+    (without the rule the judge rejects this one). A span of the paragraph is not settled this way,
+    since a plausible wrong answer is one too, nor is a sentence with one fact swapped."""
     text = ("Victoria has many schools. Just under 540,800 students were enrolled in public schools, and just "
             "over 311,800 in private schools. Other things.")
     passages = [Passage(doc_id="a", text=text, rank=1)]
@@ -82,6 +82,8 @@ def test_a_sentence_the_passage_holds_word_for_word_is_supported() -> None:
     assert judge.judge(sentence, passages).claims[0].support == 1.0
     swapped = sentence.replace("public", "PRIVATE").replace("private schools", "public schools")
     assert not quoted(swapped, passages) and not judge.judge(swapped, passages).claims[0].supported
+    monkeypatch.setattr("evalkit.judges.cross.quoted", lambda claim, passages: False)
+    assert not judge.judge(sentence, passages).claims[0].supported  # the rule, not the model, supports it
 
 
 def test_evidence_is_chosen_by_the_claims_words() -> None:
