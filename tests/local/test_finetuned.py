@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.local.test_local_model import SQUAD, run_cli, samples, servers
 
-pytest.importorskip("llama_cpp", reason="needs the local extra: nox -s local")
+pytest.importorskip("xllamacpp", reason="needs the local extra: nox -s local")
 
 FINETUNE = SQUAD / "finetune"
 HELD_OUT = "[Computational_complexity_theory, Southern_California, Victoria_(Australia)]"
