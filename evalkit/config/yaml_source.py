@@ -45,13 +45,19 @@ class YamlSource:
         if _flow_depth(text) > MAX_DEPTH:  # PyYAML's scanner is quadratic in flow depth: refuse before it runs
             raise EvalkitError("the suite is nested too deeply", where=str(path),
                                hint="a suite is a few levels of mappings and lists")
-        loader = yaml.SafeLoader(text)
+        loader = None
         try:
+            loader = yaml.SafeLoader(text)  # its reader refuses control characters at once
             self.root = loader.get_single_node()
             if self.root is not None:
                 self._check_expansion(self.root)
                 self._reject_duplicate_keys(self.root)
             self.data: Any = loader.construct_document(self.root) if self.root is not None else None
+        except yaml.reader.ReaderError as exc:
+            number = text[: exc.position].count("\n") + 1
+            raise EvalkitError(f"control character 0x{int(exc.character):02x} is not allowed in YAML",
+                               where=f"{path}:{number}",
+                               hint="delete it, or write it as an escape in a double-quoted string") from None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
             line = f":{mark.line + 1}" if mark else ""
@@ -63,23 +69,31 @@ class YamlSource:
             raise EvalkitError("the suite is nested too deeply", where=str(path),
                                hint="a suite is a few levels of mappings and lists") from None
         finally:
-            loader.dispose()
+            if loader is not None:
+                loader.dispose()
 
     def _check_expansion(self, root: yaml.Node) -> None:
-        """Refuse a document whose aliases expand it past MAX_VALUES (counted once per node, in linear time)."""
+        """Refuse a document whose aliases expand it past MAX_VALUES (counted once per node, in linear
+        time), or that contains itself (a recursive alias: it would expand forever)."""
         sizes: dict[int, int] = {}
+        open_nodes: set[int] = set()  # on the path from the root: a child among them is a cycle
         stack: list[tuple[yaml.Node, bool]] = [(root, False)]
         while stack:
             node, children_done = stack.pop()
             if id(node) in sizes:
                 continue
             children = _children(node)
+            if not children_done and id(node) in open_nodes:
+                raise EvalkitError("a YAML alias refers to a value that contains it (a recursive alias)",
+                                   where=self.where_node(node), hint="write the values out instead of the alias")
             if children_done or not children:
+                open_nodes.discard(id(node))
                 sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
                 if sizes[id(node)] > MAX_VALUES:
                     raise EvalkitError(f"the suite expands to more than {MAX_VALUES:,} values through YAML aliases",
                                        where=self.where_node(node), hint="an alias bomb? write the values out")
             else:
+                open_nodes.add(id(node))
                 stack.append((node, True))
                 stack.extend((child, False) for child in children if id(child) not in sizes)
 

@@ -64,7 +64,13 @@ def resolve(ref: str, suite: str, reports_dir: Path, tracking_uri: str | None = 
     client, mlflow_run = found
     target = Path(tempfile.mkdtemp(prefix="evalkit-baseline-"))
     for name in ("header.json", "samples.jsonl", "summary.json"):
-        client.download_artifacts(mlflow_run.info.run_id, name, str(target))
+        try:
+            client.download_artifacts(mlflow_run.info.run_id, name, str(target))
+        except Exception as exc:  # MlflowException, OSError: the run was logged without its run folder
+            raise EvalkitError(f"baseline '{ref}': MLflow run {mlflow_run.info.run_id} has no readable {name} "
+                               f"({str(exc).splitlines()[0][:160]})",
+                               hint="promote a run that evalkit logged (evalkit baseline promote RUN_FOLDER), "
+                                    "or pass --baseline with a run folder") from None
     return read_run(target)
 
 
@@ -84,12 +90,15 @@ def tracking_client(tracking_uri: str | None) -> Any:
 
 
 def _mlflow_search(client: Any, suite: str, tags: dict[str, str]) -> list[Any]:
+    """The suite's run-level MLflow runs with these tags, newest first. A run's candidates are its
+    child runs and carry the same evalkit.run_id: they are never a baseline."""
     experiment = client.get_experiment_by_name(f"evalkit-{suite}")
     if experiment is None:
         return []
     query = " and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items())
-    return list(client.search_runs([experiment.experiment_id], filter_string=query,
-                                   order_by=["attributes.start_time DESC"], max_results=1))
+    found = client.search_runs([experiment.experiment_id], filter_string=query,
+                               order_by=["attributes.start_time DESC"], max_results=200)
+    return [run for run in found if "mlflow.parentRunId" not in run.data.tags]
 
 
 def _mlflow_parent(suite: str, tracking_uri: str | None, tags: dict[str, str] | None,

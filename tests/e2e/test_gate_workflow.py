@@ -91,3 +91,30 @@ def test_pytest_plugin_runs_gates_as_items(work: Path) -> None:
                                "-p", "no:cacheprovider"], cwd=work, capture_output=True, text=True, timeout=600,
                               check=False)
     assert selected.returncode == 0 and "1 passed, 1 deselected" in selected.stdout
+
+
+def test_a_baseline_kept_in_mlflow_is_the_run_not_a_candidate(work: Path) -> None:
+    """`baseline promote` tags the run-level MLflow run (each candidate's child run carries the same
+    evalkit.run_id), and the next run finds it there with no local pointer: its exit code is the
+    gates' alone. A baseline whose MLflow run lacks evalkit's artifacts is one line and exit 2."""
+    uri = f"sqlite:///{work / 'kept.db'}"
+    (work / "two.yaml").write_text((SUITE % 5).replace("name: gate", "name: kept").replace(
+        "candidates:\n", "candidates:\n  - {name: bm25-3, kind: rag, retriever: {kind: bm25, top_k: 3}}\n"))
+    first = evalkit("run", "two.yaml", "--tracking-uri", uri, "--baseline", "none-yet", cwd=work)
+    [run_a] = (work / "reports" / "kept").iterdir()
+    promoted = evalkit("baseline", "promote", str(run_a), "--tracking-uri", uri, cwd=work)
+    assert promoted.returncode == 0, promoted.stderr
+    import mlflow
+
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("evalkit-kept")
+    tagged = client.search_runs([experiment.experiment_id], filter_string="tags.`evalkit.baseline` = 'production'")
+    assert len(tagged) == 1 and "mlflow.parentRunId" not in tagged[0].data.tags, first.stdout
+    (work / "reports" / "kept" / "baselines.json").unlink()  # only MLflow knows the baseline now
+    second = evalkit("run", "two.yaml", "--tracking-uri", uri, cwd=work)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "Traceback" not in second.stderr and "vs baseline" in second.stdout
+    client.set_tag(client.create_run(experiment.experiment_id).info.run_id, "evalkit.baseline", "bare")
+    bare = evalkit("run", "two.yaml", "--tracking-uri", uri, "--baseline", "bare", cwd=work)
+    assert bare.returncode == 2 and "Traceback" not in bare.stderr
+    assert "baseline 'bare': MLflow run" in bare.stderr and "has no readable header.json" in bare.stderr

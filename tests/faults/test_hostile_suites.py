@@ -29,7 +29,7 @@ def hostile_files(huge: Path) -> list[Path]:
 
 
 def test_the_corpus_is_there() -> None:
-    assert len(HOSTILE) == 10  # and not collected as suites (tests/conftest.py)
+    assert len(HOSTILE) == 14  # and not collected as suites (tests/conftest.py)
 
 
 @pytest.mark.parametrize("name", [p.name for p in HOSTILE] + ["huge.yaml"])
@@ -44,7 +44,8 @@ def test_refused_with_one_line_in_under_a_second(name: str, huge: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["alias_bomb.yaml", "python_tag.yaml", "deep_nesting.yaml", "utf16.yaml",
-                                  "binary.yaml"])
+                                  "binary.yaml", "recursive_alias.yaml", "recursive_mapping.yaml",
+                                  "control_char.yaml", "nul_char.yaml"])
 def test_cli_exits_2_with_one_line(name: str) -> None:
     result = subprocess.run([sys.executable, "-m", "evalkit", "validate", str(HERE / name)], capture_output=True,
                             text=True, timeout=60, check=False)
@@ -65,6 +66,10 @@ def test_each_message_says_what_is_wrong() -> None:
         "empty.yaml": "a suite must be a YAML mapping",
         "binary.yaml": "not UTF-8 text",
         "duplicate_aliased_keys.yaml": "duplicate key 'kind'",
+        "recursive_alias.yaml": "recursive alias",
+        "recursive_mapping.yaml": "recursive alias",
+        "control_char.yaml": "control_char.yaml:2: control character 0x1b is not allowed in YAML",
+        "nul_char.yaml": "nul_char.yaml:2: control character 0x00 is not allowed in YAML",
     }
     for name, text in expected.items():
         with pytest.raises(EvalkitError) as info:
