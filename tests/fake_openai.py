@@ -2,7 +2,7 @@
 
 `FakeOpenAI` answers POST /v1/chat/completions and /v1/completions. By default it answers with `answer_for(request)`;
 `faults` is a list consumed one per request: "429" (with Retry-After), "429-hour" (Retry-After:
-3600), "500", "401-echo" (echoes the Authorization header), "hang" (sleeps past the client's
+3600), "500", "401-echo" (echoes the Authorization header), "401-echo-long" (the key after 180 characters), "hang" (sleeps past the client's
 timeout), "trickle" (10 bytes every 0.1 s), "reset" (half a reply, then the connection closes),
 "garbage" (malformed JSON), "empty" (no choices). Requests are recorded,
 headers included, so tests can count calls and check what was sent.
@@ -125,6 +125,9 @@ class FakeOpenAI:
         if fault == "401-echo":  # a server that repeats the credentials it was sent
             return web.json_response({"error": {"message": f"bad key: {request.headers.get('authorization')}"}},
                                      status=401)
+        if fault == "401-echo-long":  # ... after 180 characters, so a 200-character cut falls inside the key
+            key = str(request.headers.get("authorization")).removeprefix("Bearer ")
+            return web.json_response({"error": {"message": "e" * 180 + key}}, status=401)
         if fault in ("trickle", "reset"):
             return await self._broken_reply(request, fault)
         if fault == "500":

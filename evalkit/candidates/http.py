@@ -14,6 +14,7 @@ from pydantic import Field
 
 from evalkit.candidates.base import BuildContext, Candidate, CandidateConfig, Output, candidate_kinds
 from evalkit.candidates.mapping import to_output
+from evalkit.core.redact import Redactor
 from evalkit.models.endpoints import EndpointSpec, EnvVarName
 
 if TYPE_CHECKING:
@@ -80,7 +81,8 @@ class HttpCandidate:
             return Output(error=connection_error(exc, c.url))
         latency = time.perf_counter() - started
         if response.status_code != 200:
-            return Output(error=f"HTTP {response.status_code} from {c.url}: {response.text[:200]}", latency_s=latency)
+            said = Redactor([os.environ.get(c.auth_env, "")] if c.auth_env else [])(response.text) or ""
+            return Output(error=f"HTTP {response.status_code} from {c.url}: {said[:200]}", latency_s=latency)
         try:
             data = response.json()
         except ValueError:

@@ -1,9 +1,10 @@
 """Keep secrets out of everything evalkit stores or shows.
 
 An endpoint may echo the credentials it was sent (a 401 body that repeats the Authorization
-header). Error texts and answers are redacted before a sample is stored: every value of an
-environment variable that the suite names for a key (`api_key_env`, `auth_env`), and anything
-shaped like an OpenAI key or a bearer token.
+header, an answer that quotes it). Every string of a sample is redacted before it is stored or
+cached: every value of an environment variable that the suite names for a key (`api_key_env`,
+`auth_env`), any piece of such a value of FRAGMENT characters or more (a message cut short may end
+inside the key), and anything shaped like an OpenAI key or a bearer token.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 REDACTED = "[redacted]"
+FRAGMENT = 12  # a piece of a secret this long is redacted too
 _SHAPED = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}|(?<=Bearer )[A-Za-z0-9_\-.=+/]{8,}")
 
 
@@ -27,7 +29,38 @@ class Redactor:
             return text
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
+        for secret in self._secrets:
+            text = _fragments(text, secret)
         return _SHAPED.sub(REDACTED, text)
+
+    def deep(self, value: Any) -> Any:
+        """Every string in a JSON-like value, redacted (dict keys too)."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):
+            return {self(k) if isinstance(k, str) else k: self.deep(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.deep(v) for v in value]
+        return value
+
+
+def _fragments(text: str, secret: str) -> str:
+    """The text with every run of FRAGMENT or more characters that also stands in the secret replaced."""
+    if len(secret) < FRAGMENT:
+        return text
+    start = 0
+    while start <= len(secret) - FRAGMENT:
+        piece = secret[start:start + FRAGMENT]
+        at = text.find(piece)
+        if at < 0:
+            start += 1
+            continue
+        length = FRAGMENT  # grow the match as far as text and secret agree
+        while (start + length < len(secret) and at + length < len(text)
+               and text[at + length] == secret[start + length]):
+            length += 1
+        text = text[:at] + REDACTED + text[at + length:]
+    return text
 
 
 def named_secrets(configs: Iterable[Any]) -> set[str]:

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 import httpx2  # the HTTP library of openai>=3
 
 from evalkit.core.cache import content_key, write_json_atomic
+from evalkit.core.redact import Redactor
 from evalkit.models.aiohttp_transport import AiohttpTransport
 from evalkit.models.endpoints import CacheSettings, EndpointSpec
 from evalkit.models.local_models import cache_scope
@@ -327,7 +328,9 @@ class CallTransport(httpx2.AsyncBaseTransport):
         else:
             self.stats.cost_usd += cost
         if key and isinstance(payload, dict) and payload.get("choices"):
-            self.cache.put(key, {**payload, TIMING_KEY: round(server_s, 6)})  # type: ignore[union-attr]
+            # a reply that echoes the key is cached without it
+            kept = Redactor([self.spec.api_key()]).deep(payload)
+            self.cache.put(key, {**kept, TIMING_KEY: round(server_s, 6)})  # type: ignore[union-attr]
 
 
 def make_transport(spec: EndpointSpec, stats: CallStats, cache: CacheSettings) -> CallTransport:
@@ -416,7 +419,8 @@ async def _post(client: Any, spec: EndpointSpec, path: str, params: dict[str, An
         return await client.post(path, body=params, cast_to=object)
     except openai.APIStatusError as exc:  # the server's own words when it sent {"error": {"message": ...}}
         detail = exc.body.get("message") if isinstance(exc.body, dict) else None
-        raise ModelCallError(f"HTTP {exc.status_code} from {spec.model}: {str(detail or exc.message)[:200]}") from None
+        said = Redactor([spec.api_key()])(str(detail or exc.message)) or ""  # redacted before it is cut short
+        raise ModelCallError(f"HTTP {exc.status_code} from {spec.model}: {said[:200]}") from None
     except openai.APITimeoutError:
         raise ModelCallError(f"timed out after {spec.timeout_s:g} s ({spec.max_retries} retries)") from None
     except openai.APIConnectionError as exc:

@@ -106,10 +106,9 @@ class Sampler:
             return None
         failure = self._failures.get(item.candidate)
         output = Output(error=failure) if failure else await self._answer(self.candidates[item.candidate], item.case)
-        stored = output.model_copy(update={"passages": [p.stored() for p in output.passages],
-                                           "latency_s": round(output.latency_s, 6),
-                                           "answer": self._redact(output.answer) or "",
-                                           "error": self._redact(output.error)})
+        stored = Output.model_validate(self._redact.deep(output.model_copy(update={
+            "passages": [p.stored() for p in output.passages], "latency_s": round(output.latency_s, 6),
+        }).model_dump(mode="json", exclude={"retrieved_ids"})))
         if self.stages is not None and not stored.error and (key := self.output_key(item)):
             self.stages.put_many("output", {key: stored.model_dump_json()})
         return await self._scored(item, output, stored)
@@ -132,9 +131,9 @@ class Sampler:
                 reads = any({"passages", "judge"} & set(m.spec.needs) for m in missing)
                 output = self._passages.fill(stored, self._params[item.candidate]) if reads else stored
             retrieves = self._configs[item.candidate].retrieves()
-            computed = await score_output(missing, case, output, self.judge_missing, retrieves)
-            for score in computed.values():
-                score.error = self._redact(score.error)
+            computed = {name: Score.model_validate(self._redact.deep(score.model_dump(mode="json")))
+                        for name, score in (await score_output(missing, case, output, self.judge_missing,
+                                                               retrieves)).items()}
             scores.update(computed)
             if self.stages is not None and keys:  # an error is not kept: it is computed again next time
                 self.stages.put_many("score", {keys[name]: score.model_dump_json()

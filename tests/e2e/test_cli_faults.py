@@ -184,3 +184,68 @@ def test_paths_are_never_wrapped_in_a_ci_log(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     (run,) = (deep / "faults").iterdir()
     assert f"report: {run / 'report.html'}" in result.stdout.splitlines()
+
+
+def _everything_written(folder: Path) -> str:
+    """Every file under folder as text: the report's gzip data decoded, parquet tables read, the
+    MLflow sqlite store's bytes as they are."""
+    import base64
+    import gzip
+    import re
+
+    texts = []
+    for path in folder.rglob("*"):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        if path.suffix == ".parquet":
+            import pandas as pd
+
+            texts.append(pd.read_parquet(path).to_json())
+            continue
+        text = data.decode("utf-8", errors="replace")
+        texts.append(text)
+        for blob in re.findall(r'id="data">([A-Za-z0-9+/=\s]+)</script>', text):  # the report's embedded data
+            texts.append(gzip.decompress(base64.b64decode("".join(blob.split()))).decode("utf-8", errors="replace"))
+    return "\n".join(texts)
+
+
+def test_no_piece_of_a_planted_key_is_written_anywhere(tmp_path: Path, key: str) -> None:
+    """A key an endpoint echoes, in an error body cut short inside the key, in an answer and its
+    citation marks, and in a model judge's claims, appears in no file evalkit writes (samples,
+    report, MLflow store and artifacts, traces, response cache, stage cache, export) and not on
+    the console: not whole, and not in any 12-character piece."""
+    from tests.fake_openai import faithfulness_judge
+
+    echoed = f"The key is {key} [{key}]."
+    endpoint = "model: gpt-4o-mini, base_url: '{url}', api_key_env: EVALKIT_TEST_KEY, max_retries: 0"
+    (tmp_path / "corpus.jsonl").write_text(json.dumps({"id": "d1", "text": "Keys are secret. Never echo them."}) + "\n")
+    with FakeOpenAI(answer_for=lambda body: echoed, judge=faithfulness_judge) as server:
+        server.faults = ["401-echo-long", "401-echo-long"]
+        suite = tmp_path / "suite.yaml"
+        suite.write_text(f"""name: faults
+corpus: {{path: corpus.jsonl}}
+cases:
+""" + "".join(f"  - {{id: q{i}, question: 'Question {i}?', expected_answer: 'x', expected_sources: [d1]}}\n"
+              for i in range(4)) + f"""candidates:
+  - name: rag
+    kind: rag
+    retriever: {{kind: bm25, top_k: 1}}
+    generator: {{kind: chat, {endpoint.format(url=server.base_url)}, concurrency: 1}}
+metrics: [token_f1, citation_recall, faithfulness]
+judge: {{kind: model, {endpoint.format(url=server.base_url)}}}
+max_error_rate: 1.0
+""")
+        process = start(tmp_path, "run", str(suite), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}")
+        stdout, stderr = process.communicate(timeout=300)
+        exported = start(tmp_path, "export", str(run_folder(tmp_path)), "--output", str(tmp_path / "export.parquet"))
+        export_out, export_err = exported.communicate(timeout=120)
+    assert process.returncode in (0, 1), stderr
+    run = run_folder(tmp_path)
+    samples = (run / "samples.jsonl").read_text()
+    assert "HTTP 401" in samples and "[redacted]" in samples
+    assert "mlflow: run" in stdout and (tmp_path / "export.parquet").is_file(), stdout + export_err
+    written = _everything_written(tmp_path) + stdout + stderr + export_out + export_err
+    assert key not in written
+    pieces = [key[i:i + 12] for i in range(len(key) - 11)]
+    assert not [piece for piece in pieces if piece in written]
