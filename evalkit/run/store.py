@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from pydantic import ValidationError
+
 from evalkit.core.cache import write_json_atomic
 from evalkit.core.errors import EvalkitError
 from evalkit.core.records import Sample
@@ -116,7 +118,26 @@ def add_usage(before: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
 
 def read_usage(folder: Path) -> dict[str, Any]:
     path = folder / USAGE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    usage = _read_json(path, "delete it: the model-call usage of the earlier session is then not counted")
+    if not isinstance(usage, dict):
+        raise EvalkitError("not a usage record (a JSON object)", where=str(path),
+                           hint="delete it: the model-call usage of the earlier session is then not counted")
+    return usage
+
+
+def _read_json(path: Path, hint: str) -> Any:
+    """A run folder's JSON file, or one line that says what is wrong with it and how to go on."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise EvalkitError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at {exc.start})", where=str(path),
+                           hint=hint) from None
+    except json.JSONDecodeError as exc:
+        raise EvalkitError(f"not valid JSON ({exc.msg})", where=f"{path}:{exc.lineno}", hint=hint) from None
+    except OSError as exc:
+        raise EvalkitError(f"cannot read it ({exc.strerror or exc})", where=str(path), hint=hint) from None
 
 
 def write_noise(folder: Path, noise: dict[str, Any], runs: list[str]) -> None:
@@ -133,33 +154,67 @@ def read_run(folder: Path) -> Run:
     if not header_path.is_file():
         raise EvalkitError(f"not a run folder (no {HEADER})", where=str(folder),
                            hint="pass a folder like reports/<suite>/<run-id>")
-    header = json.loads(header_path.read_text(encoding="utf-8"))
-    schema = header.get("schema")
-    if schema == SCHEMA:
-        manifest = RunManifest.model_validate(header)
-    elif schema == SCHEMA_V1:
-        manifest = manifest_from_v1(header)
-    else:
-        raise EvalkitError(f"unsupported results schema {schema!r}", where=str(header_path),
-                           hint=f"this evalkit reads {SCHEMA} and {SCHEMA_V1}")
-    samples: dict[str | int, Sample] = {}  # by key: a sample re-run (--retry-errors) replaces the one before
-    with open(folder / SAMPLES, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            try:
-                sample = Sample.model_validate_json(line)
-            except ValueError:
-                # a run killed mid-write leaves a torn last line; everything before it is intact
-                if line.endswith("\n"):
-                    raise EvalkitError("corrupt sample record", where=f"{folder / SAMPLES}:{number}") from None
-                continue
-            samples.pop(sample.key or number, None)
-            samples[sample.key or number] = sample
+    lost = "the run cannot be read without its manifest: run the suite again"
+    header = _read_json(header_path, lost)
+    schema = header.get("schema") if isinstance(header, dict) else None
+    try:
+        if schema == SCHEMA:
+            manifest = RunManifest.model_validate(header)
+        elif schema == SCHEMA_V1:
+            manifest = manifest_from_v1(header)
+        else:
+            raise EvalkitError(f"unsupported results schema {schema!r}", where=str(header_path),
+                               hint=f"this evalkit reads {SCHEMA} and {SCHEMA_V1}")
+    except (ValidationError, KeyError, TypeError) as exc:
+        raise EvalkitError(f"not a complete run manifest ({_first_problem(exc)})", where=str(header_path),
+                           hint=lost) from None
+    samples = _read_samples(folder / SAMPLES)
     summary_path = folder / SUMMARY
     summary = None
     if summary_path.is_file():
-        data = json.loads(summary_path.read_text(encoding="utf-8"))
-        summary = Summary.model_validate(data) if data.get("schema") == SCHEMA else None
-    return Run(folder=folder, manifest=manifest, samples=list(samples.values()), summary=summary)
+        rewrite = f"delete it: evalkit report {folder} writes it again from {HEADER} and {SAMPLES}"
+        data = _read_json(summary_path, rewrite)
+        try:
+            summary = Summary.model_validate(data) if isinstance(data, dict) and data.get("schema") == SCHEMA else None
+        except ValidationError as exc:
+            raise EvalkitError(f"not a run summary ({_first_problem(exc)})", where=str(summary_path),
+                               hint=rewrite) from None
+    return Run(folder=folder, manifest=manifest, samples=samples, summary=summary)
+
+
+def _read_samples(path: Path) -> list[Sample]:
+    """The samples, by key: a sample re-run (--retry-errors) replaces the one before. A run killed
+    mid-write leaves a torn last line (no newline), which is dropped; a bad whole line is an error
+    that says which line and how to go on."""
+    if not path.is_file():
+        raise EvalkitError(f"no {SAMPLES}", where=str(path.parent),
+                           hint="a run folder holds the samples it finished; run the suite again")
+    samples: dict[str | int, Sample] = {}
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise EvalkitError(f"cannot read it ({exc.strerror or exc})", where=str(path)) from None
+    for number, line in enumerate(data.splitlines(keepends=True), start=1):
+        try:
+            sample = Sample.model_validate_json(line.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            if line.endswith(b"\n"):
+                raise EvalkitError("not a sample record", where=f"{path}:{number}",
+                                   hint=f"delete line {number}; evalkit run SUITE --resume {path.parent} then runs "
+                                        "that sample again") from None
+            continue
+        samples.pop(sample.key or number, None)
+        samples[sample.key or number] = sample
+    return list(samples.values())
+
+
+def _first_problem(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "top level"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        return f"{where}: {first['msg'].lower()}{more}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def manifest_from_v1(header: dict[str, Any]) -> RunManifest:
