@@ -38,11 +38,16 @@ def content_key(*parts: Any) -> str:
 
 
 def write_json_atomic(path: Path, data: Any, indent: int | None = None) -> None:
-    """Write JSON so that readers see the old file or the whole new one, never a partial write."""
+    """Write JSON so that readers see the old file or the whole new one, never a partial write; a
+    write that fails (a full disk) leaves no temporary file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=indent), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(json.dumps(data, indent=indent), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def cached_dir(root: Path, key: str, build: Callable[[Path], None]) -> tuple[Path, bool]:

@@ -243,5 +243,9 @@ def finish_folder(run: Run, *, complete: bool, baseline: str | None = None, trac
                      labels=read_labels(labels) if labels is not None else None)
     summary.baseline = resolve.used()
     summary.labels = str(labels) if labels is not None else None
-    write_summary(run.folder, summary)
+    try:
+        write_summary(run.folder, summary)
+    except OSError as exc:  # a read-only folder or a full disk: the summary is still shown and gated on
+        log.warning("%s/summary.json not written (%s); the results below are complete", run.folder,
+                    exc.strerror or exc)
     return run.model_copy(update={"summary": summary})

@@ -52,3 +52,28 @@ def test_each_command_says_which_file_is_broken(saved: Path, tmp_path: Path, nam
         assert result.returncode == 2, (command, result.stdout, result.stderr)
         assert "Traceback" not in result.stderr and lines[-1].startswith("error: "), (command, result.stderr)
         assert said in lines[-1] and "hint:" in lines[-1], (command, lines[-1])
+
+
+def _no_writes() -> None:
+    """The child cannot write a byte to any file (as on a read-only or full disk, also for root)."""
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write fails (EFBIG) instead of killing the process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+
+def test_report_where_nothing_can_be_written_keeps_the_exit_code(saved: Path, tmp_path: Path) -> None:
+    import os
+    import sys
+
+    folder = tmp_path / "reports" / "mini" / saved.name
+    shutil.copytree(saved, folder)
+    env = {**os.environ, "EVALKIT_CACHE_DIR": str(tmp_path / "cache"), "COLUMNS": "250"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    result = subprocess.run([sys.executable, "-m", "evalkit", "report", str(folder), "--no-mlflow"], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=300, check=False, preexec_fn=_no_writes)
+    assert result.returncode == 0, result.stderr  # the gates pass, as when the run finished
+    assert "Traceback" not in result.stderr and "summary.json not written" in result.stderr, result.stderr
+    assert "not published" in result.stderr and "recall@5" in result.stdout
+    assert not list(folder.glob(".*.tmp"))
