@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from evalkit.core.records import Output, Passage
+from evalkit.core.text import parse_citations
 
 
 def dig(data: Any, path: str | None) -> Any:
@@ -23,9 +24,11 @@ def dig(data: Any, path: str | None) -> Any:
 
 def to_output(data: Any, answer: str | None, sources: str | None, source_id: str, contexts: str | None,
               source_text: str | None = None) -> Output:
-    """Map a JSON-like result to an Output. `sources` may hold ids or objects with `source_id`."""
+    """Map a JSON-like result to an Output. `sources` may hold ids or objects with `source_id` (and the
+    passage's text at `source_text`, else at the same rank in `contexts`). The answer's `[doc id]`
+    marks are its citations, as in the built-in chat candidate's answers."""
     if isinstance(data, str):
-        return Output(answer=data)
+        return Output(answer=data, citations=parse_citations(data))
     text = dig(data, answer)
     if not isinstance(text, str):
         return Output(error=f"no text at '{answer}' in the response (keys: {', '.join(map(str, data or {}))})")
@@ -37,4 +40,4 @@ def to_output(data: Any, answer: str | None, sources: str | None, source_id: str
         body = (item.get(source_text) if isinstance(item, dict) and source_text else None) or (
             texts[rank - 1] if rank - 1 < len(texts) else "")
         passages.append(Passage(doc_id=str(doc_id), text=str(body), rank=rank))
-    return Output(answer=text, passages=passages)
+    return Output(answer=text, passages=passages, citations=parse_citations(text))

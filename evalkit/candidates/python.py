@@ -68,7 +68,7 @@ class PythonCandidate:
             result = await self._function(case.question)
         else:
             result = await asyncio.to_thread(self._function, case.question)
-        output = to_output(result, "answer", "sources", "id", "contexts")
+        output = to_output(result, "answer", "sources", "id", "contexts", "text")
         if isinstance(result, dict) and isinstance(result.get("citations"), list):
             output.citations = [str(c) for c in result["citations"]]
         output.latency_s = time.perf_counter() - started

@@ -131,5 +131,5 @@ class RagCandidate:
         assert self._extractive is not None
         started = time.perf_counter()
         answer, citations = self._extractive.generate(case.question, passages)
-        return Output(answer=answer, passages=passages, citations=citations,
+        return Output(answer=answer, passages=passages, citations=citations, extractive=True,
                       latency_s=time.perf_counter() - started + self._retrieval_latency)

@@ -48,6 +48,7 @@ def run(
     mlflow: Annotated[bool, typer.Option(help="Log the run to MLflow.")] = True,
     mlflow_traces: TracesOpt = "failed",
     limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N cases (replaces the suite's own limit).")] = None,
+    candidate: Annotated[list[str] | None, typer.Option(help="Run only this candidate (repeatable); gates on the others are left out.", show_default=False)] = None,
     max_error_rate: Annotated[float | None, typer.Option(min=0, max=1, help="Share of errored samples above which the run is incomplete (exit 3) [default: the suite's, else 0].")] = None,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Samples in flight at once [default: the suite's, else 4].")] = None,
     baseline: BaselineOpt = None,
@@ -71,7 +72,7 @@ def run(
     from evalkit.run.pipeline import RunOptions, run_suite
 
     check_traces(mlflow_traces)
-    loaded = load_suite(suite, limit=limit)
+    loaded = load_suite(suite, limit=limit, only=candidate)
     for note in loaded.notes:
         err.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
     if retry_errors and resume is None:
@@ -96,7 +97,8 @@ def run(
             err.print(f"repeat {number} of {repeat}")
         # what is imported and built before the samples start lives for the whole run: keep it out of
         # the garbage collector's scans, whose pauses stall every call in flight (benchmarks/bench_llm.py)
-        chosen = _executor(executor or loaded.spec.executor, loaded, options, limit, concurrency, ray_address)
+        chosen = _executor(executor or loaded.spec.executor, loaded, options, limit, concurrency, ray_address,
+                           candidate)
         try:
             with RunProgress(err, totals) as progress:
                 runs.append(run_stoppable(run_suite(loaded, options, executor=chosen, progress=progress)))
@@ -110,7 +112,7 @@ def run(
 
 
 def _executor(kind: str, suite: Any, options: Any, limit: int | None, concurrency: int | None,
-              ray_address: str | None) -> Any:
+              ray_address: str | None, only: list[str] | None = None) -> Any:
     import gc
 
     from evalkit.run.execute import LocalExecutor
@@ -127,7 +129,8 @@ def _executor(kind: str, suite: Any, options: Any, limit: int | None, concurrenc
                            hint="drop --max-usd / budget:, or run with --executor local")
     from evalkit.run.ray_executor import RayExecutor, WorkerSpec
 
-    spec = WorkerSpec(suite_path=str(suite.path.resolve()), limit=limit, cache_dir=str(options.cache_dir.resolve()),
+    spec = WorkerSpec(suite_path=str(suite.path.resolve()), limit=limit, only=only,
+                      cache_dir=str(options.cache_dir.resolve()),
                       use_cache=options.use_cache, refresh=options.refresh, concurrency=samples_at_once)
     return RayExecutor(spec, ray_address)
 

@@ -105,8 +105,9 @@ class Suite:
         return (self.directory / relative).resolve()
 
 
-def load_suite(path: Path, *, limit: int | None = None) -> Suite:
-    """Parse, validate and load a suite. Raises EvalkitError with file:line on any problem."""
+def load_suite(path: Path, *, limit: int | None = None, only: list[str] | None = None) -> Suite:
+    """Parse, validate and load a suite. Raises EvalkitError with file:line on any problem. `only`
+    keeps these candidates (and the gates that name none or one of them)."""
     source = YamlSource(path)
     if not isinstance(source.data, dict):
         raise EvalkitError("a suite must be a YAML mapping with name, cases, candidates and metrics", where=str(path))
@@ -152,6 +153,14 @@ def load_suite(path: Path, *, limit: int | None = None) -> Suite:
                                hint=did_you_mean(gate.candidate, [c.name for c in candidates]))
 
     _check_labels(source, spec, corpus, cases)
+    if only:
+        names = [c.name for c in candidates]
+        for name in only:
+            if name not in names:
+                raise EvalkitError(f"--candidate {name}: the suite has no such candidate", where=str(path),
+                                   hint=did_you_mean(name, names) or f"its candidates: {', '.join(names)}")
+        candidates = [c for c in candidates if c.name in only]
+        spec = spec.model_copy(update={"gates": [g for g in spec.gates if g.candidate is None or g.candidate in only]})
 
     digest = hashlib.sha256(path.read_bytes())
     digest.update((corpus.content_hash if corpus else "").encode())

@@ -71,6 +71,7 @@ class Output(_Record):
     latency_s: float = 0.0  # the candidate's own time: not counting waits for a model slot in evalkit
     queued_s: float = 0.0  # time its model calls waited in evalkit for a slot (a serializing server)
     prompt: str | None = None  # the prompt as sent to the model (None: no model call)
+    extractive: bool = False  # the answer is its passages' sentences, copied by construction (no model wrote it)
     error: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]

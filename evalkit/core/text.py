@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import string
+from functools import lru_cache
 
 _SENTENCE_END = re.compile(r"((?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\n{2,}|\n(?=\s*[-*•]\s))")
 # a period after an initial ("John F. Kennedy", "U.S.": any capital but the pronoun I), a title or a
@@ -53,6 +54,23 @@ def normalize_answer(text: str) -> str:
     text = "".join(ch for ch in text if ch not in _PUNCTUATION)
     text = _ARTICLES.sub(" ", text)
     return " ".join(text.split())
+
+
+def quotes(answer: str, texts: list[str]) -> bool:
+    """Whether every sentence of the answer is, word for word after SQuAD's normalisation, a whole
+    sentence of one of the texts: an extractive answer says only what its passages say. A whole
+    sentence, not any span: a plausible wrong answer is a span of its paragraph too."""
+    claims = [normalize_answer(s) for s in sentences(strip_citations(answer))]
+    claims = [c for c in claims if c]
+    if not claims:
+        return False
+    found = frozenset().union(*(_normalised_sentences(t) for t in texts))
+    return all(c in found for c in claims)
+
+
+@lru_cache(maxsize=4096)
+def _normalised_sentences(text: str) -> frozenset[str]:
+    return frozenset(normalize_answer(s) for s in sentences(text))
 
 
 def strip_citations(answer: str) -> str:

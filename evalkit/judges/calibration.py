@@ -167,13 +167,31 @@ def on_record(judge: str) -> dict[str, Any] | None:
     return result
 
 
+WEAK_AUROC = 0.70  # below this on an answer shape, reports call the judge weak there
+SHAPES = {"short": "short answers", "sentence": "sentences"}
+VIEWS = {"squad2": "SQuAD 2.0", "halueval-qa, length-matched": "HaluEval QA", "attributionbench": "AttributionBench"}
+
+
 def agreement_note(judge: str | None) -> str | None:
-    """One line for reports: the judge and its measured agreement, or that it is uncalibrated."""
+    """One line for reports: the judge and its measured agreement, or that it is uncalibrated. A
+    judge measured on the judge benchmark gives its held-out AUROC for each answer shape, and says
+    "weak" where it is below WEAK_AUROC."""
     if judge is None:
         return None
     record = on_record(judge)
     if record is None:
         return f"{judge} · uncalibrated"
+    if "by_shape" in record:
+        parts = []
+        for shape, views in record["by_shape"].items():
+            figures = ", ".join(f"{VIEWS.get(view, view)} {f['auroc']:.2f}{_weak(f['auroc'])}"
+                                for view, f in views.items())
+            parts.append(f"{SHAPES.get(shape, shape)}: {figures}")
+        return f"{judge} · held-out AUROC by answer shape: " + "; ".join(parts)
     figures = record["configured"]
     return (f"{judge} · macro-F1 {figures['macro_f1']['value']:.2f}, AUROC {figures['auroc']['value']:.2f} "
             f"vs human labels ({record['data']}, n={record['n']})")
+
+
+def _weak(auroc: float) -> str:
+    return " (weak)" if auroc < WEAK_AUROC else ""

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from evalkit.core.text import normalize_answer, sentences, words
+from evalkit.core.text import normalize_answer, quotes, sentences, words
 from evalkit.judges.features import terms
 from evalkit.judges.spec import OFFLINE_VERSIONS, shipped_file
 
@@ -271,6 +271,7 @@ class CrossEncoder:
     cache: MemoryCache = field(default_factory=MemoryCache)
 
     semantic = True  # offline-v4's measures include the embedding features
+    span = False
 
     def support(self, inputs: list[ClaimInput]) -> list[float]:
         """The cross-encoder's own probability for each claim."""
@@ -295,28 +296,18 @@ class CrossEncoder:
 
 
 def quoted(claim: str, passages: list[Passage]) -> bool:
-    """Whether the claim is a sentence of a passage, word for word (after SQuAD's normalisation).
+    """Whether the claim is a sentence of a passage, word for word (evalkit.core.text.quotes).
     Such a claim is supported whatever the model says: it is what the evidence says. The model
     alone judged 8 of the SQuAD demo's 80 quoted sentences unsupported; all 24 such claims in
-    AttributionBench dev are labelled supported. A whole sentence, not any span: a plausible wrong
-    answer is a span of its paragraph too."""
-    target = normalize_answer(claim)
-    return bool(target) and any(target in _sentences(p.text) for p in passages)
+    AttributionBench dev are labelled supported."""
+    return quotes(claim, [p.text for p in passages])
 
 
-@lru_cache(maxsize=4096)
-def _sentences(text: str) -> frozenset[str]:
-    return frozenset(normalize_answer(s) for s in sentences(text))
-
-
-def load_encoder(weights: bytes, measures: Weights, threshold: float = 0.5, int8: bool = True) -> CrossEncoder:
+def load_encoder(weights: bytes, measures: Weights, threshold: float = 0.5) -> CrossEncoder:
     """The cross-encoder from a weights file's bytes (safetensors: the fine-tuned layers in float16
-    and the head) on top of the package's MiniLM. With int8 (as shipped) the claim path's linear
-    layers run in int8 (torch's dynamic quantization): twice as fast on a CPU, for 30 of 1,238
-    AttributionBench claims and 65 of 989 SQuAD answers judged differently (docs/calibration.md)."""
-    import warnings
-
-    import torch
+    and the head) on top of the package's MiniLM, run in float32. (Up to evalkit 0.3 the claim path
+    ran in int8, twice as fast, but int8 kernels differ by CPU: on AVX-512 and AMX machines the same
+    claims got other scores.)"""
     from safetensors.torch import load
 
     from evalkit.models.minilm import load_base
@@ -324,10 +315,6 @@ def load_encoder(weights: bytes, measures: Weights, threshold: float = 0.5, int8
     tensors = load(weights)
     model = load_base()
     model.load_state_dict({k: v.float() for k, v in tensors.items() if k.startswith("layers.")}, strict=False)
-    if int8:
-        with warnings.catch_warnings():  # torch.ao's deprecation notes: still the CPU int8 path in torch 2.13
-            warnings.simplefilter("ignore")
-            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     return CrossEncoder(load_base(), model, tensors["head.weight"].float(), tensors["head.bias"].float()[0],
                         measures, threshold)
 
@@ -354,6 +341,7 @@ class ShippedEncoder:
     never loads torch or the model."""
 
     semantic = True
+    span = False
 
     @property
     def threshold(self) -> float:

@@ -19,8 +19,10 @@ def shipped_scorer(name: str) -> Scorer:
         from evalkit.judges.cross import ShippedEncoder
 
         return ShippedEncoder()
-    from evalkit.judges.offline import shipped_weights
+    from evalkit.judges.offline import shipped_by_shape, shipped_weights
 
+    if name == OFFLINE_VERSIONS["span"]:
+        return shipped_by_shape(name)
     return shipped_weights(name)
 
 

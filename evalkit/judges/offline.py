@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from evalkit.core.judge import ClaimVerdict, FaithfulnessVerdict
@@ -23,13 +23,16 @@ from evalkit.core.text import sentences, strip_citations, words
 from evalkit.judges.features import FEATURES as LEXICAL_FEATURES
 from evalkit.judges.features import ClaimFeatures, Evidence, Terms, claim_features, terms
 from evalkit.judges.semantic import EMBEDDINGS, SEMANTIC_FEATURES, semantic_features
+from evalkit.judges.span import SPAN_FEATURES, positions, span_features
 from evalkit.judges.spec import OFFLINE_VERSIONS, shipped_file
 
 if TYPE_CHECKING:
     from evalkit.core.records import Passage
 
 NAME = OFFLINE_VERSIONS["lexical"]  # OfflineJudge() with no arguments: offline-v2
-FEATURES = LEXICAL_FEATURES + SEMANTIC_FEATURES
+FEATURES = LEXICAL_FEATURES + SEMANTIC_FEATURES  # offline-v4's
+SPAN = LEXICAL_FEATURES + SPAN_FEATURES  # offline-v7's
+FEATURE_SETS = (LEXICAL_FEATURES, FEATURES, SPAN)
 # a negation is compared only with a support that says nearly the same thing; a sentence sharing
 # fewer words may negate something else ("not X, but Y")
 NEGATION_COVERAGE = 0.7
@@ -53,20 +56,16 @@ class Weights:
     def semantic(self) -> bool:
         return self.features == FEATURES
 
-    @cached_property
-    def _arrays(self) -> tuple[Any, Any, Any, Any, Any]:
-        import numpy as np
-
-        left, right = np.triu_indices(len(self.mean))
-        return np.array(self.mean), np.array(self.scale), np.array(self.coef), left, right
+    @property
+    def span(self) -> bool:
+        return self.features == SPAN
 
     def probability(self, values: list[float]) -> float:
-        import numpy as np
-
-        mean, scale, coef, left, right = self._arrays
-        z = (np.asarray(values, dtype=float) - mean) / scale
-        terms = np.concatenate([z, z[left] * z[right]]) if self.degree == 2 else z
-        logit = self.intercept + float(coef @ terms)
+        """In plain float64 arithmetic with an exactly rounded sum (math.fsum): no vector kernel whose
+        order of additions depends on the CPU, so every machine gets the same bits."""
+        z = [(v - m) / s for v, m, s in zip(values, self.mean, self.scale, strict=True)]
+        terms = z if self.degree == 1 else z + [z[i] * z[j] for i in range(len(z)) for j in range(i, len(z))]
+        logit = math.fsum([self.intercept, *(c * t for c, t in zip(self.coef, terms, strict=True))])
         return 1.0 / (1.0 + math.exp(-logit))
 
     def probabilities(self, measured: list[Measured], question: str, passages: list[Passage]) -> list[float]:
@@ -80,15 +79,47 @@ class Weights:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Weights:
         features, degree = tuple(data["features"]), int(data.get("degree", 1))
-        if features not in (FEATURES, LEXICAL_FEATURES) or degree not in (1, 2):
+        if features not in FEATURE_SETS or degree not in (1, 2):
             raise ValueError("the weights were fitted on other features; refit with evalkit.judges.learn")
         return cls(tuple(data["mean"]), tuple(data["scale"]), tuple(data["coef"]), float(data["intercept"]),
                    float(data["threshold"]), features, degree)
 
 
+@dataclass(frozen=True)
+class ByShape:
+    """offline-v7's scorer: one logistic model for short answers (fewer than SHORT_CLAIM words,
+    which mean something only with their question) and one for sentences, each over offline-v2's
+    lexical measures and where the claim stands in the evidence (SPAN). Each model's threshold,
+    chosen on dev rows, is folded into its intercept, so a claim is supported at 0.5 whatever its shape."""
+
+    short: Weights
+    sentence: Weights
+    threshold = 0.5
+    semantic = False
+    span = True
+
+    def probabilities(self, measured: list[Measured], question: str, passages: list[Passage]) -> list[float]:
+        return [self.weights_for(m.values).probability(m.values) for m in measured]
+
+    def weights_for(self, values: list[float]) -> Weights:
+        return self.short if values[SPAN.index("short_claim")] else self.sentence
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"shapes": {"short": self.short.as_dict(), "sentence": self.sentence.as_dict()}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ByShape:
+        return cls(Weights.from_dict(data["shapes"]["short"]), Weights.from_dict(data["shapes"]["sentence"]))
+
+
 @lru_cache(maxsize=4)
 def shipped_weights(name: str = NAME) -> Weights:
     return Weights.from_dict(json.loads(shipped_file(f"{name}.weights.json").read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=1)
+def shipped_by_shape(name: str) -> ByShape:
+    return ByShape.from_dict(json.loads(shipped_file(f"{name}.weights.json").read_text(encoding="utf-8")))
 
 
 @dataclass
@@ -104,11 +135,13 @@ def claims_of(answer: str) -> list[str]:
     return [c for c in sentences(strip_citations(answer)) if words(c)]
 
 
-def measure(claims: list[str], passages: list[Passage], question: str = "",
-            semantic: bool = True) -> tuple[Evidence, Terms, list[Measured]]:
-    """Every claim measured against the passages (lexically only, unless semantic): what the judge
-    decides on, and what evalkit.judges.learn fits the weights to."""
+def measure(claims: list[str], passages: list[Passage], question: str = "", semantic: bool = True,
+            span: bool = False) -> tuple[Evidence, Terms, list[Measured]]:
+    """Every claim measured against the passages (lexically, and by meaning if semantic, or by
+    where it stands in the evidence if span): what the judge decides on, and what the weights are
+    fitted to."""
     evidence, asked = Evidence(passages), terms(question)
+    found = positions(evidence) if span else None
     if semantic:
         texts = [s for _, s in evidence.sentences]
         vectors = EMBEDDINGS.vectors([*claims, *([question] if question else []), *texts])
@@ -121,6 +154,8 @@ def measure(claims: list[str], passages: list[Passage], question: str = "",
         if semantic:
             values = values + semantic_features(lexical.claim, vectors[index], asked, question_vector, evidence,
                                                 sentence_vectors)
+        if found is not None:
+            values = values + span_features(lexical.claim, claim, asked, evidence, found)
         measured.append(Measured(claim, lexical, values))
     return evidence, asked, measured
 
@@ -134,6 +169,9 @@ class Scorer(Protocol):
 
     @property
     def semantic(self) -> bool: ...  # whether the measures include the embedding features
+
+    @property
+    def span(self) -> bool: ...  # whether they include where the claim stands in the evidence
 
     def probabilities(self, measured: list[Measured], question: str, passages: list[Passage]) -> list[float]: ...
 
@@ -153,7 +191,7 @@ class OfflineJudge:
         claims = claims_of(answer)
         if not claims:
             return FaithfulnessVerdict(float("nan"), [])  # nothing to judge, as with ragas
-        evidence, asked, measured = measure(claims, passages, question, self.weights.semantic)
+        evidence, asked, measured = measure(claims, passages, question, self.weights.semantic, self.weights.span)
         probabilities = self.weights.probabilities(measured, question, passages)
         verdicts = [self._claim(m, p, asked, evidence) for m, p in zip(measured, probabilities, strict=True)]
         return FaithfulnessVerdict(sum(v.supported for v in verdicts) / len(verdicts), verdicts)

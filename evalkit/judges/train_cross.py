@@ -299,10 +299,10 @@ def main() -> None:
                     "versions": {n: metadata.version(n) for n in ("torch", "tokenizers", "safetensors")}},
             "losses": losses,
         }
-    settings: dict[str, Any] = {"measures": "offline-v4", "threshold": 0.5, "int8": True,
+    settings: dict[str, Any] = {"measures": "offline-v4", "threshold": 0.5,
                                 "sha256": file_sha256(weights_file)}
     (args.out / f"{NAME}.weights.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
-    encoder = load_encoder(weights_file.read_bytes(), shipped_weights("offline-v4"))  # as shipped: int8
+    encoder = load_encoder(weights_file.read_bytes(), shipped_weights("offline-v4"))  # as shipped
     squad_started = time.time()
     squad_figures = judged_figures(NAME, "SQuAD 2.0 short answers, held-out articles", held_out,
                                    judge_with(encoder, held_out), seconds=time.time() - squad_started)

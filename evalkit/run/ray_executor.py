@@ -47,6 +47,7 @@ class WorkerSpec:
 
     suite_path: str
     limit: int | None
+    only: list[str] | None  # --candidate
     cache_dir: str
     use_cache: bool
     refresh: bool
@@ -178,7 +179,7 @@ class _Worker:
         from evalkit.run.sample import Sampler
 
         self.loop = asyncio.new_event_loop()  # one loop for the worker's life: connection pools belong to it
-        suite = load_suite(Path(spec.suite_path), limit=spec.limit)
+        suite = load_suite(Path(spec.suite_path), limit=spec.limit, only=spec.only)
         cache_dir = Path(spec.cache_dir)
         setup = set_up(suite, cache_dir, spec.use_cache, spec.refresh, max_error_rate=0.0, allow_skipped=True)
         self.judge, self.items = setup.judge, {item.key: item for item in setup.plan.items}

@@ -95,12 +95,19 @@ class ConsoleSink:
         metrics = run.scored_metrics
         title = f"{run.manifest.suite.name} · run {run.run_id}"
         self.console.print(summary_table(summary.candidates, metrics, title))
+        specs = [run.manifest.metric(name) for name in metrics]
+        for judged in dict.fromkeys(run.manifest.judge_label(spec) for spec in specs if spec.judge):
+            if judged:  # what the judged metrics' numbers are worth, beside them
+                self.console.print(f"judge: {judged}", soft_wrap=True, markup=False, highlight=False)
         judges = {name: usage for name, usage in summary.judges.items() if usage and usage.get("calls")}
         if (table := judge_table(judges)) is not None:
             self.console.print(table)
         for candidate in summary.candidates:
             if candidate.skipped:
                 self.console.print(f"[yellow]skipped {candidate.name}: {candidate.skipped}[/yellow]")
+        for candidate_name, metric, count, reason in not_applicable(run):
+            self.console.print(f"[yellow]{metric} is not applicable to any of {candidate_name}'s {count} samples: "
+                               f"{reason}[/yellow]", soft_wrap=True, highlight=False)
         if summary.verdict:
             self.console.print("[bold]verdict[/bold] (paired on shared cases; rules in evalkit/analysis/verdict.py):")
             for line in summary.verdict:
@@ -115,6 +122,24 @@ class ConsoleSink:
             self.console.print(f"[yellow]incomplete: {summary.n_missing_samples} of {run.manifest.expected_samples} "
                                "samples are missing (the run was interrupted or killed)[/yellow]")
         return f"results: {run.folder}/"
+
+
+def not_applicable(run: Run) -> list[tuple[str, str, int, str]]:
+    """(candidate, metric, samples, the most common reason) for each metric that applied to none of
+    a candidate's samples: a column of dashes needs its reason beside it (e.g. sources without texts)."""
+    from collections import Counter
+
+    assert run.summary is not None
+    found = []
+    for candidate in run.summary.candidates:
+        for metric, aggregate in candidate.metrics.items():
+            if aggregate.n or not aggregate.n_skipped or metric not in run.scored_metrics:
+                continue
+            reasons = Counter(str(s.scores[metric].skipped) for s in run.samples
+                              if s.candidate == candidate.name and metric in s.scores and s.scores[metric].skipped)
+            if reasons:
+                found.append((candidate.name, metric, aggregate.n_skipped, reasons.most_common(1)[0][0]))
+    return found
 
 
 def error_reasons(run: Run, most: int = 3) -> list[tuple[int, str, str]]:

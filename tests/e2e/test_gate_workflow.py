@@ -118,3 +118,18 @@ def test_a_baseline_kept_in_mlflow_is_the_run_not_a_candidate(work: Path) -> Non
     bare = evalkit("run", "two.yaml", "--tracking-uri", uri, "--baseline", "bare", cwd=work)
     assert bare.returncode == 2 and "Traceback" not in bare.stderr
     assert "baseline 'bare': MLflow run" in bare.stderr and "has no readable header.json" in bare.stderr
+
+
+def test_candidate_runs_a_subset_and_keeps_only_its_gates(work: Path) -> None:
+    (work / "subset.yaml").write_text((SUITE % 5).replace("name: gate", "name: subset").replace(
+        "candidates:\n", "candidates:\n  - {name: bm25-3, kind: rag, retriever: {kind: bm25, top_k: 3}}\n").replace(
+        "  - {metric: recall@5, min: 0.5}\n", "  - {metric: recall@5, min: 0.5}\n  - {metric: recall@5, candidate: bm25-3, min: 0.99}\n"))
+    result = evalkit("run", "subset.yaml", "--candidate", "bm25", "--no-mlflow", "--baseline", "none", cwd=work)
+    assert "subset: 12 cases × 1 candidates" in result.stderr, result.stderr
+    [folder] = (work / "reports" / "subset").iterdir()
+    summary = json.loads((folder / "summary.json").read_text())
+    assert [c["name"] for c in summary["candidates"]] == ["bm25"]
+    assert {g["candidate"] for g in summary["gates"]} == {"bm25"}  # the gate on bm25-3 is left out
+    wrong = evalkit("run", "subset.yaml", "--candidate", "bm26", "--no-mlflow", cwd=work)
+    assert wrong.returncode == 2 and "--candidate bm26: the suite has no such candidate" in wrong.stderr
+    assert "did you mean 'bm25'" in wrong.stderr and "Traceback" not in wrong.stderr

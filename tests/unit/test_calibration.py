@@ -92,7 +92,7 @@ def test_shipped_form_of_the_quadratic_model_equals_scikit_learns_pipeline() -> 
 
 
 def test_lexical_judge_keeps_its_own_weights() -> None:
-    """offline-v2 (the default, features: lexical) judges with its 17 linear weights and no embeddings."""
+    """offline-v2 (features: lexical) judges with its 17 linear weights and no embeddings."""
     from evalkit.judges.semantic import EMBEDDINGS
 
     lexical = shipped_weights("offline-v2")
@@ -127,5 +127,5 @@ def test_calibrate_chooses_the_offline_judge_by_its_features(tmp_path: Path) -> 
     lexical = evalkit("calibrate", "labels.jsonl", "--features", "lexical", "--json", cwd=tmp_path)
     assert json.loads(lexical.stdout)["judge"] == "offline-v2"
     wrong = evalkit("calibrate", "labels.jsonl", "--features", "neural", cwd=tmp_path)
-    assert wrong.returncode != 0 and "--features takes lexical, semantic, cross-encoder, not 'neural'" in wrong.stderr
+    assert wrong.returncode != 0 and "--features takes lexical, semantic, cross-encoder, span, not 'neural'" in wrong.stderr
     assert "Traceback" not in wrong.stderr

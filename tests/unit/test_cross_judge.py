@@ -132,7 +132,7 @@ def test_shipped_weights_give_the_recorded_figures() -> None:
     for sample in training["sample"]:
         row = files[sample["file"]][sample["row"]]
         verdict = judge.judge(row.answer, row.passages(), row.question)
-        assert [c.support for c in verdict.claims] == pytest.approx(sample["support"], abs=1e-3)
+        assert [c.support for c in verdict.claims] == pytest.approx(sample["support"], abs=1e-4)
     record = json.loads(shipped_file(f"{NAME}.json").read_text(encoding="utf-8"))
     assert "cross-validation" in record["method"] and record["n"] == 1198
     assert set(record["held_out"]) == {"squad2"}

@@ -115,13 +115,13 @@ def test_judge_without_kind_reads_as_ragas_with_a_note_and_kind_is_checked(tmp_p
 
 
 def test_offline_judge_features_pick_the_version_recorded_beside_the_scores(tmp_path: Path) -> None:
-    """`features: semantic` runs offline-v4 (static-embedding features); the default is offline-v6 (the
-    trained cross-encoder)."""
+    """`features: semantic` runs offline-v4 (static-embedding features); the default is offline-v7
+    (lexical and span measures, a model per answer shape)."""
     with FakeOpenAI() as server:
         semantic = run_suite_file(write_suite(tmp_path / "semantic", server, "{kind: offline, features: semantic}"),
                                   tmp_path / "semantic")
         default = run_suite_file(write_suite(tmp_path / "default", server, "{kind: offline}"), tmp_path / "default")
     assert semantic.summary.candidate("rag-chat").metrics["faithfulness"].judge == "offline-v4"
-    assert default.summary.candidate("rag-chat").metrics["faithfulness"].judge == "offline-v6"
+    assert default.summary.candidate("rag-chat").metrics["faithfulness"].judge == "offline-v7"
     claims = semantic.samples[0]["scores"]["faithfulness"]["details"]["claims"]
     assert claims and all("support" in c for c in claims)

@@ -41,7 +41,7 @@ def test_errors_are_counted_apart_never_averaged(tmp_path: Path) -> None:
     assert (recall.n, recall.n_errors, recall.value) == (2, 1, 0.5)  # q3 errored; not a zero
     assert summary.n_failed == 1
     faith = summary.metrics["faithfulness"]
-    assert faith.n == 2 and faith.judge == "offline-v6" and faith.value == 0.5  # "90" is not in the evidence
+    assert faith.n == 2 and faith.judge == "offline-v7" and faith.value == 0.5  # "90" is not in the evidence
     record = next(s for s in outcome.samples if s["case_id"] == "q3")
     assert record["output"]["error"] == "no recorded output for case 'q3' in outputs.jsonl"
     assert record["scores"]["recall@1"]["error"].startswith("candidate failed")
