@@ -32,7 +32,7 @@ def _pytest(session: nox.Session, component: str | None = None) -> None:
 
 
 def _run_lint(session: nox.Session) -> None:
-    session.run("ruff", "check", "evalkit", "tests", "benchmarks", "suites", "noxfile.py")
+    session.run("ruff", "check", "evalkit", "training", "tests", "benchmarks", "suites", "noxfile.py")
     session.run("mypy", "evalkit")
     session.run("lint-imports")
 

@@ -1,13 +1,15 @@
 """Time the offline judges on AttributionBench dev (1,198 answers, 1,238 claims, with their passages),
 or with --labels on another labelled file (suites/data/squad2/labels.jsonl.gz: short answers).
 
-For offline-v6 (the cross-encoder with v4's measures), offline-v4 (lexical and static-embedding
-features) and offline-v2 (lexical), prints the median over repeats of judging all rows twice: with
+For offline-v7 (the default: lexical and span measures, a model per answer shape), offline-v6 (the
+cross-encoder with v4's measures), offline-v4 (lexical and static-embedding features) and offline-v2
+(lexical), prints the median over repeats of judging all rows twice: with
 every passage new (its sentences analysed and embedded afresh, and for v6 its windows encoded), and
 with the passages seen before, as when a run's candidates retrieve the same passages (each distinct
 passage is analysed, embedded and encoded once per process). In the second pass the only work left
 is the answers' claims and the questions.
-Usage: taskset -c 0 python benchmarks/bench_judge.py [--repeats N] [--judges offline-v6 ...] [--labels FILE]
+AttributionBench's claims are sentences; suites/data/squad2/labels.jsonl.gz holds short answers.
+Usage: taskset -c 0 python benchmarks/bench_judge.py [--repeats N] [--judges offline-v7 ...] [--labels FILE]
 (taskset: one core; torch is held to one thread)
 """
 
@@ -32,7 +34,7 @@ LABELS = Path(__file__).resolve().parents[1] / "suites" / "data" / "attributionb
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--judges", nargs="*", default=["offline-v6", "offline-v4", "offline-v2"])
+    parser.add_argument("--judges", nargs="*", default=["offline-v7", "offline-v6", "offline-v4", "offline-v2"])
     parser.add_argument("--labels", type=Path, default=LABELS)
     args = parser.parse_args()
     import torch

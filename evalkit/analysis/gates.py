@@ -61,14 +61,18 @@ def _regression(index: int, gate: GateSpec, spec: MetricSpec, candidate: str, sa
     rule = f"no {worse} > {rule_spec.max_drop:g} vs {baseline_name} (alpha {rule_spec.alpha:g})"
     verdict = Verdict(gate=index, kind="no_regression", candidate=candidate, metric=gate.metric, rule=rule)
     if baseline is None:
-        verdict.message = f"baseline '{baseline_name}' not found (promote one with `evalkit baseline promote RUN`)"
+        verdict.passed = rule_spec.if_no_baseline == "pass"
+        verdict.message = (f"{gate.metric}: baseline '{baseline_name}' not found"
+                           + (", and the gate says to pass without one (if_no_baseline: pass)" if verdict.passed
+                              else " (promote one with `evalkit baseline promote RUN`, or let a first run pass "
+                                   "with if_no_baseline: pass)"))
         return verdict
     new = per_case_values(samples, candidate, spec)
     old = per_case_values(baseline.samples, candidate, spec)
     matched = sorted(set(new) & set(old))
     unmatched = len(set(new) ^ set(old))
     if not matched:
-        verdict.message = f"no case scored in both this run and baseline {baseline.run_id}"
+        verdict.message = f"{gate.metric}: no case scored in both this run and baseline {baseline.run_id}"
         return verdict
     failed, result = regression_verdict([old[c] for c in matched], [new[c] for c in matched],
                                         rule_spec.max_drop, rule_spec.alpha, spec.aggregate, spec.sign)

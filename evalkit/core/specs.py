@@ -113,6 +113,9 @@ class NoRegression(BaseModel):
     max_drop: float = Field(default=0.0, ge=0)  # in the metric's unit, in its worse direction
     alpha: float = Field(default=0.05, gt=0, lt=1)
     beyond_noise: bool = False  # also require the drop to exceed 2 x the run-to-run sd from --repeat
+    # what a run with no baseline yet does: fail (a missing baseline is a mistake) or pass (the first
+    # run of a new suite, which becomes the baseline once promoted)
+    if_no_baseline: Literal["fail", "pass"] = "fail"
 
 
 class GateSpec(BaseModel):

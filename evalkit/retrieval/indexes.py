@@ -66,7 +66,10 @@ class Bm25Index:
         from llama_index.retrievers.bm25 import BM25Retriever
 
         nodes = [TextNode(id_=c.node_id, text=c.text) for c in self.chunks]
-        BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=10).persist(str(folder), show_progress=False)
+        # the index's own cutoff is never used (search() passes one per call): at most the corpus's size,
+        # so llama-index does not warn about a small corpus
+        top_k = min(10, len(nodes))
+        BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=top_k).persist(str(folder), show_progress=False)
 
     def search(self, queries: list[str], n: int) -> list[Hits]:
         """What BM25Retriever.retrieve does, with the cutoff passed per call instead of set on the

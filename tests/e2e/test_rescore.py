@@ -55,6 +55,12 @@ def test_rescore_with_the_same_judge_reproduces_the_scores(work: Path) -> None:
 
 def test_rescore_with_a_model_judge_calls_only_the_judge(work: Path) -> None:
     source = source_run(work)
+    lines = []  # the outputs as a model would have written them: an extractive answer is not judged
+    for line in (source / "samples.jsonl").read_text().splitlines():
+        sample = json.loads(line)
+        sample["output"]["extractive"] = False
+        lines.append(json.dumps(sample))
+    (source / "samples.jsonl").write_text("\n".join(lines) + "\n")
     with FakeOpenAI(judge=faithfulness_judge) as server:
         (work / "judge.yaml").write_text(f"judge: {{kind: model, model: gpt-4o-mini, base_url: '{server.base_url}', "
                                          "api_key_env: null}\n")

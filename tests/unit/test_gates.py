@@ -99,10 +99,13 @@ def test_no_regression_on_latency_p50_fails_when_it_rises_and_passes_when_it_fal
     assert a.passed and a.message == f"latency_p50 = {0.1095:.4f}, needs mean <= 0.2"
 
 
-def test_missing_baseline_fails() -> None:
+def test_missing_baseline_fails_unless_the_gate_lets_a_first_run_pass() -> None:
     result = verdicts([{"metric": "recall@5", "no_regression": {}}], {"a": [1.0] * 4, "b": [1.0] * 4})
     assert not any(v.passed for v in result)
-    assert result[0].message.startswith("baseline 'production' not found")
+    assert result[0].message.startswith("recall@5: baseline 'production' not found")  # names its metric
+    first = verdicts([{"metric": "recall@5", "no_regression": {"if_no_baseline": "pass"}}],
+                     {"a": [1.0] * 4, "b": [1.0] * 4})
+    assert all(v.passed for v in first) and "if_no_baseline: pass" in first[0].message
 
 
 def test_beyond_noise_needs_a_drop_larger_than_twice_the_measured_sd() -> None:
