@@ -82,8 +82,12 @@ def log_run(run: Run, tracking_uri: str | None = None, traces: TraceChoice = "fa
         [experiment.experiment_id], filter_string=f"tags.`evalkit.run_id` = '{manifest.run_id}'")
     parent_id = next((r.info.run_id for r in logged if "mlflow.parentRunId" not in r.data.tags), None)
     child_ids = {r.info.run_name: r.info.run_id for r in logged if r.data.tags.get("mlflow.parentRunId") == parent_id}
+    failed = [g for g in run.summary.gates if not g.passed]
+    status = f"{run.summary.status}, {len(failed)} of {len(run.summary.gates)} gates failed" if failed else \
+        run.summary.status
     with mlflow.start_run(run_id=parent_id, run_name=None if parent_id else manifest.run_id,
-                          tags={**tags, "evalkit.status": run.summary.status}) as parent, \
+                          tags={**tags, "evalkit.status": status, "evalkit.gates": _gates_tag(run.summary.gates),
+                                "mlflow.note.content": _description(run)}) as parent, \
             _killed_on_interrupt(mlflow):
         mlflow.log_params({"suite": suite.name, "n_cases": manifest.n_cases,
                            "metrics": ",".join(run.metrics), "candidates": ",".join(run.candidates)})
@@ -100,9 +104,11 @@ def log_run(run: Run, tracking_uri: str | None = None, traces: TraceChoice = "fa
         for summary in run.summary.candidates:
             candidate = by_name[summary.name]
             child = child_ids.get(summary.name)
+            gates = [g for g in run.summary.gates if g.candidate == summary.name]
             with mlflow.start_run(run_id=child, run_name=None if child else summary.name, nested=True,
                                   tags={**tags, **judged, "evalkit.candidate": summary.name,
-                                        "evalkit.kind": candidate.kind,
+                                        "evalkit.kind": candidate.kind, "evalkit.gates": _gates_tag(gates),
+                                        "mlflow.note.content": _description(run, summary.name),
                                         **({"evalkit.skipped": summary.skipped} if summary.skipped else {})}), \
                     _killed_on_interrupt(mlflow):
                 mlflow.log_params(_params(candidate.params))
@@ -115,6 +121,27 @@ def log_run(run: Run, tracking_uri: str | None = None, traces: TraceChoice = "fa
                                                                "of this experiment were not logged again")
                     traced = traced + mine
         return str(parent.info.run_id), traced
+
+
+def _gates_tag(gates: list[Any]) -> str:
+    """One tag a reviewer can sort and filter the runs by: "passed", "failed: <metric> (<candidate>), ..."."""
+    if not gates:
+        return "none"
+    failed = [f"{g.metric} ({g.candidate})" for g in gates if not g.passed]
+    return f"failed: {', '.join(failed)}"[:500] if failed else "passed"
+
+
+def _description(run: Run, candidate: str | None = None) -> str:
+    """The MLflow run's description (Markdown): its gate outcomes and the verdict, where a reviewer
+    looks first."""
+    assert run.summary is not None
+    gates = [g for g in run.summary.gates if candidate is None or g.candidate == candidate]
+    lines = [f"**{'PASS' if g.passed else 'FAIL'}** {g.candidate}: {g.message}" for g in gates]
+    head = f"evalkit run {run.run_id} of suite {run.manifest.suite.name}" + (f", candidate {candidate}" if candidate
+                                                                            else "")
+    verdict = [f"- {line}" for line in run.summary.verdict] if candidate is None else []
+    return "\n\n".join(part for part in (head, "\n".join(f"- {line}" for line in lines) or "no gates",
+                                         "\n".join(verdict)) if part)
 
 
 @contextlib.contextmanager

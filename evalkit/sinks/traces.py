@@ -174,10 +174,13 @@ def _assess(mlflow: Any, trace_id: str, sample: Sample, judges: dict[str, str | 
         judge = judges.get(name)
         source = (AssessmentSource(source_type="LLM_JUDGE", source_id=judge) if judge
                   else AssessmentSource(source_type="CODE", source_id=f"evalkit:{name}"))
-        if score.skipped:
-            continue  # not applicable: no assessment, as the summary does not count it
+        if score.skipped:  # said in words, not a null the UI marks as a problem (the summary does not count it)
+            mlflow.log_feedback(trace_id=trace_id, name=name, value="not applicable", source=source,
+                                rationale=score.skipped)
+            continue
         error = AssessmentError(error_code="EVALKIT_ERROR", error_message=score.error) if score.error else None
-        mlflow.log_feedback(trace_id=trace_id, name=name, value=score.value, source=source, error=error,
+        value = round(score.value, 4) if isinstance(score.value, float) else score.value  # 0.0909, not 0.0909090909
+        mlflow.log_feedback(trace_id=trace_id, name=name, value=value, source=source, error=error,
                             rationale=_rationale(score.details))
 
 

@@ -114,6 +114,15 @@ def test_a_baseline_kept_in_mlflow_is_the_run_not_a_candidate(work: Path) -> Non
     second = evalkit("run", "two.yaml", "--tracking-uri", uri, cwd=work)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "Traceback" not in second.stderr and "vs baseline" in second.stdout
+    # a reviewer in the MLflow UI sees each run's gate outcomes in its tags and description
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    children = {r.data.tags["evalkit.candidate"]: r for r in runs
+                if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
+    assert parent.data.tags["evalkit.gates"] == "passed" and parent.data.tags["evalkit.status"] == "complete"
+    assert "**PASS** bm25: mrr change" in parent.data.tags["mlflow.note.content"]
+    assert children["bm25-3"].data.tags["evalkit.gates"] == "passed"
+    assert "**PASS** bm25-3: recall@5 mean = " in children["bm25-3"].data.tags["mlflow.note.content"]
     client.set_tag(client.create_run(experiment.experiment_id).info.run_id, "evalkit.baseline", "bare")
     bare = evalkit("run", "two.yaml", "--tracking-uri", uri, "--baseline", "bare", cwd=work)
     assert bare.returncode == 2 and "Traceback" not in bare.stderr

@@ -13,8 +13,21 @@ def test_every_sample_is_a_trace_with_its_documents_expectations_and_feedback(fi
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    work, _ = finished_run
-    (run_dir,) = (work / "reports" / "mini").iterdir()
+    import shutil
+
+    work = tmp_path / "work"
+    shutil.copytree(finished_run[0], work, ignore=shutil.ignore_patterns("mlflow.db"))
+    (source,) = (work / "reports" / "mini").iterdir()
+    lines = []  # the answers as a model would have written them, so the judge reads them (an
+    for line in (source / "samples.jsonl").read_text().splitlines():  # extractive answer is not judged)
+        sample = json.loads(line)
+        sample["output"]["extractive"] = False
+        lines.append(json.dumps(sample))
+    (source / "samples.jsonl").write_text("\n".join(lines) + "\n")
+    rescored = evalkit("rescore", str(source), "--metrics", "hit_rate@5,recall@5,mrr,faithfulness", "--no-mlflow",
+                       cwd=work)
+    assert rescored.returncode == 0, rescored.stderr
+    (run_dir,) = [p for p in (work / "reports" / "mini").iterdir() if p != source]
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     result = evalkit("report", str(run_dir), "--mlflow", "--mlflow-traces", "all", "--tracking-uri", uri, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -42,8 +55,11 @@ def test_every_sample_is_a_trace_with_its_documents_expectations_and_feedback(fi
             assessments = {a.name: a for a in trace.info.assessments}
             assert assessments["expected_sources"].expectation.value == sample["expected_sources"]
             for metric, score in sample["scores"].items():
-                if "value" in score:
-                    assert assessments[metric].feedback.value == score["value"], metric
+                if "value" in score:  # rounded for the reviewer's eye
+                    assert assessments[metric].feedback.value == round(score["value"], 4), metric
+                if "skipped" in score:  # not applicable, in words
+                    assert assessments[metric].feedback.value == "not applicable", metric
+                    assert assessments[metric].rationale == score["skipped"]
             faithfulness = assessments["faithfulness"]
             assert faithfulness.source.source_type == "LLM_JUDGE" and faithfulness.source.source_id.startswith("offline")
             assert faithfulness.rationale and "supported" in faithfulness.rationale
