@@ -223,8 +223,8 @@ def test_no_piece_of_a_planted_key_is_written_anywhere(tmp_path: Path, key: str)
     with FakeOpenAI(answer_for=lambda body: echoed, judge=faithfulness_judge) as server:
         server.faults = ["401-echo-long", "401-echo-long"]
         suite = tmp_path / "suite.yaml"
-        suite.write_text(f"""name: faults
-corpus: {{path: corpus.jsonl}}
+        suite.write_text("""name: faults
+corpus: {path: corpus.jsonl}
 cases:
 """ + "".join(f"  - {{id: q{i}, question: 'Question {i}?', expected_answer: 'x', expected_sources: [d1]}}\n"
               for i in range(4)) + f"""candidates:

@@ -10,10 +10,10 @@ from tests.conftest import evalkit
 
 
 def test_every_sample_is_a_trace_with_its_documents_expectations_and_feedback(finished_run, tmp_path: Path) -> None:
+    import shutil
+
     import mlflow
     from mlflow.tracking import MlflowClient
-
-    import shutil
 
     work = tmp_path / "work"
     shutil.copytree(finished_run[0], work, ignore=shutil.ignore_patterns("mlflow.db"))

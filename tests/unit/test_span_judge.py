@@ -143,9 +143,8 @@ def test_an_extractive_answer_is_not_applicable_for_faithfulness_not_a_measured_
     import asyncio
 
     from evalkit.core.records import Case, Output
-    from evalkit.core.specs import AbstentionSpec
+    from evalkit.core.specs import AbstentionSpec, MetricSpec
     from evalkit.judges.factory import build_judge
-    from evalkit.core.specs import MetricSpec
     from evalkit.metrics.grounding import Faithfulness
     from evalkit.models.endpoints import CacheSettings
 
