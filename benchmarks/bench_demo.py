@@ -24,8 +24,9 @@ SUITES = ("suites/scifact.yaml", "suites/squad2.yaml", "suites/squad2-finetune.y
 FIRST_TABLE = "metric (mean [95% CI])"
 
 
-def cold_demo(work: Path) -> tuple[float, float, Path]:
-    """(seconds to the first results table, seconds in all) of `nox -s demo` on a fresh clone."""
+def cold_demo(work: Path, log: Path | None = None) -> tuple[float, float, Path]:
+    """(seconds to the first results table, seconds in all) of `nox -s demo` on a fresh clone; its
+    output is copied to `log` when given."""
     clone = work / "clone"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
     env = {**os.environ, "PIP_CACHE_DIR": str(work / "pip-cache")}  # empty: every package downloaded
@@ -34,11 +35,16 @@ def cold_demo(work: Path) -> tuple[float, float, Path]:
     with subprocess.Popen([sys.executable, "-m", "nox", "-s", "demo"], cwd=clone, env=env, text=True,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as demo:
         assert demo.stdout is not None
+        copy = log.open("w", encoding="utf-8") if log else None
         for line in demo.stdout:
+            if copy:
+                copy.write(f"{time.perf_counter() - started:7.1f} {line}")
             if first is None and FIRST_TABLE in line:
                 first = time.perf_counter() - started
             if "cmake" in line or "cc1plus" in line:
                 sys.exit(f"the demo invoked a compiler: {line.strip()}")
+    if copy:
+        copy.close()
     if demo.returncode != 0:
         sys.exit(f"nox -s demo exited {demo.returncode}")
     return first or float("nan"), time.perf_counter() - started, clone
@@ -66,6 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cold", type=int, default=3, help="cold demos to take the median of")
     parser.add_argument("--warm", type=int, default=3, help="warm re-runs of each suite")
+    parser.add_argument("--log", type=Path, help="copy the first cold demo's output here, each line timed")
     args = parser.parse_args()
     firsts, totals = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,7 +80,7 @@ def main() -> None:
         for number in range(args.cold):
             work = Path(tmp) / f"cold-{number}"
             work.mkdir()
-            first, total, clone = cold_demo(work)
+            first, total, clone = cold_demo(work, args.log if number == 0 else None)
             firsts.append(first)
             totals.append(total)
             print(f"cold demo {number + 1}: first table after {first:.0f} s, done after {total:.0f} s", flush=True)
