@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import re
 import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from evalkit.candidates.base import BuildContext, Candidate, CandidateConfig, Output, candidate_kinds
 from evalkit.candidates.mapping import to_output
@@ -26,10 +27,22 @@ if TYPE_CHECKING:
     from evalkit.config.suite import Case
 
 
+_FUNCTION = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
 @candidate_kinds.register("python")
 class PythonConfig(CandidateConfig):
     kind: Literal["python"] = "python"
-    function: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", description="module:function")
+    function: str = Field(description="module:function")
+
+    @field_validator("function")
+    @classmethod
+    def _module_colon_function(cls, value: str) -> str:
+        if _FUNCTION.match(value):
+            return value
+        module, _, name = value.rpartition(".")
+        meant = f"{module}:{name}" if module and _FUNCTION.match(f"{module}:{name}") else None
+        raise ValueError(f"'{value}' is not module:function" + (f" (did you mean '{meant}'?)" if meant else ""))
 
     def build(self, context: BuildContext) -> Candidate:
         return PythonCandidate(self, context)

@@ -183,7 +183,7 @@ def validation_error(
     `where(loc, key=...)` maps a full location to `file:line`.
     """
     # an unknown key first: it usually explains a "missing" error for the key that was meant
-    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    errors = sorted(_fitting_member(exc.errors()), key=lambda e: e["type"] != "extra_forbidden")
     first = errors[0]
     inner, _ = _resolve(model, tuple(first["loc"]))
     loc: Loc = prefix + inner
@@ -214,8 +214,37 @@ def validation_error(
         named = [tag for m in _members(_resolve(model, tuple(first["loc"]))[1]) if (tag := _tag(m))]
         return EvalkitError(f"missing required key '{field}'" + more, where=f"{where(loc)}: {dotted(loc)}",
                             hint=f"one of: {', '.join(named)}" if named else None)
-    message = first["msg"][0].lower() + first["msg"][1:]
+    if kind == "model_type" and isinstance(first.get("input"), str):  # `corpus: docs/` for `corpus: {path: docs/}`
+        fields = sorted(_field_names(_resolve(model, tuple(first["loc"]))[1]))
+        text = first["input"]
+        hint = f"write {dotted(loc)}: {{path: {text}}}" if "path" in fields else (
+            f"its keys: {', '.join(fields)}" if fields else None)
+        return EvalkitError(f"expected a mapping, got the text '{text[:60]}'" + more,
+                            where=f"{where(loc)}: {dotted(loc)}", hint=hint)
+    message = str(first["ctx"]["error"]) if kind == "value_error" else first["msg"][0].lower() + first["msg"][1:]
     return EvalkitError(message + more, where=f"{where(loc)}: {dotted(loc)}")
+
+
+def _fitting_member(errors: list[Any]) -> list[Any]:
+    """For a value that fits none of a union's forms (`cases:` a file, a dataset or a list), only
+    the errors of the form it was meant as: the one whose keys it used (fewest unknown keys, then
+    fewest errors). Pydantic reports every form's errors, and the first is seldom the one meant."""
+    def member(error: Any) -> tuple[tuple[Any, ...], str] | None:
+        loc = error["loc"]
+        at = next((i for i, part in enumerate(loc) if isinstance(part, str) and (part[:1].isupper() or "[" in part)),
+                  None)
+        return (tuple(loc[:at]), loc[at]) if at is not None else None
+
+    by_member: dict[tuple[tuple[Any, ...], str], list[Any]] = {}
+    for error in errors:
+        if (key := member(error)) is not None:
+            by_member.setdefault(key, []).append(error)
+    best: dict[tuple[Any, ...], tuple[int, int, str]] = {}
+    for (site, name), found in by_member.items():
+        rank = (sum(e["type"] == "extra_forbidden" for e in found), len(found), name)
+        if site not in best or rank < best[site]:
+            best[site] = rank
+    return [e for e in errors if (key := member(e)) is None or best[key[0]][2] == key[1]]
 
 
 def _resolve(model: type[BaseModel], loc: Loc) -> tuple[Loc, Any]:
@@ -228,8 +257,8 @@ def _resolve(model: type[BaseModel], loc: Loc) -> tuple[Loc, Any]:
     for part in loc:
         options = _members(current)
         if len(options) > 1 and isinstance(part, str):
-            tagged = [m for m in options if _tag(m) == part]
-            if tagged:  # a tag segment: step into that member, keep nothing
+            tagged = [m for m in options if _tag(m) == part or getattr(m, "__name__", None) == part]
+            if tagged:  # a tag or member-name segment: step into that member, keep nothing
                 current = tagged[0]
                 continue
         if len(options) >= 1:

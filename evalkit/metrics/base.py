@@ -58,6 +58,10 @@ TAKES_K = {"hit_rate": True, "recall": True, "precision": True, "ndcg": True, "m
 
 
 def parse_metric_name(name: str) -> tuple[str, int | None]:
+    logged = re.fullmatch(r"(?P<base>\w+?)_at_(?P<k>\d+)", name)  # how MLflow shows recall@5: recall_at_5
+    if logged and logged["base"] in metric_registry.names():
+        raise EvalkitError(f"unknown metric '{name}'", hint=f"did you mean '{logged['base']}@{logged['k']}'? "
+                                                           "(MLflow shows @ as _at_)")
     match = _NAME.match(name)
     if not match:
         raise EvalkitError(f"bad metric name '{name}'", hint="write a name like recall@10, mrr or faithfulness")

@@ -300,7 +300,7 @@ def test_a_key_pasted_as_the_variable_name_is_refused_without_echoing_it(tmp_pat
         f"    api_key_env: {pasted}\nmetrics: [token_f1]\n")
     with pytest.raises(EvalkitError) as caught:
         load_suite(tmp_path / "suite.yaml")
-    assert ("suite.yaml:8: candidates[0].api_key_env: value error, this takes the name of an environment "
+    assert ("suite.yaml:8: candidates[0].api_key_env: this takes the name of an environment "
             "variable") in str(caught.value)
     assert pasted not in str(caught.value)
 

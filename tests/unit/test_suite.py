@@ -90,7 +90,7 @@ BAD = [
      "suite.yaml:15: gate on metric 'ndcg@10', which the suite does not compute (hint: add it to 'metrics:')"),
     ("gate without a bound",
      GOOD + "gates:\n  - metric: recall@2\n",
-     "suite.yaml:15: gates[0]: value error, a gate needs 'min', 'max' or 'no_regression'"),
+     "suite.yaml:15: gates[0]: a gate needs 'min', 'max' or 'no_regression'"),
     ("duplicate key",
      GOOD.replace("name: tiny", "name: tiny\nname: again"),
      "suite.yaml:2: duplicate key 'name'"),
