@@ -72,6 +72,10 @@ class CandidateConfig(BaseModel):
         """False for a candidate that never retrieves (closed book): retrieval metrics do not apply to it."""
         return True
 
+    def problem(self, suite_dir: Path) -> str | None:
+        """What makes this candidate impossible to run, found without running it (None: nothing)."""
+        return None
+
     def missing_credentials(self) -> str | None:
         """Why this candidate cannot run here (e.g. an unset API key variable), or None."""
         return None

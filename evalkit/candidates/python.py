@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.util
 import inspect
 import re
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
@@ -47,6 +49,19 @@ class PythonConfig(CandidateConfig):
     def build(self, context: BuildContext) -> Candidate:
         return PythonCandidate(self, context)
 
+    def problem(self, suite_dir: Path) -> str | None:
+        """The module must be findable (next to the suite or installed); it is not imported here, so
+        validating a suite never runs the team's code."""
+        module = self.function.split(":")[0]
+        top = module.split(".")[0]
+        if (suite_dir / f"{top}.py").is_file() or (suite_dir / top / "__init__.py").is_file():
+            return None
+        try:
+            found = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            found = None
+        return None if found is not None else f"python candidate '{self.name}': no module '{module}' to import"
+
 
 class PythonCandidate:
     stats = None
@@ -77,12 +92,26 @@ class PythonCandidate:
     async def answer(self, case: Case) -> Output:
         assert self._function is not None
         started = time.perf_counter()
-        if inspect.iscoroutinefunction(self._function):
-            result = await self._function(case.question)
-        else:
-            result = await asyncio.to_thread(self._function, case.question)
+        try:
+            if inspect.iscoroutinefunction(self._function):
+                result = await self._function(case.question)
+            else:
+                result = await asyncio.to_thread(self._function, case.question)
+        except Exception as exc:  # the team's code failed: say where, as a traceback's last line would
+            return Output(error=f"{type(exc).__name__}: {exc} ({_where(exc)})", latency_s=time.perf_counter() - started)
         output = to_output(result, "answer", "sources", "id", "contexts", "text")
         if isinstance(result, dict) and isinstance(result.get("citations"), list):
             output.citations = [str(c) for c in result["citations"]]
         output.latency_s = time.perf_counter() - started
         return output
+
+
+def _where(exc: BaseException) -> str:
+    """Where in the team's code an exception was raised: the innermost frame, as file:line in function."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "no traceback"
+    last = frames[-1]
+    return f"raised at {last.filename}:{last.lineno} in {last.name}"

@@ -309,7 +309,11 @@ def _candidate(source: YamlSource, index: int, raw: dict[str, Any]) -> Candidate
     raw = _read_adapter(source, raw, loc)
     if isinstance(raw.get("generator"), dict):
         raw = {**raw, "generator": _read_adapter(source, raw["generator"], (*loc, "generator"))}
-    return _validate(source, config_type, raw, loc)
+    config = _validate(source, config_type, raw, loc)
+    if (problem := config.problem(source.path.parent)) is not None:  # e.g. a python candidate's module is not there
+        raise EvalkitError(problem, where=f"{source.where(loc)}: candidates[{index}]",
+                           hint="a module next to the suite file, or one installed in this environment")
+    return config
 
 
 def _read_adapter(source: YamlSource, raw: dict[str, Any], loc: Loc) -> dict[str, Any]:

@@ -74,3 +74,24 @@ metrics: [recall@1, citation_recall, citation_precision, faithfulness]
     assert all(s["output"]["passages"][0]["text"] for s in samples if s["candidate"] == "mine")
     assert "faithfulness is not applicable to any of ids-only's 3 samples: the candidate returned its sources " \
            "without their texts" in result.stdout + result.stderr
+
+
+def test_a_missing_module_fails_validation_and_an_exception_says_where(tmp_path: Path) -> None:
+    (tmp_path / "corpus.jsonl").write_text(json.dumps({"id": "d1", "text": "x"}) + "\n")
+    (tmp_path / "mybot.py").write_text("def answer(question):\n    return {}['sources']\n")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("""name: broken
+cases:
+  - {id: q1, question: 'Why?', expected_answer: because}
+candidates:
+  - {name: mine, kind: python, function: 'mybot:answer'}
+  - {name: typo, kind: python, function: 'mybott:answer'}
+metrics: [token_f1]
+max_error_rate: 1.0
+""")
+    invalid = evalkit("validate", "suite.yaml", cwd=tmp_path)
+    assert invalid.returncode == 2 and "python candidate 'typo': no module 'mybott' to import" in invalid.stderr
+    suite.write_text(suite.read_text().replace("  - {name: typo, kind: python, function: 'mybott:answer'}\n", ""))
+    result = evalkit("run", "suite.yaml", "--no-mlflow", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"KeyError: 'sources' (raised at {tmp_path / 'mybot.py'}:2 in answer)" in result.stdout
