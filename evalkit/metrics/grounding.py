@@ -2,7 +2,7 @@
 
 An answer that declines ("The passages do not say.") makes no claim about the passages: it is not
 applicable, not unfaithful (abstention metrics judge whether declining was right). An extractive
-candidate's answer, its passages' sentences copied whole, is not applicable either: it says only
+candidate's answer, its passages' sentences copied (a long one cut short), is not applicable either: it says only
 what they say by construction, and a 1.000 would look measured when nothing was judged."""
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from evalkit.core.records import Score
 from evalkit.core.specs import AbstentionSpec, MetricSpec
-from evalkit.core.text import quotes
 from evalkit.metrics.abstention import declines
 from evalkit.metrics.base import MetricContext, metric_registry
 
@@ -37,7 +36,7 @@ class Faithfulness:
         if not any(p.text.strip() for p in output.passages):
             return Score(skipped="the candidate returned its sources without their texts, so there is no evidence to "
                                  "judge against (return {'id': ..., 'text': ...} objects, or the texts as 'contexts')")
-        if output.extractive and quotes(output.answer, [p.text for p in output.passages]):
+        if output.extractive:  # copied from the passages by construction (a long sentence cut short)
             return Score(skipped="quoted: the answer is its passages' own sentences (an extractive candidate), so "
                                  "there is nothing for a judge to measure")
         verdict = await self.judge.faithfulness(case.question, output.answer, output.passages)
