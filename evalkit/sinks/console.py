@@ -124,9 +124,14 @@ class ConsoleSink:
         return f"results: {run.folder}/"
 
 
+# reasons a reader expects from the candidate's kind (a closed-book model retrieves and cites nothing)
+_BY_DESIGN = ("closed-book", "no retrieved passages", "the answer cites nothing", "the answer declines")
+
+
 def not_applicable(run: Run) -> list[tuple[str, str, int, str]]:
     """(candidate, metric, samples, the most common reason) for each metric that applied to none of
-    a candidate's samples: a column of dashes needs its reason beside it (e.g. sources without texts)."""
+    a candidate's samples, unless the candidate's kind explains it: a column of dashes that would
+    surprise needs its reason beside it (e.g. sources returned without their texts)."""
     from collections import Counter
 
     assert run.summary is not None
@@ -137,8 +142,9 @@ def not_applicable(run: Run) -> list[tuple[str, str, int, str]]:
                 continue
             reasons = Counter(str(s.scores[metric].skipped) for s in run.samples
                               if s.candidate == candidate.name and metric in s.scores and s.scores[metric].skipped)
-            if reasons:
-                found.append((candidate.name, metric, aggregate.n_skipped, reasons.most_common(1)[0][0]))
+            reason = reasons.most_common(1)[0][0] if reasons else ""
+            if reason and not reason.startswith(_BY_DESIGN):
+                found.append((candidate.name, metric, aggregate.n_skipped, reason))
     return found
 
 
