@@ -9,8 +9,8 @@ both thresholds are fixed; the test figures are computed once and written to doc
 
 offline-v7 is two logistic models over offline-v2's lexical measures and where the claim stands in
 the evidence (evalkit.judges.span): one for short answers, one for sentences. Each is fitted on the
-train rows of every source, with each source weighing the same, and within a source each length
-bin weighing both labels the same (HaluEval's right answers are short spans and its hallucinated
+train rows of its sources (TRAINED_ON), with each source weighing the same, and within a source each
+length bin weighing both labels the same (HaluEval's right answers are short spans and its hallucinated
 ones sentences: unweighted, a model learns the length). Each model's threshold is the one that
 maximises the mean macro-F1 over the dev sources that have at least MIN_DEV rows of each label in
 that shape. For each shape, the candidate models (SETTINGS x TRAINED_ON) are compared by that same
@@ -31,7 +31,7 @@ from typing import Any
 
 from evalkit.analysis.agreement import confusion, macro_f1
 from evalkit.core.records import Passage
-from evalkit.judges.calibration import _with_ci, graded, judge_rows
+from evalkit.judges.calibration import graded, judge_rows, with_ci
 from evalkit.judges.features import FEATURES as LEXICAL_FEATURES
 from evalkit.judges.offline import SPAN, ByShape, OfflineJudge, Weights, claims_of, measure, shipped_by_shape
 from evalkit.judges.spec import shipped_file
@@ -191,7 +191,7 @@ def judge_figures(judge: OfflineJudge, rows: list[Example]) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     claims = sum(max(1, len(v.claims)) for v in verdicts)
     predicted = [int(v.score == 1.0) for v in verdicts]
-    figures = _with_ci([e.label for e in rows], predicted, [graded(v) for v in verdicts])
+    figures = with_ci([e.label for e in rows], predicted, [graded(v) for v in verdicts])
     return {"n": len(rows), "macro_f1": figures["macro_f1"], "auroc": figures["auroc"],
             "ms_per_claim": round(1000 * seconds / claims, 2)}
 

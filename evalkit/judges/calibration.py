@@ -62,7 +62,7 @@ def load_labels(path: Path) -> list[LabelledRow]:
     return rows
 
 
-def _with_ci(labels: Any, predicted: Any, scores: Any) -> dict[str, dict[str, float]]:
+def with_ci(labels: Any, predicted: Any, scores: Any) -> dict[str, dict[str, float]]:
     import numpy as np
 
     y, p, s = (np.asarray(a) for a in (labels, predicted, scores))
@@ -135,7 +135,7 @@ def judged_figures(judge: str, data_name: str, rows: list[LabelledRow], verdicts
         "n_supported": sum(labels),
         "data_digest": rows_digest(rows),
         "seconds": None if seconds is None else round(seconds, 3),
-        "configured": {"rule": "supported when every claim is supported", **_with_ci(labels, predicted, scores)},
+        "configured": {"rule": "supported when every claim is supported", **with_ci(labels, predicted, scores)},
         "best_threshold": best_threshold(labels, scores),
     }
     sources = sorted({r.source for r in rows})
