@@ -41,16 +41,16 @@ class RunStopped(Exception):
     What it finished is in its folder, with a summary that says it is incomplete."""
 
     def __init__(self, reason: str, folder: object, kept: int, expected: int,
-                 exit_code: ExitCode = ExitCode.INCOMPLETE, resumable: bool = False):
+                 exit_code: ExitCode = ExitCode.INCOMPLETE, resumable: bool = False, summarized: bool = True):
         super().__init__(reason)
         self.reason, self.folder, self.kept, self.expected, self.exit_code = reason, folder, kept, expected, exit_code
-        self.resumable = resumable
+        self.resumable, self.summarized = resumable, summarized
 
     @property
     def kept_note(self) -> str:
         then = "; continue it with --resume" if self.resumable else ""
-        return (f"{self.kept} of {self.expected} samples finished and are kept in {self.folder}/ "
-                f"(its summary.json says the run is incomplete{then})")
+        said = "its summary.json says the run is incomplete" if self.summarized else "no summary.json was written"
+        return f"{self.kept} of {self.expected} samples finished and are kept in {self.folder}/ ({said}{then})"
 
     def __str__(self) -> str:
         return f"{self.reason}: {self.kept_note}"

@@ -212,24 +212,27 @@ async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Exe
 
             await close_connections()
         run = Run(folder=store.folder, manifest=manifest, samples=samples)
+        summarized = True
         try:
             usage = {name: stats.as_dict() for name, stats in spenders.items() if stats is not None}
             write_usage(store.folder, add_usage(read_usage(store.folder), usage) if options.resume else usage)
             run = finish_folder(run, complete=stopped is None and len(samples) == len(plan.items),
-                                baseline=options.baseline, tracking_uri=options.tracking_uri)
+                                baseline=options.baseline, tracking_uri=options.tracking_uri, must_write=True)
         except OSError as exc:  # e.g. the disk that filled up: the samples are what matters
-            log.warning("cannot write the run's usage.json or summary.json (%s)", exc.strerror or exc)
+            summarized = False
+            stopped = stopped or f"cannot write the run's usage.json or summary.json ({exc.strerror or exc})"
     if stopped is not None:
-        raise RunStopped(stopped, store.folder, len(samples), len(plan.items), resumable=True)
+        raise RunStopped(stopped, store.folder, len(samples), len(plan.items), resumable=True, summarized=summarized)
     return run
 
 
 def finish_folder(run: Run, *, complete: bool, baseline: str | None = None, tracking_uri: str | None = None,
-                  noise: dict[str, Any] | None = None, labels: Path | None = None) -> Run:
+                  noise: dict[str, Any] | None = None, labels: Path | None = None, must_write: bool = False) -> Run:
     """Finish a run read from (or just written to) its folder, and write its summary.json.
 
     `baseline` is the default reference of no_regression gates that name none; `labels` a labels
-    file to use instead of the suite's."""
+    file to use instead of the suite's. A summary that cannot be written (a read-only folder, a full
+    disk) is a warning, and the summary is still returned; with `must_write`, the OSError."""
     from evalkit.config.labels import read_labels
     from evalkit.run.baselines import Resolver
     from evalkit.run.finish import finish
@@ -246,6 +249,8 @@ def finish_folder(run: Run, *, complete: bool, baseline: str | None = None, trac
     try:
         write_summary(run.folder, summary)
     except OSError as exc:  # a read-only folder or a full disk: the summary is still shown and gated on
+        if must_write:
+            raise
         log.warning("%s/summary.json not written (%s); the results below are complete", run.folder,
                     exc.strerror or exc)
     return run.model_copy(update={"summary": summary})

@@ -249,3 +249,35 @@ max_error_rate: 1.0
     assert key not in written
     pieces = [key[i:i + 12] for i in range(len(key) - 11)]
     assert not [piece for piece in pieces if piece in written]
+
+
+def test_a_disk_that_fills_after_the_samples_stops_with_one_line_and_keeps_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every sample is written, then summary.json cannot be (the disk filled up): the run stops with
+    a reason that says no summary was written and where the samples are, and --resume finishes it."""
+    import asyncio
+    import errno
+
+    from evalkit.config.suite import load_suite
+    from evalkit.core.errors import RunStopped
+    from evalkit.run import pipeline
+
+    def full(folder: Path, summary: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with FakeOpenAI() as server:
+        suite = load_suite(write_suite(tmp_path, server.base_url, n_cases=3))
+        options = pipeline.RunOptions(reports_dir=tmp_path / "reports", cache_dir=tmp_path / "cache")
+        with monkeypatch.context() as patched:
+            patched.setattr(pipeline, "write_summary", full)
+            with pytest.raises(RunStopped) as stopped:
+                asyncio.run(pipeline.run_suite(suite, options))
+        run = run_folder(tmp_path)
+        assert len((run / "samples.jsonl").read_text().splitlines()) == 3 and not (run / "summary.json").exists()
+        assert str(stopped.value) == (f"cannot write the run's usage.json or summary.json (No space left on device): "
+                                      f"3 of 3 samples finished and are kept in {run}/ (no summary.json was written; "
+                                      "continue it with --resume)")
+        resumed = start(tmp_path, "run", str(suite.path), "--no-mlflow", "--resume", str(run))
+        _, resumed_err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, resumed_err
+    assert (run / "summary.json").is_file()
