@@ -164,7 +164,7 @@ def main() -> None:
         show() if callable(show) else err.print(f"error: {exc}")
         sys.exit(int(ExitCode.BAD_INPUT))
     if code == ExitCode.INTERRUPTED:  # typer returns Ctrl-C outside a run as exit code 130
-        name = _received[-1] if _received else "SIGINT"
-        err.print(f"interrupted ({name}): finished work is kept in the run folder")
+        name = _received[-1] if _received else "SIGINT"  # no run was going: there is no run folder to speak of
+        err.print(f"interrupted ({name})")
         sys.exit(int(ExitCode.TERMINATED if name == "SIGTERM" else ExitCode.INTERRUPTED))
     sys.exit(code if isinstance(code, int) else 0)
