@@ -201,9 +201,13 @@ class MlflowSink:
         return f"mlflow: run {run_id}{said} ({default_store_note(self.tracking_uri)})"
 
 
+PROBE = "/api/2.0/mlflow/experiments/get-by-name?experiment_name=evalkit-reachability-probe"
+
+
 def reachable(uri: str, timeout_s: float = 5.0) -> None:
-    """Raise SinkFailed at once when an MLflow server does not answer its health check: MLflow's own
-    client retries an unreachable server for minutes before it gives up."""
+    """Raise SinkFailed at once when an MLflow server cannot take a run: MLflow's own client retries
+    for minutes before it gives up. The probe asks its tracking API, not /health: a server whose
+    database is down answers /health with 200 and every API call with 503."""
     import urllib.error
     import urllib.request
 
@@ -212,10 +216,15 @@ def reachable(uri: str, timeout_s: float = 5.0) -> None:
     if not uri.startswith(("http://", "https://")):
         return
     try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout_s):
+        with urllib.request.urlopen(f"{uri.rstrip('/')}{PROBE}", timeout=timeout_s):
             pass
-    except urllib.error.HTTPError:
-        return  # it answered: a server without /health is still a server
+    except urllib.error.HTTPError as exc:
+        said = exc.read(300).decode("utf-8", "replace")
+        if exc.code == 404 and "RESOURCE_DOES_NOT_EXIST" in said:
+            return  # the API answered: there is no such experiment, as expected
+        if exc.code >= 500 or exc.code in (401, 403):
+            first = " ".join(said.split())[:120] or exc.reason
+            raise SinkFailed(f"MLflow at {uri} answers its API with HTTP {exc.code} ({first})") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise SinkFailed(f"MLflow at {uri} is unreachable ({reason})") from None

@@ -98,3 +98,39 @@ def test_logging_a_run_again_updates_its_mlflow_runs(saved_run: Path, tmp_path: 
     runs = client.search_runs([client.get_experiment_by_name("evalkit-tiny").experiment_id])
     assert sorted(r.info.run_name for r in runs) == ["20261125-090020-97ed", "bm25", "product"]
     assert {r.info.status for r in runs} == {"FINISHED"}
+
+
+def test_a_server_whose_api_fails_behind_a_healthy_health_check_is_one_warning(saved_run: Path, tmp_path: Path) -> None:
+    """/health answers 200 while every API call answers 503 (the server is up, its database down):
+    the run ends within seconds with the warning, not after MLflow's minutes of retries."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class HalfDown(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            healthy = self.path == "/health"
+            self.send_response(200 if healthy else 503)
+            self.end_headers()
+            self.wfile.write(b"OK" if healthy else b"database is down")
+
+        do_POST = do_GET  # noqa: N815
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), HalfDown)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    uri = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        started = time.monotonic()
+        process = report(saved_run, "--tracking-uri", uri, cwd=tmp_path)
+        _, stderr = process.communicate(timeout=60)
+        took = time.monotonic() - started
+    finally:
+        server.shutdown()
+    assert process.returncode == 0, stderr
+    assert stderr.strip().splitlines() == [
+        f"warning: mlflow: not published (MLflow at {uri} answers its API with HTTP 503 (database is down); log it "
+        f"later with: evalkit report {saved_run} --mlflow --tracking-uri {uri})"]
+    assert took < 30, took
