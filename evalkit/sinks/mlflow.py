@@ -244,9 +244,32 @@ def store_lock(uri: str) -> Iterator[None]:
     with open(path.with_name(path.name + ".lock"), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
+            if not path.is_file():
+                create_store(path)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def create_store(path: Path) -> None:
+    """A new sqlite store, whole or not at all. MLflow creates a store's tables and runs its
+    migrations on first use; a Ctrl-C in those seconds left a store that no later run could open
+    ("table ... already exists"). So the store is made in a temporary file, with MLflow's own
+    defaults, and moved into place when it is complete; an interrupted creation leaves nothing."""
+    import os
+
+    from evalkit.core.offline import import_mlflow
+
+    import_mlflow()  # its settings before its modules
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    partial = path.with_name(f".{path.name}.{os.getpid()}.creating")
+    try:
+        store = SqlAlchemyStore(f"sqlite:///{partial}", "./mlruns")  # MLflow's default artifact root
+        store.engine.dispose()
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def default_store_note(tracking_uri: str | None) -> str:

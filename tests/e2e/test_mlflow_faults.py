@@ -134,3 +134,25 @@ def test_a_server_whose_api_fails_behind_a_healthy_health_check_is_one_warning(s
         f"warning: mlflow: not published (MLflow at {uri} answers its API with HTTP 503 (database is down); log it "
         f"later with: evalkit report {saved_run} --mlflow --tracking-uri {uri})"]
     assert took < 30, took
+
+
+def test_a_new_sqlite_store_is_created_whole_or_not_at_all(saved_run: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while MLflow creates a new store (its tables made, its migrations not all run) leaves
+    no store at all, so the next run creates it afresh and logs; it used to leave one that no later
+    run could open ("table ... already exists")."""
+    from evalkit.sinks import mlflow as sink
+
+    path = tmp_path / "mlflow.db"
+
+    def interrupted(source: object, target: object) -> None:  # the store made, the signal before it is in place
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "replace", interrupted)
+        with pytest.raises(KeyboardInterrupt), sink.store_lock(f"sqlite:///{path}"):
+            pass
+    assert not path.exists() and not list(tmp_path.glob(".*.creating"))
+    process = report(saved_run, "--tracking-uri", f"sqlite:///{path}", cwd=tmp_path)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0 and "mlflow: run" in stdout, stderr
