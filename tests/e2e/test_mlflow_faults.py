@@ -108,13 +108,13 @@ def test_a_server_whose_api_fails_behind_a_healthy_health_check_is_one_warning(s
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class HalfDown(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        def do_GET(self) -> None:
             healthy = self.path == "/health"
             self.send_response(200 if healthy else 503)
             self.end_headers()
             self.wfile.write(b"OK" if healthy else b"database is down")
 
-        do_POST = do_GET  # noqa: N815
+        do_POST = do_GET
 
         def log_message(self, *args: object) -> None:
             pass
