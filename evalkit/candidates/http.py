@@ -89,5 +89,7 @@ class HttpCandidate:
             return Output(error=f"the reply from {c.url} is not JSON", latency_s=latency)
         output = to_output(data, c.answer_path, c.sources_path, c.source_id_field, c.contexts_path,
                            c.source_text_field)
+        if output.error:  # JSON, but not of the shape the suite describes: a failed call in the usage too
+            self.stats.failures += 1
         output.latency_s = latency
         return output

@@ -9,6 +9,7 @@ and raises httpx2's exceptions, so the openai client and evalkit's retries see n
 
 from __future__ import annotations
 
+import os
 import ssl
 import urllib.request
 from functools import cache
@@ -58,7 +59,7 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
                 timeout=aiohttp.ClientTimeout(connect=timeout.get("pool"), sock_connect=timeout.get("connect"),
                                               sock_read=timeout.get("read")),
             ) as response:
-                body = await response.read()
+                body = await _read_capped(response, request)
         except aiohttp.ConnectionTimeoutError as exc:
             raise httpx2.ConnectTimeout(str(exc) or "connection timed out", request=request) from exc
         except TimeoutError as exc:  # aiohttp's read timeouts are asyncio (builtin) TimeoutErrors
@@ -78,3 +79,24 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def max_reply_bytes() -> int:
+    """The largest reply evalkit reads (EVALKIT_MAX_REPLY_BYTES, default 10 MB): an answer of
+    50 MB once took 730 MB of memory and wrote 100 MB into each of the run's files."""
+    return int(os.environ.get("EVALKIT_MAX_REPLY_BYTES", 10 * 2**20))
+
+
+class ReplyTooLarge(httpx2.TransportError):
+    """The server sent more than max_reply_bytes(): that sample's error, never retried."""
+
+
+async def _read_capped(response: aiohttp.ClientResponse, request: httpx2.Request) -> bytes:
+    limit = max_reply_bytes()
+    chunks, size = [], 0
+    async for chunk in response.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise ReplyTooLarge(f"the reply is larger than {limit:,} bytes (EVALKIT_MAX_REPLY_BYTES)", request=request)
+        chunks.append(chunk)
+    return b"".join(chunks)

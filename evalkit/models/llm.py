@@ -30,7 +30,7 @@ import httpx2  # the HTTP library of openai>=3
 
 from evalkit.core.cache import content_key, write_json_atomic
 from evalkit.core.redact import Redactor
-from evalkit.models.aiohttp_transport import AiohttpTransport
+from evalkit.models.aiohttp_transport import AiohttpTransport, ReplyTooLarge
 from evalkit.models.endpoints import CacheSettings, EndpointSpec
 from evalkit.models.local_models import cache_scope
 
@@ -263,6 +263,9 @@ class CallTransport(httpx2.AsyncBaseTransport):
                     response = await self._send(request)
                     if timing is not None:
                         timing.server_s += time.perf_counter() - sent
+            except ReplyTooLarge:  # the same request gets the same reply: not retried
+                self.stats.failures += 1
+                raise
             except (httpx2.TimeoutException, httpx2.TransportError) as exc:
                 if attempt < self.spec.max_retries:
                     await self._sleep(attempt, None)
@@ -432,7 +435,7 @@ async def _post(client: Any, spec: EndpointSpec, path: str, params: dict[str, An
 def connection_error(cause: BaseException | None, where: str) -> str:
     """What went wrong on the way to an endpoint, in words: the server asked to wait too long, it is
     down, the reply broke off after the server was reached, or it could not be reached."""
-    if isinstance(cause, RetryAfterTooLong | EndpointDown):
+    if isinstance(cause, RetryAfterTooLong | EndpointDown | ReplyTooLarge):
         return str(cause)
     if isinstance(cause, httpx2.ReadError | httpx2.RemoteProtocolError):
         return f"the connection to {where} broke during the reply ({cause})"

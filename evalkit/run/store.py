@@ -45,6 +45,7 @@ class SampleStore:
         self.folder = folder
         try:
             folder.mkdir(parents=True, exist_ok=resume)
+            self._lock = _lock_folder(folder)
             write_json_atomic(folder / HEADER, manifest.model_dump(mode="json", by_alias=True), indent=2)
             # unbuffered: a line that cannot be written fails here, whole, not at a later flush
             self._samples: IO[bytes] = open(folder / SAMPLES, "ab", buffering=0)  # noqa: SIM115
@@ -82,6 +83,22 @@ class SampleStore:
     def close(self) -> None:
         self._sync()
         self._samples.close()
+        self._lock.close()  # releases the folder's lock
+
+
+def _lock_folder(folder: Path) -> IO[str]:
+    """The run folder's lock, held while its one writer runs: a second `--resume` of the same run would
+    run (and pay for) the same samples again. Refused with one line; the lock goes with the process."""
+    import fcntl
+
+    handle = open(folder / ".lock", "a")  # noqa: SIM115 - held until close()
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise EvalkitError("another evalkit is writing this run folder", where=str(folder),
+                           hint="wait for it to finish; if it stopped, run --resume again then") from None
+    return handle
 
 
 def _whole_lines(path: Path) -> int:

@@ -281,3 +281,40 @@ def test_a_disk_that_fills_after_the_samples_stops_with_one_line_and_keeps_them(
         _, resumed_err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, resumed_err
     assert (run / "summary.json").is_file()
+
+
+def test_a_reply_past_the_size_cap_is_that_samples_error_not_retried(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVALKIT_MAX_REPLY_BYTES", "20000")
+    with FakeOpenAI(answer_for=lambda body: "x" * 50_000) as server:
+        process = start(tmp_path, "run", str(write_suite(tmp_path, server.base_url, n_cases=2, max_error_rate=1.0)),
+                        "--no-mlflow")
+        stdout, stderr = process.communicate(timeout=120)
+        calls = len(server.requests)
+    assert process.returncode == 0, stderr
+    assert "2 × ModelCallError: the reply is larger than 20,000 bytes (EVALKIT_MAX_REPLY_BYTES)" in stdout
+    assert calls == 2  # one call a sample: the same request would get the same reply
+    run = run_folder(tmp_path)
+    assert "x" * 1000 not in (run / "samples.jsonl").read_text()
+    usage = json.loads((run / "usage.json").read_text())
+    assert usage["candidate:closed"]["failures"] == 2
+
+
+def test_a_second_writer_of_a_run_folder_is_refused_with_one_line(tmp_path: Path) -> None:
+    """Two `--resume` of one run used to run (and pay for) the same samples twice: the folder is
+    locked while a run writes it."""
+    with FakeOpenAI(latency_s=0.2) as server:
+        suite = write_suite(tmp_path, server.base_url, n_cases=30)
+        first = start(tmp_path, "run", str(suite), "--no-mlflow")
+        try:
+            wait_for_samples(tmp_path, 2, first)
+            second = start(tmp_path, "run", str(suite), "--no-mlflow", "--resume", str(run_folder(tmp_path)))
+            _, stderr = second.communicate(timeout=60)
+        finally:
+            first.communicate(timeout=120)
+    assert second.returncode == 2, stderr
+    assert stderr.strip().splitlines()[-1] == (f"error: {run_folder(tmp_path)}: another evalkit is writing this run "
+                                               "folder (hint: wait for it to finish; if it stopped, run --resume again "
+                                               "then)")
+    assert first.returncode == 0
+    assert len((run_folder(tmp_path) / "samples.jsonl").read_text().splitlines()) == 30

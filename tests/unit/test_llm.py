@@ -386,3 +386,23 @@ def test_retrieval_metrics_do_not_apply_to_a_closed_book_candidate(tmp_path: Pat
     assert by(outcome, "rag-chat", "q1")["scores"]["recall@1"] == {"value": 1.0}
     summary = {s.name: s.metrics["recall@1"] for s in outcome.summaries}
     assert (summary["closed"].n, summary["closed"].n_skipped, summary["closed"].value) == (0, 2, None)
+
+
+def test_an_http_reply_of_the_wrong_shape_is_an_error_and_a_counted_failure(tmp_path: Path) -> None:
+    with FakeOpenAI() as server:
+        url = server.base_url.replace("/v1", "/ask")
+        (tmp_path / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in CORPUS))
+        (tmp_path / "shape.yaml").write_text(f"""name: shape
+corpus: {{path: corpus.jsonl}}
+cases:
+  - {{id: q1, question: 'When does water boil?', expected_sources: [d2]}}
+candidates:
+  - {{name: api, kind: http, url: '{url}', answer_path: data.reply}}
+metrics: [recall@1]
+max_error_rate: 1.0
+""")
+        outcome = run(tmp_path / "shape.yaml", tmp_path)
+    api = by(outcome, "api", "q1")
+    assert api["output"]["error"].startswith("no text at 'data.reply' in the response")
+    usage = json.loads((outcome.folder / "usage.json").read_text())
+    assert usage["candidate:api"]["failures"] == 1 and usage["candidate:api"]["calls"] == 1
