@@ -103,4 +103,8 @@ class ModelJudge(RagasJudge):
                            else {"type": "json_object"})
         text, _ = await chat(client, self.spec, judge_request(question, answer, passages),
                              response_format=response_format)
-        return read_judgement(text, passages)
+        try:
+            return read_judgement(text, passages)
+        except Exception:  # JSON of the wrong schema: the sample's error, and a failed call in the usage
+            self.stats.failures += 1
+            raise

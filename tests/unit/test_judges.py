@@ -79,6 +79,9 @@ def test_model_judge_reply_outside_its_schema_is_the_samples_error(tmp_path: Pat
     scores = [s["scores"]["faithfulness"] for s in finished.samples]
     assert all(error in score["error"] and "value" not in score for score in scores), scores
     assert finished.summary.candidate("rag-chat").metrics["faithfulness"].n_errors == 2
+    usage = json.loads((finished.folder / "usage.json").read_text())
+    [judge] = [figures for owner, figures in usage.items() if owner.startswith("judge:")]
+    assert judge["failures"] == 2  # counted in the usage too, not only as the samples' errors
 
 
 def test_ragas_judge_keeps_each_statement_verdict_and_rejects_verdicts_outside_0_1(tmp_path: Path) -> None:
