@@ -318,3 +318,20 @@ def test_a_second_writer_of_a_run_folder_is_refused_with_one_line(tmp_path: Path
                                                "then)")
     assert first.returncode == 0
     assert len((run_folder(tmp_path) / "samples.jsonl").read_text().splitlines()) == 30
+
+
+def test_sigterm_outside_a_run_does_not_speak_of_a_run_folder(tmp_path: Path) -> None:
+    """SIGTERM while `validate` reads a large suite: it says it was interrupted, and not that work
+    is kept in a run folder (there is none)."""
+    suite = tmp_path / "large.yaml"
+    suite.write_text("name: large\ncandidates: []\nmetrics: [recall@1]\ncases:\n"
+                     + "".join(f"  - {{id: q{i}, question: 'Q {i}?'}}\n" for i in range(100_000)))  # 3.9 MB
+    process = start(tmp_path, "validate", str(suite))
+    time.sleep(1.5)  # the CLI is up and parsing
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    if process.returncode in (0, 2):  # finished before the signal: nothing to check on this machine
+        pytest.skip(f"validate finished before the signal (exit {process.returncode})")
+    assert process.returncode == 143, stderr
+    assert stderr.strip().splitlines()[-1] == "interrupted (SIGTERM)"
+    assert "run folder" not in stderr
