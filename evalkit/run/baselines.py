@@ -8,6 +8,7 @@ A baseline reference is, in order: a run folder; a name in `reports/<suite>/base
 from __future__ import annotations
 
 import json
+import logging
 import re
 import tempfile
 from pathlib import Path
@@ -18,6 +19,7 @@ from evalkit.core.errors import EvalkitError
 from evalkit.core.run import BaselineRef, Run
 from evalkit.run.store import read_run
 
+log = logging.getLogger("evalkit")
 POINTERS = "baselines.json"
 DEFAULT_BASELINE = "production"
 _MLFLOW_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -125,6 +127,9 @@ class Resolver:
 
     def __call__(self, ref: str | None) -> tuple[str, Run | None]:
         name = ref or self.default or DEFAULT_BASELINE
+        if ref and self.default and ref != self.default and ref not in self.found:  # said once per baseline
+            log.warning("a gate names baseline '%s', which it keeps; --baseline %s applies to the gates that "
+                        "name none", ref, self.default)
         if name not in self.found:
             self.found[name] = resolve(name, self.suite, self.reports_dir, self.tracking_uri)
         return name, self.found[name]

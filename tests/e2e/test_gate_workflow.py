@@ -142,3 +142,13 @@ def test_candidate_runs_a_subset_and_keeps_only_its_gates(work: Path) -> None:
     wrong = evalkit("run", "subset.yaml", "--candidate", "bm26", "--no-mlflow", cwd=work)
     assert wrong.returncode == 2 and "--candidate bm26: the suite has no such candidate" in wrong.stderr
     assert "did you mean 'bm25'" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+def test_baseline_flag_beside_a_gate_that_names_its_own_says_which_applies(work: Path) -> None:
+    (work / "named.yaml").write_text((SUITE % 5).replace("name: gate", "name: named").replace(
+        "no_regression: {max_drop: 0.0, alpha: 0.05}", "no_regression: {baseline: production, if_no_baseline: pass}"))
+    result = evalkit("run", "named.yaml", "--no-mlflow", "--baseline", "release-41", cwd=work)
+    assert result.returncode == 0, result.stdout + result.stderr  # no baseline yet, and the gate lets it pass
+    assert ("warning: a gate names baseline 'production', which it keeps; --baseline release-41 applies to the "
+            "gates that name none") in result.stderr
+    assert "mrr: baseline 'production' not found, and the gate says to pass without one" in result.stdout
