@@ -170,8 +170,11 @@ def plan(
 
     loaded = load_suite(suite, limit=limit)
     estimates = estimate(loaded, latency_s)
+    opaque = [c.name for c in loaded.candidates if c.kind in ("python", "http")]
+    unseen = (f"; {', '.join(opaque)} {'runs' if len(opaque) == 1 else 'run'} your own code or service, whose "
+              "model calls evalkit cannot see or count" if opaque else "")
     if not estimates:
-        out.print(f"{loaded.name}: no candidate or judge calls a model; the run costs nothing")
+        out.print(f"{loaded.name}: no candidate or judge that evalkit runs calls a model{unseen}", soft_wrap=True)
         return
     table = Table(title=f"{loaded.name}: {len(loaded.cases)} cases, estimated before running", title_justify="left")
     for column in ("who", "model", "calls", "input tokens", "output tokens", "cost", "time", "tokens counted by"):
@@ -184,5 +187,7 @@ def plan(
     priced = [e.cost_usd for e in estimates if e.cost_usd is not None]
     out.print(f"total: {sum(e.calls for e in estimates):,} calls, ${sum(priced):.4f}"
               + (" (and unpriced models)" if len(priced) < len(estimates) else ""))
+    if unseen:
+        out.print(f"not counted{unseen}", soft_wrap=True)
     out.print(f"assumed: answers of {ANSWER_TOKENS} tokens unless max_tokens is set; a retriever's passages fill "
               f"top_k chunks of chunk_size tokens; {latency_s:g} s per call at each model's concurrency")
