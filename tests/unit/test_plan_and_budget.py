@@ -64,3 +64,14 @@ def test_a_budget_stops_new_work_and_the_run_resumes(tmp_path: Path) -> None:
     assert len(server.requests) == 20  # each case called once in all
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "complete" and summary["n_samples"] == 20
+
+
+def test_plan_does_not_call_a_teams_own_pipeline_free(tmp_path: Path) -> None:
+    (tmp_path / "mybot.py").write_text("def answer(question):\n    return 'forty-two'\n")
+    (tmp_path / "own.yaml").write_text("name: own\ncases:\n  - {id: q1, question: 'Why?', expected_answer: 'x'}\n"
+                                       "candidates:\n  - {name: mine, kind: python, function: 'mybot:answer'}\n"
+                                       "metrics: [token_f1]\n")
+    result = evalkit("plan", "own.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "costs nothing" not in result.stdout
+    assert "mine runs your own code or service, whose model calls evalkit cannot see or count" in result.stdout
