@@ -63,7 +63,8 @@ def compare_runs(old: Run, new: Run, metric: str | None = None, top: int = 10) -
     if not candidates or not metrics:
         raise EvalkitError("the runs share no candidate and metric to compare",
                            hint=f"{old.folder}: {old.candidates}; {new.folder}: {new.candidates}")
-    ranked_by = metric or metrics[0]
+    gated = [g.metric for g in new.manifest.gates if g.metric in metrics]
+    ranked_by = metric or (gated[0] if gated else metrics[0])  # what the release is gated on comes first
     if ranked_by not in metrics:
         raise EvalkitError(f"metric '{ranked_by}' is not in both runs", hint=f"shared: {', '.join(metrics)}")
     result = Comparison(old, new, ranked_by)

@@ -52,7 +52,8 @@ def report(
 def compare_command(
     run_a: Annotated[Path, typer.Argument(help="The old run folder.", show_default=False)],
     run_b: Annotated[Path, typer.Argument(help="The new run folder.", show_default=False)],
-    metric: Annotated[str | None, typer.Option(help="Rank changed cases by this metric [default: the first].")] = None,
+    metric: Annotated[str | None, typer.Option(help="Rank changed cases by this metric [default: the first gated one, else the first].")] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="Also list the metrics that did not change.")] = False,
     top: Annotated[int, typer.Option(min=1, help="Changed cases to list in each direction.")] = 10,
     html: Annotated[Path | None, typer.Option(help="Write the HTML page here [default: RUN_B/compare-<RUN_A id>.html].")] = None,
 ) -> None:
@@ -68,17 +69,23 @@ def compare_command(
     table = Table(title=f"{old.run_id} → {new.run_id} (paired on case id)", title_justify="left")
     for column in ("candidate", "metric", "old", "new", "change [95% CI]", "p", "n"):
         table.add_column(column, justify="left" if column in ("candidate", "metric") else "right")
+    unchanged = 0
     for change in comparison.changes:
         r = change.result
+        if not show_all and r is not None and r.diff == 0 and r.ci_low == 0 and r.ci_high == 0 and not change.unmatched:
+            unchanged += 1
+            continue
         if r is None:
             table.add_row(change.candidate, change.metric, "–", "–", "no shared cases", "–", "0")
             continue
         style = {"worse": "red", "better": "green"}.get(change.verdict, "")
-        cell = f"{r.diff:+.4f} [{r.ci_low:+.4f}, {r.ci_high:+.4f}]"
-        table.add_row(change.candidate, change.metric, f"{r.mean_old:.4f}", f"{r.mean_new:.4f}",
+        cell = f"{r.diff:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]"
+        table.add_row(change.candidate, change.metric, f"{r.mean_old:.3f}", f"{r.mean_new:.3f}",
                       f"[{style}]{cell}[/{style}]" if style else cell, f"{r.p_value:.4f}",
                       f"{r.n}" + (f" (+{change.unmatched} unmatched)" if change.unmatched else ""))
     out.print(table)
+    if unchanged:
+        out.print(f"{unchanged} candidate × metric pairs the same on every shared case are left out (--all shows them)")
     for title, rows in (("worse", comparison.worse), ("better", comparison.better)):
         out.print(f"[bold]{len(rows)} cases got {title}[/bold] on {comparison.metric}:")
         for row in rows:

@@ -45,20 +45,25 @@ def test_compare_a_v1_run_with_a_v2_run_of_the_same_suite(v1_run: Path, tmp_path
     with (suite / "suite.yaml").open("a") as handle:  # the v1 run's judge, no longer the default
         handle.write("judge: {kind: offline, features: lexical}\n")
     new = run_suite_file(suite / "suite.yaml", tmp_path)
-    result = evalkit("compare", str(v1_run), str(new.folder), cwd=tmp_path)
+    result = evalkit("compare", str(v1_run), str(new.folder), "--all", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "0 cases got worse" in result.stdout
     for line in result.stdout.splitlines():
         if line.startswith("│") and "recall@1" in line:
-            assert "+0.0000 [+0.0000, +0.0000]" in line, line  # same answers, same scores
+            assert "+0.000 [+0.000, +0.000]" in line, line  # same answers, same scores
         if line.startswith("│ product") and "faithfulness" in line:
-            assert "+0.0000 [+0.0000, +0.0000]" in line, line
+            assert "+0.000 [+0.000, +0.000]" in line, line
         if line.startswith("│ bm25") and "faithfulness" in line:  # an extractive answer is not judged (metric v3)
             assert "no shared cases" in line, line
         if line.startswith("│ product") and "token_f1" in line:
-            assert "+0.0000 [+0.0000, +0.0000]" in line, line
+            assert "+0.000 [+0.000, +0.000]" in line, line
         if line.startswith("│ bm25") and "token_f1" in line:  # token_f1 v2 no longer counts the [doc] marks
-            assert "+0.0452" in line, line
+            assert "+0.045" in line, line
+    changed = evalkit("compare", str(v1_run), str(new.folder), cwd=tmp_path).stdout  # by default, what changed
+    rows = [line for line in changed.splitlines() if line.startswith("│ ")]
+    assert rows and all("+0.000 [+0.000, +0.000]" not in line for line in rows), changed
+    assert "the same on every shared case are left out (--all shows them)" in changed
+    assert "cases got worse on recall@1" in changed  # ranked by the gated metric
     assert (new.folder / "compare-20261125-090020-97ed.html").is_file()
 
 
