@@ -93,7 +93,7 @@ class CandidateConfig(BaseModel):
             return {}
         return describe(spec.model, spec.adapter.model_dump(mode="json") if spec.adapter else None)
 
-    def params(self) -> dict[str, Any]:
+    def flat_params(self) -> dict[str, Any]:
         """The config flattened to dotted keys, for MLflow params and result headers."""
         return _flatten(self.model_dump(mode="json", exclude={"description"}))
 

@@ -1,7 +1,10 @@
 """The `python` candidate: call `module:function` with each question.
 
 The function takes the question (str) and returns the answer (str), or a dict with `answer` and
-optionally `sources` (ids or {id, text} objects), `contexts` and `citations`. It may be async.
+optionally `sources` (ids or {id, text} objects), `contexts` and `citations`. It may be async. A
+function that also names a `params` argument gets the candidate's `params:` from the suite (one
+function, several candidates: top 3 against top 8), and one that names `case` gets the case as a
+dict (id, tags, expected sources...), so a suite can compare settings without a function each.
 A module next to the suite can be named directly: the suite's folder is on the import path
 while the module is imported (and only then: the run leaves sys.path as it found it).
 """
@@ -36,6 +39,7 @@ _FUNCTION = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 class PythonConfig(CandidateConfig):
     kind: Literal["python"] = "python"
     function: str = Field(description="module:function")
+    params: dict[str, Any] = Field(default_factory=dict, description="passed to a function that takes `params`")
 
     @field_validator("function")
     @classmethod
@@ -69,6 +73,7 @@ class PythonCandidate:
     def __init__(self, config: PythonConfig, context: BuildContext):
         self.name, self.config, self.context = config.name, config, context
         self._function: Callable[..., Any] | None = None
+        self._wants: set[str] = set()  # which of "params", "case" the function takes
 
     async def prepare(self, cases: list[Case]) -> None:
         module_name, function_name = self.config.function.split(":")
@@ -88,15 +93,28 @@ class PythonCandidate:
         if not callable(function):
             raise EvalkitError(f"candidate '{self.name}': '{module_name}' has no function '{function_name}'")
         self._function = function
+        try:
+            named = set(inspect.signature(function).parameters)
+        except (TypeError, ValueError):  # a builtin or C function without a signature: the question alone
+            named = set()
+        self._wants = named & {"params", "case"}
+        if self.config.params and "params" not in self._wants:
+            raise EvalkitError(f"candidate '{self.name}' has params:, but {self.config.function} takes no "
+                               "'params' argument", hint="def answer(question, params): ...")
 
     async def answer(self, case: Case) -> Output:
         assert self._function is not None
         started = time.perf_counter()
+        extra: dict[str, Any] = {}
+        if "params" in self._wants:
+            extra["params"] = dict(self.config.params)
+        if "case" in self._wants:
+            extra["case"] = case.model_dump(mode="json")
         try:
             if inspect.iscoroutinefunction(self._function):
-                result = await self._function(case.question)
+                result = await self._function(case.question, **extra)
             else:
-                result = await asyncio.to_thread(self._function, case.question)
+                result = await asyncio.to_thread(self._function, case.question, **extra)
         except Exception as exc:  # the team's code failed: say where, as a traceback's last line would
             return Output(error=f"{type(exc).__name__}: {exc} ({_where(exc)})", latency_s=time.perf_counter() - started)
         output = to_output(result, "answer", "sources", "id", "contexts", "text")

@@ -55,7 +55,7 @@ def plan_run(suite: Suite, metrics: list[MetricSpec], judge: JudgeInfo | None, *
              allow_skipped: bool) -> Plan:
     """The manifest and work items of a run of `suite` with these metric specs and judge."""
     listed = {spec.name for spec in metrics}
-    candidates = [CandidateInfo(name=c.name, kind=c.kind, params=c.params(), config_hash=c.config_hash(),
+    candidates = [CandidateInfo(name=c.name, kind=c.kind, params=c.flat_params(), config_hash=c.config_hash(),
                                 skipped=c.missing_credentials(), served_by=c.served_by()) for c in suite.candidates]
     manifest = RunManifest(
         run_id=new_run_id(),

@@ -40,7 +40,7 @@ class Sampler:
         self._failures: dict[str, str] = {}  # candidate -> why its preparation failed
         self.stages, self._judge_key = stages, judge_key
         self._corpus_hash = suite.corpus.content_hash if suite.corpus else ""
-        self._params = {config.name: config.params() for config in suite.candidates}
+        self._params = {config.name: config.flat_params() for config in suite.candidates}
         self._passages = PassageTexts(context)
         self._cached: dict[str, Output] = {}  # work key -> output replayed from the stage cache
         self.budget, self._spent = budget, spent

@@ -95,3 +95,32 @@ max_error_rate: 1.0
     result = evalkit("run", "suite.yaml", "--no-mlflow", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"KeyError: 'sources' (raised at {tmp_path / 'mybot.py'}:2 in answer)" in result.stdout
+
+
+def test_one_function_serves_several_candidates_through_params_and_reads_the_case(tmp_path: Path) -> None:
+    """`params:` goes to a function that takes `params` (top 1 against top 3 without two functions),
+    and `case` gives it the case (its id, tags, expected sources)."""
+    (tmp_path / "corpus.jsonl").write_text("".join(json.dumps({"id": k, "text": v}) + "\n" for k, v in DOCUMENTS.items()))
+    (tmp_path / "tuned.py").write_text(
+        "def answer(question, params, case):\n"
+        "    ids = sorted(%r)[:params['top_k']]\n"
+        "    return {'answer': case['id'] + ' ' + ','.join(case['tags']), 'sources': ids}\n" % list(DOCUMENTS))
+    (tmp_path / "suite.yaml").write_text("""name: tuned
+corpus: {path: corpus.jsonl}
+cases:
+  - {id: stash, question: 'How do I stash?', expected_sources: [git-stash.txt], tags: [stash]}
+candidates:
+  - {name: top1, kind: python, function: 'tuned:answer', params: {top_k: 1}}
+  - {name: top3, kind: python, function: 'tuned:answer', params: {top_k: 3}}
+metrics: [recall@3]
+""")
+    result = evalkit("run", "suite.yaml", "--no-mlflow", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [folder] = (tmp_path / "reports" / "tuned").iterdir()
+    samples = {s["candidate"]: s for s in map(json.loads, (folder / "samples.jsonl").read_text().splitlines())}
+    assert len(samples["top1"]["output"]["passages"]) == 1 and len(samples["top3"]["output"]["passages"]) == 3
+    assert samples["top3"]["scores"]["recall@3"]["value"] == 1.0
+    assert samples["top1"]["output"]["answer"] == "stash stash"
+    header = json.loads((folder / "header.json").read_text())
+    hashes = {c["name"]: c["config_hash"] for c in header["candidates"]}
+    assert hashes["top1"] != hashes["top3"]  # params are part of the candidate's config

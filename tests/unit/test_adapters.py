@@ -36,7 +36,7 @@ def test_the_adapter_file_is_hashed_into_the_config_and_the_manifest(tmp_path: P
     first = load_suite(write(tmp_path, suite_with("lora.gguf"))).candidates[0]
     assert first.adapter.sha256 == hashlib.sha256(b"GGUF first").hexdigest()  # type: ignore[attr-defined]
     assert first.served_by()["adapter"] == {"path": "lora.gguf", "sha256": first.adapter.sha256}  # type: ignore[attr-defined]
-    assert first.params()["adapter.path"] == "lora.gguf" and "adapter.file" not in first.params()
+    assert first.flat_params()["adapter.path"] == "lora.gguf" and "adapter.file" not in first.flat_params()
     (tmp_path / "lora.gguf").write_bytes(b"GGUF retrained")
     second = load_suite(write(tmp_path, suite_with("lora.gguf"))).candidates[0]
     assert second.config_hash() != first.config_hash()  # a retrained adapter is a new candidate

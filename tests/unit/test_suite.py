@@ -46,7 +46,7 @@ def error_of(tmp_path: Path, text: str) -> str:
 def test_good_suite_loads(tmp_path: Path) -> None:
     suite = load_suite(write(tmp_path, GOOD))
     assert [c.id for c in suite.cases] == ["q1"]
-    assert suite.candidates[0].params()["retriever.kind"] == "bm25"
+    assert suite.candidates[0].flat_params()["retriever.kind"] == "bm25"
     assert len(suite.corpus or {}) == 2
 
 
