@@ -101,10 +101,11 @@ def test_one_function_serves_several_candidates_through_params_and_reads_the_cas
     """`params:` goes to a function that takes `params` (top 1 against top 3 without two functions),
     and `case` gives it the case (its id, tags, expected sources)."""
     (tmp_path / "corpus.jsonl").write_text("".join(json.dumps({"id": k, "text": v}) + "\n" for k, v in DOCUMENTS.items()))
+    ids = sorted(DOCUMENTS)
     (tmp_path / "tuned.py").write_text(
+        f"IDS = {ids!r}\n"
         "def answer(question, params, case):\n"
-        "    ids = sorted(%r)[:params['top_k']]\n"
-        "    return {'answer': case['id'] + ' ' + ','.join(case['tags']), 'sources': ids}\n" % list(DOCUMENTS))
+        "    return {'answer': case['id'] + ' ' + ','.join(case['tags']), 'sources': IDS[:params['top_k']]}\n")
     (tmp_path / "suite.yaml").write_text("""name: tuned
 corpus: {path: corpus.jsonl}
 cases:
