@@ -5,6 +5,7 @@ Computed from the run, by explicit rules, never a fixed text:
    factual_correctness, rouge_l; retrieval: ndcg@k, recall@k; grounding: faithfulness;
    citations: citation_recall; abstention: abstain_rate_unanswerable; freshness:
    stale_answer_rate), the best candidate (by the metric's direction) is compared with every other
+   (or each pair the suite names in `verdict: {pairs: [[old, new], ...]}`)
    on the cases both have a value for: the paired difference of the metric's statistic with its 95%
    bootstrap CI. A difference whose CI excludes 0 is stated as a difference; otherwise it is said
    to be not significant.
@@ -56,15 +57,26 @@ def _paired(spec: MetricSpec, samples: list[Sample], old: str, new: str) -> tupl
     return result.diff, result.ci_low, result.ci_high, len(shared)
 
 
-def _comparisons(spec: MetricSpec, samples: list[Sample], summaries: list[CandidateSummary]) -> list[str]:
+def _comparisons(spec: MetricSpec, samples: list[Sample], summaries: list[CandidateSummary],
+                 chosen: list[tuple[str, str]]) -> list[str]:
+    """The best candidate against each other one, or each pair the suite chose ([old, new]: the
+    better of the two is named first)."""
     ranked = [s for s in summaries if s.metrics[spec.name].value is not None]
     if len(ranked) < 2:
         return []
-    best = max(ranked, key=lambda s: spec.sign * (s.metrics[spec.name].value or 0.0))
+    if chosen:
+        by_name = {s.name: s for s in ranked}
+        pairs = []
+        for old, new in chosen:
+            if old in by_name and new in by_name:
+                first, second = by_name[old], by_name[new]
+                value = spec.sign * ((second.metrics[spec.name].value or 0.0) - (first.metrics[spec.name].value or 0.0))
+                pairs.append((second, first) if value >= 0 else (first, second))
+    else:
+        best = max(ranked, key=lambda s: spec.sign * (s.metrics[spec.name].value or 0.0))
+        pairs = [(best, other) for other in ranked if other is not best]
     lines = []
-    for other in ranked:
-        if other is best:
-            continue
+    for best, other in pairs:
         paired = _paired(spec, samples, other.name, best.name)
         if paired is None:
             continue
@@ -141,7 +153,7 @@ def verdict(manifest: RunManifest, summaries: list[CandidateSummary], samples: l
     lines: list[str] = []
     specs = {spec.base: spec for spec in reversed(manifest.metrics)}  # the first spec of each base
     for base in [b for b in HEADLINES if b in specs][:MAX_HEADLINES]:
-        lines += _comparisons(specs[base], samples, summaries)
+        lines += _comparisons(specs[base], samples, summaries, list(manifest.verdict_pairs))
     lines += _fine_tuning(manifest, samples)
     checks = [spec for spec in manifest.metrics if spec.base == "check"]
     if checks:

@@ -19,7 +19,7 @@ from evalkit.core.corpus import Corpus
 from evalkit.core.errors import EvalkitError, did_you_mean
 from evalkit.core.readers import list_cell, read_records
 from evalkit.core.records import Case
-from evalkit.core.specs import AbstentionSpec, BudgetSpec, CheckSpec, GateSpec, MetricSpec
+from evalkit.core.specs import AbstentionSpec, BudgetSpec, CheckSpec, GateSpec, MetricSpec, VerdictSpec
 from evalkit.judges.spec import JUDGE_KINDS, OFFLINE_NAME, JudgeSpec
 from evalkit.metrics.operational import OPERATIONAL_NAMES
 
@@ -70,6 +70,7 @@ class SuiteSpec(_Model):
     labels: str | None = None  # human labels of samples (evalkit labels sample): PPI estimates of judged metrics
     concurrency: int = Field(default=4, ge=1, le=256)
     executor: Literal["local", "ray"] = "local"  # where samples are computed (evalkit run --executor)
+    verdict: VerdictSpec = VerdictSpec()  # which candidates the verdict compares
 
 
 @dataclass
@@ -153,6 +154,13 @@ def load_suite(path: Path, *, limit: int | None = None, only: list[str] | None =
                                hint=did_you_mean(gate.candidate, [c.name for c in candidates]))
 
     _check_labels(source, spec, corpus, cases)
+    names = [c.name for c in candidates]
+    for i, pair in enumerate(spec.verdict.pairs):
+        for j, name in enumerate(pair):
+            if name not in names:
+                raise EvalkitError(f"verdict pair names unknown candidate '{name}'",
+                                   where=f"{source.where(('verdict', 'pairs', i, j))}: verdict.pairs[{i}][{j}]",
+                                   hint=did_you_mean(name, names) or f"candidates: {', '.join(names)}")
     if only:
         names = [c.name for c in candidates]
         for name in only:

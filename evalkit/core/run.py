@@ -66,6 +66,7 @@ class RunManifest(_Record):
     allow_skipped: bool = False
     source_run: str | None = None  # a rescored run: the run whose outputs it scored again
     labels: str | None = None  # the suite's labels file, as written in the suite (relative to it)
+    verdict_pairs: list[tuple[str, str]] = Field(default_factory=list)  # verdict: {pairs} (none: the default)
 
     def metric(self, name: str) -> MetricSpec:
         return next(spec for spec in self.metrics if spec.name == name)

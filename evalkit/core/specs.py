@@ -134,3 +134,11 @@ class GateSpec(BaseModel):
         if self.min is None and self.max is None and self.no_regression is None:
             raise ValueError("a gate needs 'min', 'max' or 'no_regression'")
         return self
+
+
+class VerdictSpec(BaseModel):
+    """Which candidates the verdict compares: by default the best on each headline metric against
+    every other; `pairs` names the comparisons a team wants instead, [old, new] each."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    pairs: list[tuple[str, str]] = Field(default_factory=list)

@@ -25,6 +25,8 @@ metrics: [recall@1]
      "suite.yaml:2: corpus: expected a mapping, got the text 'corpus.jsonl' (hint: write corpus: {path: corpus.jsonl})"),
     (("{name: bm25, kind: rag, retriever: {kind: bm25, top_k: 1}}", "{name: fn, kind: python, function: mybot.answer_k3}"),
      "candidates[0].function: 'mybot.answer_k3' is not module:function (did you mean 'mybot:answer_k3'?)"),
+    (("metrics: [recall@1]", "metrics: [recall@1]\nverdict: {pairs: [[bm25, bm26]]}"),
+     "suite.yaml:7: verdict.pairs[0][1]: verdict pair names unknown candidate 'bm26' (hint: did you mean 'bm25'?)"),
     (("metrics: [recall@1]", "metrics: [recall_at_1]"),
      "metrics[0]: unknown metric 'recall_at_1' (hint: did you mean 'recall@1'? (MLflow shows @ as _at_))"),
 ])

@@ -16,10 +16,11 @@ STALE = MetricSpec(name="stale_answer_rate", base="stale_answer_rate", direction
 CHECK = MetricSpec(name="check_json", base="check", unit="pass")
 
 
-def run(values: dict[str, dict[str, list[float]]], latency: dict[str, float]) -> list[str]:
+def run(values: dict[str, dict[str, list[float]]], latency: dict[str, float],
+        pairs: list[tuple[str, str]] | None = None) -> list[str]:
     manifest = RunManifest(run_id="r", suite=SuiteInfo(name="s"), n_cases=40,
                            candidates=[CandidateInfo(name=name) for name in values],
-                           metrics=[F1, STALE, CHECK, *OPERATIONAL])
+                           metrics=[F1, STALE, CHECK, *OPERATIONAL], verdict_pairs=pairs or [])
     samples = [Sample(candidate=name, case_id=f"c{i}", question="q",
                       output=Output(latency_s=latency[name], cost_usd=0.002),
                       scores={metric: Score(value=v[i]) for metric, v in metrics.items()})
@@ -87,3 +88,19 @@ def test_only_a_same_model_same_retrieval_pair_is_a_fine_tuning_comparison() -> 
                                      served_by=BASE_FILE),
                        CandidateInfo(name="rag-ft", kind="rag", params=RETRIEVER, served_by=TUNED_FILE)]
     assert not any(line.startswith("fine-tuning") for line in fine_tuning_run([0.6, 0.2] * 20, other_retriever))
+
+
+def test_the_suite_names_the_pairs_the_verdict_compares() -> None:
+    """Hybrid against BM25, which the default (the best against every other) never states when a
+    third candidate is best; an unnamed pair is not compared."""
+    values = {
+        "bm25": {"token_f1": [0.5, 0.6] * 20, "stale_answer_rate": [0.0] * 40, "check_json": [1.0] * 40},
+        "hybrid": {"token_f1": [0.7, 0.8] * 20, "stale_answer_rate": [0.0] * 40, "check_json": [1.0] * 40},
+        "tuned": {"token_f1": [0.9, 0.9] * 20, "stale_answer_rate": [0.0] * 40, "check_json": [1.0] * 40},
+    }
+    latency = {"bm25": 0.1, "hybrid": 0.1, "tuned": 0.1}
+    default = run(values, latency)
+    assert not any(line.startswith("hybrid scores token_f1") for line in default)
+    chosen = run(values, latency, pairs=[("bm25", "hybrid")])
+    assert chosen[0] == "hybrid scores token_f1 20 points higher than bm25 (95% CI 20 to 20, 40 cases)"
+    assert not any("tuned" in line for line in chosen if "token_f1" in line)
