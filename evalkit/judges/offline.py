@@ -1,10 +1,12 @@
 """The offline faithfulness judge: deterministic, CPU-only, no network.
 
 Each claim (sentence) of the answer is measured against the sentences of the retrieved passages,
-lexically (evalkit.judges.features) and, in offline-v4, also by meaning with static sentence
-embeddings fitted to the local MiniLM (evalkit.judges.semantic). A logistic model learned from human
-labels (AttributionBench dev, docs/calibration.md; linear in offline-v2, with pairwise products in v4)
-turns the measures into the probability that the evidence supports the claim. A claim is
+lexically (evalkit.judges.features); in offline-v4 also by meaning with static sentence embeddings
+fitted to the local MiniLM (evalkit.judges.semantic); in offline-v7, the default, also by where the
+claim stands in the evidence (evalkit.judges.span). A logistic model learned from human labels
+(linear in offline-v2, with pairwise products in v4; one per answer shape in v7, ByShape, chosen on
+the judge benchmark: docs/judge-benchmark.md) turns the measures into the probability that the
+evidence supports the claim. A claim is
 supported when that probability reaches the threshold, its numbers appear in the evidence, its
 names in the evidence or the question, and its negation agrees with its best support.
 faithfulness = supported claims / claims.
