@@ -62,6 +62,12 @@ class SuiteFile(pytest.File):
                 rule = threshold_rule(gate) if kind == "threshold" else "no_regression"
                 yield GateItem.from_parent(self, name=f"{candidate}: {gate.metric} {rule}",
                                            gate=index, kind=kind, candidate=candidate)
+        for case in self.suite.cases:  # a case's expectations: an item each, per candidate
+            for expectation in case.expect:
+                for candidate in names:
+                    yield GateItem.from_parent(
+                        self, name=f"{candidate}: case {case.id}: {expectation.metric} {expectation.rule}", gate=-1,
+                        kind="case", candidate=candidate, case_id=case.id, metric=expectation.metric)
 
     def outcome(self) -> Any:
         """The finished run: the suite runs once, on its first item, and is published like the CLI's."""
@@ -90,16 +96,21 @@ class SuiteFile(pytest.File):
 
 
 class GateItem(pytest.Item):
-    def __init__(self, *, gate: int, kind: str, candidate: str, **kwargs: Any):
+    def __init__(self, *, gate: int, kind: str, candidate: str, case_id: str | None = None, metric: str | None = None,
+                 **kwargs: Any):
         super().__init__(**kwargs)
-        self.gate, self.kind, self.candidate = gate, kind, candidate
+        self.gate, self.kind, self.candidate, self.case_id, self.metric = gate, kind, candidate, case_id, metric
 
     def runtest(self) -> None:
         assert isinstance(self.parent, SuiteFile)
         run = self.parent.outcome()
         summary = run.summary
-        verdict = next(v for v in summary.gates
-                       if (v.gate, v.kind, v.candidate) == (self.gate, self.kind, self.candidate))
+        def key(v: Any) -> tuple[Any, ...]:
+            return v.gate, v.kind, v.candidate, v.case_id, v.metric if v.kind == "case" else None
+
+        verdict = next((v for v in summary.gates if key(v) == key(self)), None)
+        if verdict is None:
+            raise EvalkitFailure(f"{self.candidate} has no sample for case {self.case_id} (run {run.folder})")
         if summary.error_rate > summary.max_error_rate:
             raise EvalkitFailure(f"run incomplete: {summary.error_rate:.1%} of samples errored "
                                  f"(limit {summary.max_error_rate:.1%}); results in {run.folder}")

@@ -115,4 +115,25 @@ def evaluate_gates(manifest: RunManifest, summaries: list[CandidateSummary], sam
                 verdicts.append(_threshold(index, gate, spec, by_name[candidate]))
             else:
                 verdicts.append(_regression(index, gate, spec, candidate, samples, baseline, baseline_name, noise))
+    return verdicts + case_verdicts(samples)
+
+
+def case_verdicts(samples: list[Sample]) -> list[Verdict]:
+    """One verdict per expectation of a case (`expect:`) and candidate that answered it: its score
+    must meet the bound; a score that errored or does not apply does not meet it."""
+    verdicts = []
+    for sample in sorted(samples, key=lambda s: (s.candidate, s.position, s.case_id)):
+        for expectation in sample.expect:
+            score = sample.scores.get(expectation.metric)
+            value = score.value if score is not None else None
+            rule = f"case {sample.case_id}: {expectation.metric} {expectation.rule}"
+            verdict = Verdict(gate=-1, kind="case", candidate=sample.candidate, metric=expectation.metric, rule=rule,
+                              value=value, case_id=sample.case_id)
+            if value is None:
+                why = (score.error or score.skipped) if score is not None else "not scored"
+                verdict.message = f"case {sample.case_id}: {expectation.metric} has no value ({why})"
+            else:
+                verdict.passed = expectation.met(value)
+                verdict.message = f"case {sample.case_id}: {expectation.metric} = {value:.4f}, needs {expectation.rule}"
+            verdicts.append(verdict)
     return verdicts

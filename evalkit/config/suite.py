@@ -154,6 +154,13 @@ def load_suite(path: Path, *, limit: int | None = None, only: list[str] | None =
                                hint=did_you_mean(gate.candidate, [c.name for c in candidates]))
 
     _check_labels(source, spec, corpus, cases)
+    scored = [*spec.metrics, *checks]
+    for case, location in zip(cases, case_locations, strict=True):
+        for expectation in case.expect:
+            if expectation.metric not in scored:
+                raise EvalkitError(f"case '{case.id}' expects metric '{expectation.metric}', which the suite does not "
+                                   "compute", where=location,
+                                   hint=did_you_mean(expectation.metric, scored) or "add it to 'metrics:'")
     names = [c.name for c in candidates]
     for i, pair in enumerate(spec.verdict.pairs):
         for j, name in enumerate(pair):

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_field
 
-from evalkit.core.specs import CheckSpec
+from evalkit.core.specs import CheckSpec, Expectation
 
 Id = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int | float) else v)]
 NonBlank = Annotated[str, Field(min_length=1), BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)]
@@ -33,6 +33,12 @@ class Case(BaseModel):
     distractors: list[str] = Field(default_factory=list)  # tempting wrong answers to an unanswerable question
     checks: list[CheckSpec] = Field(default_factory=list)  # format checks for this case's answer only
     stale_answers: list[str] = Field(default_factory=list)  # answers that were right at an earlier date
+    expect: list[Expectation] = Field(default_factory=list)  # bounds this case's scores must meet
+
+    def key_fields(self) -> dict[str, Any]:
+        """What a case's work and scores are keyed by: everything that can change an answer or a
+        score (its expectations only judge the scores)."""
+        return self.model_dump(mode="json", exclude={"expect"})
 
     @property
     def answers(self) -> list[str]:
@@ -109,6 +115,7 @@ class Sample(_Record):
     answerable: bool = True
     distractors: list[str] = Field(default_factory=list)
     stale_answers: list[str] = Field(default_factory=list)
+    expect: list[Expectation] = Field(default_factory=list)  # the case's, kept so a run folder judges them alone
     output: Output
     scores: dict[str, Score] = Field(default_factory=dict)
     score_s: float = 0.0  # time spent scoring
@@ -131,7 +138,7 @@ class Sample(_Record):
 
     def to_json(self) -> str:
         """One line of samples.jsonl, without empty fields of passages and scores."""
-        data = self.model_dump(mode="json", exclude={"scores"})
+        data = self.model_dump(mode="json", exclude={"scores", *([] if self.expect else ["expect"])})
         data["output"]["passages"] = [p.model_dump(mode="json", exclude_defaults=True) for p in self.output.passages]
         data["scores"] = {name: score.model_dump(mode="json", exclude_defaults=True)
                           for name, score in self.scores.items()}

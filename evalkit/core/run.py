@@ -118,13 +118,14 @@ class CandidateSummary(_Record):
 
 class Verdict(_Record):
     gate: int  # index of the gate in the suite
-    kind: str  # "threshold" | "no_regression"
+    kind: str  # "threshold" | "no_regression" | "case" (a case's expectation; gate is -1)
     candidate: str
     metric: str
     rule: str  # e.g. "ci_low >= 0.6" or "no drop > 0.02 vs production (alpha 0.05)"
     value: float | None = None  # the statistic compared, or the change (new - old) for no_regression
     passed: bool = False
     message: str = ""
+    case_id: str | None = None  # the case, for a case's expectation
 
 
 class BaselineRef(_Record):

@@ -142,3 +142,27 @@ class VerdictSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     pairs: list[tuple[str, str]] = Field(default_factory=list)
+
+
+class Expectation(BaseModel):
+    """A bound that one case's score must meet (`expect:` on a case): its own pytest item and JUnit
+    test case, and a failed run (exit 1) when it is not met, like a gate on that case alone."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    metric: str
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Expectation:
+        if self.min is None and self.max is None:
+            raise ValueError("an expectation needs 'min' or 'max'")
+        return self
+
+    @property
+    def rule(self) -> str:
+        return " and ".join(([f">= {self.min:g}"] if self.min is not None else [])
+                            + ([f"<= {self.max:g}"] if self.max is not None else []))
+
+    def met(self, value: float) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)

@@ -69,6 +69,6 @@ def plan_run(suite: Suite, metrics: list[MetricSpec], judge: JudgeInfo | None, *
         judge=judge, gates=list(suite.spec.gates), max_error_rate=max_error_rate, allow_skipped=allow_skipped,
         labels=suite.spec.labels, verdict_pairs=list(suite.spec.verdict.pairs),
     )
-    items = [WorkItem(info.name, case, content_key("work", case.model_dump(mode="json"), info.config_hash), position)
+    items = [WorkItem(info.name, case, content_key("work", case.key_fields(), info.config_hash), position)
              for info in candidates if not info.skipped for position, case in enumerate(suite.cases)]
     return Plan(manifest, items)

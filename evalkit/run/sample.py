@@ -119,7 +119,7 @@ class Sampler:
         keys: dict[str, str] = {}
         scores: dict[str, Score] = {}
         if self.stages is not None and not stored.error:
-            scored = content_key(self._judge_key, case.model_dump(mode="json"), stored.model_dump(mode="json"),
+            scored = content_key(self._judge_key, case.key_fields(), stored.model_dump(mode="json"),
                                  __version__)  # what every metric of this sample is computed from
             keys = {m.spec.name: content_key("score", m.spec.model_dump(mode="json"), scored) for m in self.metrics}
             found = self.stages.get_many(list(keys.values()))
@@ -144,7 +144,7 @@ class Sampler:
                       expected_answer=case.expected_answer,
                       accepted_answers=list(case.accepted_answers), expected_sources=list(case.expected_sources),
                       tags=list(case.tags), answerable=case.answerable, distractors=list(case.distractors),
-                      stale_answers=list(case.stale_answers),
+                      stale_answers=list(case.stale_answers), expect=list(case.expect),
                       output=stored, scores=in_order,
                       score_s=round(time.perf_counter() - started, 6), cached=fresh is None)
 

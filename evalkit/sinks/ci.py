@@ -27,7 +27,7 @@ def write_junit(run: Run, path: Path) -> None:
         ET.SubElement(properties, "property", name=key, value=str(value))
     for gate in gates:
         case = ET.SubElement(suite, "testcase", classname=f"{suite_name}.{gate.candidate}",
-                             name=f"{gate.metric}: {gate.rule}", time="0")
+                             name=gate.rule if gate.kind == "case" else f"{gate.metric}: {gate.rule}", time="0")
         if not gate.passed:
             failure = ET.SubElement(case, "failure", message=gate.message, type="GateFailed")
             failure.text = gate.message

@@ -79,9 +79,13 @@ def _cost(usage: dict[str, Any] | None) -> str:
 
 
 def print_verdicts(console: Console, verdicts: list[Verdict]) -> None:
-    for verdict in verdicts:
+    """Each gate's verdict; of the cases' expectations, a count and the ones not met."""
+    cases = [v for v in verdicts if v.kind == "case"]
+    for verdict in [v for v in verdicts if v.kind != "case"] + [v for v in cases if not v.passed]:
         mark = "[green]PASS[/green]" if verdict.passed else "[red]FAIL[/red]"
         console.print(f"{mark} {verdict.candidate}: {verdict.message}", highlight=False)
+    if cases:
+        console.print(f"case expectations: {sum(v.passed for v in cases)} of {len(cases)} met", highlight=False)
 
 
 @dataclass

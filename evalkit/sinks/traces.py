@@ -99,8 +99,8 @@ def trace_key(sample: Sample, judges: dict[str, str | None]) -> str:
     """What a trace shows of a sample, hashed: equal keys, equal traces (up to run ids and times)."""
     from evalkit.core.cache import content_key
 
-    return content_key("trace-v1", judges, sample.model_dump(mode="json", exclude={"score_s", "cached",
-                                                                                   "position"}))[:32]
+    return content_key("trace-v1", judges, sample.model_dump(mode="json", exclude={"score_s", "cached", "position",
+                                                                                   "expect"}))[:32]
 
 
 def _logged_keys(mlflow: Any, candidate: str) -> set[str]:

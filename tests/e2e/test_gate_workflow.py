@@ -152,3 +152,33 @@ def test_baseline_flag_beside_a_gate_that_names_its_own_says_which_applies(work:
     assert ("warning: a gate names baseline 'production', which it keeps; --baseline release-41 applies to the "
             "gates that name none") in result.stderr
     assert "mrr: baseline 'production' not found, and the gate says to pass without one" in result.stdout
+
+
+def test_a_cases_expectations_are_their_own_verdicts_junit_cases_and_pytest_items(tmp_path: Path) -> None:
+    """`expect:` on a case: met or not per candidate, in the exit code, the JUnit file (one test
+    case each) and the pytest plugin (one item each)."""
+    (tmp_path / "corpus.jsonl").write_text('{"id": "d1", "text": "Refunds take 30 days."}\n'
+                                           '{"id": "d2", "text": "Shipping takes 5 days."}\n')
+    (tmp_path / "suite.yaml").write_text("""name: expecting
+corpus: {path: corpus.jsonl}
+cases:
+  - {id: refunds, question: 'How long do refunds take?', expected_sources: [d1], expect: [{metric: recall@1, min: 1}]}
+  - {id: shipping, question: 'How long does shipping take?', expected_sources: [d1], expect: [{metric: recall@1, min: 1}]}
+candidates:
+  - {name: bm25, kind: rag, retriever: {kind: bm25, top_k: 1}}
+metrics: [recall@1]
+""")
+    result = evalkit("run", "suite.yaml", "--no-mlflow", "--junit", "junit.xml", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr  # one case's expectation is not met
+    assert "FAIL bm25: case shipping: recall@1 = 0.0000, needs >= 1" in result.stdout
+    assert "case expectations: 1 of 2 met" in result.stdout
+    junit = (tmp_path / "junit.xml").read_text()
+    assert 'name="case refunds: recall@1 &gt;= 1"' in junit and 'name="case shipping: recall@1 &gt;= 1"' in junit
+    plugin = subprocess.run([sys.executable, "-m", "pytest", "suite.yaml", "-p", "no:cacheprovider", "-o", "addopts=",
+                             "-q"], cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False)
+    assert "1 failed, 1 passed" in plugin.stdout, plugin.stdout + plugin.stderr
+    assert "bm25: case shipping: recall@1 >= 1" in plugin.stdout
+    (tmp_path / "bad.yaml").write_text((tmp_path / "suite.yaml").read_text().replace(
+        "expect: [{metric: recall@1, min: 1}]}\n  - {id: shipping", "expect: [{metric: mrr, min: 1}]}\n  - {id: shipping"))
+    bad = evalkit("validate", "bad.yaml", cwd=tmp_path)
+    assert bad.returncode == 2 and "case 'refunds' expects metric 'mrr', which the suite does not compute" in bad.stderr
