@@ -40,4 +40,6 @@ def to_output(data: Any, answer: str | None, sources: str | None, source_id: str
         body = (item.get(source_text) if isinstance(item, dict) and source_text else None) or (
             texts[rank - 1] if rank - 1 < len(texts) else "")
         passages.append(Passage(doc_id=str(doc_id), text=str(body), rank=rank))
-    return Output(answer=text, passages=passages, citations=parse_citations(text))
+    query = data.get("query") if isinstance(data, dict) else None  # what it searched for, if it says
+    return Output(answer=text, passages=passages, citations=parse_citations(text),
+                  query=query if isinstance(query, str) else None)

@@ -78,6 +78,7 @@ class Output(_Record):
     queued_s: float = 0.0  # time its model calls waited in evalkit for a slot (a serializing server)
     prompt: str | None = None  # the prompt as sent to the model (None: no model call)
     extractive: bool = False  # the answer is its passages' sentences, copied by construction (no model wrote it)
+    query: str | None = None  # what the candidate searched for, when it says (a rewritten question); else the question
     error: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]

@@ -134,7 +134,8 @@ def _trace(mlflow: Any, sample: Sample, output: Output, candidate: str, mlflow_r
     if output.passages:
         expected = set(sample.expected_sources)
         retriever = mlflow.start_span_no_context("retrieve", span_type=SpanType.RETRIEVER, parent_span=root,
-                                                 inputs={"query": sample.question}, start_time_ns=start)
+                                                 inputs={"query": output.query or sample.question},
+                                                 start_time_ns=start)
         retriever.end(outputs=[{"page_content": p.text[:EXCERPT], "id": p.node_id or p.doc_id,
                                 "metadata": {"doc_uri": p.doc_id, "chunk_id": p.node_id, "score": p.score,
                                              "rank": p.rank, "expected_source": p.doc_id in expected}}

@@ -34,7 +34,7 @@ def answer(question):
     hits = _retrieve(question)
     doc_id, text = hits[0]
     return {"answer": text.split(". ")[0] + f". [{doc_id}]",
-            "sources": [{"id": d, "text": t} for d, t in hits]}
+            "sources": [{"id": d, "text": t} for d, t in hits], "query": question.lower()}
 
 
 def answer_without_texts(question):
@@ -72,6 +72,7 @@ metrics: [recall@1, citation_recall, citation_precision, faithfulness]
     assert ids_only["citation_recall"]["value"] == 1.0
     samples = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
     assert all(s["output"]["passages"][0]["text"] for s in samples if s["candidate"] == "mine")
+    assert all(s["output"]["query"] == s["question"].lower() for s in samples if s["candidate"] == "mine")
     assert "faithfulness is not applicable to any of ids-only's 3 samples: the candidate returned its sources " \
            "without their texts" in result.stdout + result.stderr
 
