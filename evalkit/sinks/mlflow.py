@@ -136,6 +136,7 @@ def _description(run: Run, candidate: str | None = None) -> str:
     looks first."""
     assert run.summary is not None
     gates = [g for g in run.summary.gates if candidate is None or g.candidate == candidate]
+    gates.sort(key=lambda g: g.passed)  # failures first: the UI shows the first lines and folds the rest
     lines = [f"**{'PASS' if g.passed else 'FAIL'}** {g.candidate}: {g.message}" for g in gates]
     head = f"evalkit run {run.run_id} of suite {run.manifest.suite.name}" + (f", candidate {candidate}" if candidate
                                                                             else "")

@@ -76,9 +76,10 @@ def logged(mlflow_server: str, tmp_path_factory: pytest.TempPathFactory, scifact
         "candidates:\n  - {name: bm25, kind: rag, retriever: {kind: bm25, top_k: 5}}\n"
         "  - {name: hybrid, kind: rag, retriever: {kind: hybrid, top_k: 5}}\n"
         "  - {name: product, kind: recorded, path: product.jsonl}\n"
-        "metrics: [recall@5, mrr, faithfulness]\n")
+        "metrics: [recall@5, mrr, faithfulness]\n"
+        "gates:\n  - {metric: recall@5, min: 0.5}\n  - {metric: mrr, candidate: bm25, min: 0.99}\n")
     result = evalkit("run", "review.yaml", "--tracking-uri", mlflow_server, "--mlflow-traces", "all", cwd=work)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # bm25's mrr gate fails, on purpose: the reviewer must find it
     assert ", 18 traces" in result.stdout
     (run_dir,) = (work / "reports" / "review").iterdir()
     return work, run_dir
@@ -126,6 +127,16 @@ def test_the_mlflow_ui_shows_the_runs_and_each_question_as_a_trace_with_assessme
     page.get_by_text("evalkit-review").first.wait_for(timeout=60_000)  # the title loads on its own request
     _dismiss(page)
     _shot(page, "mlflow-runs", tmp_path)
+
+    # which candidate failed which gate: the parent run's description and tags say it
+    runs = MlflowClient(tracking_uri=mlflow_server).search_runs([experiment.experiment_id])
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    page.goto(f"{mlflow_server}/#/experiments/{experiment.experiment_id}/runs/{parent.info.run_id}")
+    page.get_by_text("FAIL bm25: mrr mean =", exact=False).first.wait_for(timeout=60_000)
+    _dismiss(page)
+    overview = page.inner_text("body")
+    assert "failed: mrr (bm25)" in overview and "1 of 4 gates failed" in overview, overview[:3000]
+    _shot(page, "mlflow-run-gates", tmp_path)
 
     page.goto(f"{mlflow_server}/#/experiments/{experiment.experiment_id}/traces")
     page.get_by_text("18 of 18").wait_for(timeout=60_000)  # 6 questions x 3 candidates
@@ -216,7 +227,7 @@ def test_the_report_shows_each_questions_change_against_the_baseline(
     write_jsonl(work / "product.jsonl", [{**row, "retrieved_ids": [] if i % 2 else row["retrieved_ids"]}
                                          for i, row in enumerate(product)])
     result = evalkit("run", "review.yaml", "--no-mlflow", "--baseline", "production", cwd=work)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1 and "FAIL bm25: mrr" in result.stdout, result.stderr  # bm25's gate, as before
     run_dir = next(p for p in (work / "reports" / "review").iterdir() if p.is_dir() and p != baseline_dir)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["baseline"] == {"name": "production", "run_id": baseline_dir.name}
