@@ -99,7 +99,7 @@ def trace_key(sample: Sample, judges: dict[str, str | None]) -> str:
     """What a trace shows of a sample, hashed: equal keys, equal traces (up to run ids and times)."""
     from evalkit.core.cache import content_key
 
-    return content_key("trace-v1", judges, sample.model_dump(mode="json", exclude={"score_s", "cached", "position",
+    return content_key("trace-v2", judges, sample.model_dump(mode="json", exclude={"score_s", "cached", "position",
                                                                                    "expect"}))[:32]
 
 
@@ -124,13 +124,16 @@ def _trace(mlflow: Any, sample: Sample, output: Output, candidate: str, mlflow_r
     from mlflow.entities import SpanType
 
     end = start + int(max(output.latency_s, 1e-6) * 1e9)
+    # the question and the answer as plain text, so the trace list reads as text, not JSON; a session is
+    # one candidate's traces in one run, so the list's Session column starts with the candidate
     root = mlflow.start_span_no_context(
-        name=f"{candidate} · {sample.case_id}", span_type=SpanType.AGENT, inputs={"question": sample.question},
+        name=f"{candidate} · {sample.case_id}", span_type=SpanType.AGENT, inputs=sample.question,
         tags={"evalkit.candidate": candidate, "evalkit.case_id": sample.case_id, "evalkit.run_id": run_id,
               "evalkit.answer_key": sample.answer_key,  # human feedback on it -> labels (evalkit labels pull)
               "evalkit.trace_key": key},
-        metadata={"mlflow.sourceRun": mlflow_run_id}, start_time_ns=start,
-        attributes={"evalkit.cached": str(sample.cached), "evalkit.queued_s": f"{output.queued_s:.3f}"})
+        metadata={"mlflow.sourceRun": mlflow_run_id, "mlflow.trace.session": f"{candidate} · {run_id}"}, start_time_ns=start,
+        attributes={"evalkit.cached": str(sample.cached), "evalkit.queued_s": f"{output.queued_s:.3f}",
+                    "evalkit.citations": output.citations})
     if output.passages:
         expected = set(sample.expected_sources)
         retriever = mlflow.start_span_no_context("retrieve", span_type=SpanType.RETRIEVER, parent_span=root,
@@ -155,8 +158,9 @@ def _trace(mlflow: Any, sample: Sample, output: Output, candidate: str, mlflow_r
                                             inputs={"answer": output.answer, "judge": judge}, start_time_ns=end)
         span.end(outputs={"value": score.value, "claims": score.details.get("claims", []),
                           "error": score.error, "skipped": score.skipped}, end_time_ns=end)
-    root.end(outputs={"answer": output.answer, "citations": output.citations, "error": output.error},
-             end_time_ns=end)
+    if output.error:  # the list's State column: this sample's candidate failed
+        root.set_status("ERROR")
+    root.end(outputs=output.error or output.answer, end_time_ns=end)
     return str(root.trace_id)
 
 

@@ -144,6 +144,8 @@ def test_the_mlflow_ui_shows_the_runs_and_each_question_as_a_trace_with_assessme
     body = page.inner_text("body")
     for column in ("faithfulness", "recall@5", "expected_sources"):  # assessments as columns
         assert column in body, column
+    assert "bm25 · " in body and "hybrid · " in body  # each trace's candidate, in its session column
+    assert '{"question"' not in body  # the question and the answer as text, not JSON
     _shot(page, "mlflow-traces", tmp_path)
 
     question = json.loads((logged[0] / "cases.jsonl").read_text().splitlines()[1])["question"]

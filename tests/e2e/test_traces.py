@@ -45,7 +45,9 @@ def test_every_sample_is_a_trace_with_its_documents_expectations_and_feedback(fi
         for trace in traces:
             sample = samples[(candidate, trace.info.tags["evalkit.case_id"])]
             spans = {span.name: span for span in trace.data.spans}
-            assert trace.data.spans[0].inputs == {"question": sample["question"]}
+            assert trace.data.spans[0].inputs == sample["question"]  # plain text in the trace list
+            assert trace.data.spans[0].outputs == sample["output"]["answer"]
+            assert trace.info.trace_metadata["mlflow.trace.session"] == f"{candidate} · {run_dir.name}"  # its candidate
             retrieved = spans["retrieve"].outputs
             assert [d["metadata"]["doc_uri"] for d in retrieved] == [p["doc_id"] for p in sample["output"]["passages"]]
             assert all(d["page_content"] for d in retrieved)  # texts read back from the corpus, not just ids
