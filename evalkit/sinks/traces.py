@@ -131,7 +131,8 @@ def _trace(mlflow: Any, sample: Sample, output: Output, candidate: str, mlflow_r
         tags={"evalkit.candidate": candidate, "evalkit.case_id": sample.case_id, "evalkit.run_id": run_id,
               "evalkit.answer_key": sample.answer_key,  # human feedback on it -> labels (evalkit labels pull)
               "evalkit.trace_key": key},
-        metadata={"mlflow.sourceRun": mlflow_run_id, "mlflow.trace.session": f"{candidate} · {run_id}"}, start_time_ns=start,
+        metadata={"mlflow.sourceRun": mlflow_run_id, "mlflow.trace.session": f"{candidate} · {run_id}"},
+        start_time_ns=start,
         attributes={"evalkit.cached": str(sample.cached), "evalkit.queued_s": f"{output.queued_s:.3f}",
                     "evalkit.citations": output.citations})
     if output.passages:
