@@ -348,8 +348,13 @@ def _read_adapter(source: YamlSource, raw: dict[str, Any], loc: Loc) -> dict[str
                            where=f"{source.where((*loc, 'adapter'))}: {dotted((*loc, 'adapter'))}",
                            hint="paths in a suite are relative to the suite file") from None
     except ValueError as exc:
+        from evalkit.models.endpoints import NotGGUF
+
+        hint = ("write a peft adapter in llama.cpp's format (suites/data/finetune.py does; llama.cpp's "
+                "convert_lora_to_gguf.py too)" if isinstance(exc, NotGGUF)
+                else "retrain it with its recipe, or pin the new file's sha256")
         raise EvalkitError(str(exc), where=f"{source.where((*loc, 'adapter'))}: {dotted((*loc, 'adapter'))}",
-                           hint="retrain it with its recipe, or pin the new file's sha256") from None
+                           hint=hint) from None
     return {**raw, "adapter": adapter}
 
 

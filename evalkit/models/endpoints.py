@@ -54,6 +54,10 @@ class Price(BaseModel):
     output: float = Field(ge=0, description="USD per million output tokens")
 
 
+class NotGGUF(ValueError):
+    """An adapter file that is not in llama.cpp's GGUF format."""
+
+
 class Adapter(BaseModel):
     """A LoRA adapter in llama.cpp's GGUF format, applied to a local model by its server.
 
@@ -72,6 +76,9 @@ class Adapter(BaseModel):
         """The adapter at `path` with its file's hash; OSError if it cannot be read, ValueError if
         its hash is not the pinned one."""
         file = (suite_dir / path).resolve()
+        with file.open("rb") as head:
+            if head.read(4) != b"GGUF":  # llama.cpp would refuse it at start-up, after the run began
+                raise NotGGUF(f"{path} is not a GGUF file (a llama.cpp LoRA adapter starts with 'GGUF')")
         digest = file_sha256(file)
         if pinned and pinned != digest:
             raise ValueError(f"the adapter file's sha256 is {digest[:12]}…, and the suite pins {pinned[:12]}…")

@@ -69,6 +69,14 @@ def test_a_missing_or_different_adapter_is_a_suite_error(tmp_path: Path, adapter
     assert error_of(tmp_path, suite_with(adapter)) == expected
 
 
+def test_an_adapter_that_is_not_gguf_is_a_suite_error(tmp_path: Path) -> None:
+    (tmp_path / "adapter_model.safetensors").write_bytes(b"\x08\x00\x00\x00{}")  # peft's own format
+    assert error_of(tmp_path, suite_with("adapter_model.safetensors")) == (
+        "suite.yaml:10: candidates[0].adapter: adapter_model.safetensors is not a GGUF file (a llama.cpp LoRA "
+        "adapter starts with 'GGUF') (hint: write a peft adapter in llama.cpp's format (suites/data/finetune.py "
+        "does; llama.cpp's convert_lora_to_gguf.py too))")
+
+
 def test_an_adapter_is_only_for_models_evalkit_serves(tmp_path: Path) -> None:
     (tmp_path / "lora.gguf").write_bytes(b"GGUF")
     text = suite_with("lora.gguf").replace("local:gemma3-270m", "gpt-4o-mini")
