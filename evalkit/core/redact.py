@@ -12,7 +12,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+T = TypeVar("T", bound=BaseModel)
 
 REDACTED = "[redacted]"
 FRAGMENT = 12  # a piece of a secret this long is redacted too
@@ -23,6 +27,11 @@ class Redactor:
     def __init__(self, secrets: Iterable[str]):
         # longest first, so a key that contains another is replaced whole
         self._secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+        # what a text must contain for any of them to be in it: each secret's pieces of FRAGMENT characters
+        self._pieces = {s[i:i + FRAGMENT] for s in self._secrets for i in range(max(1, len(s) - FRAGMENT + 1))}
+        # a secret JSON writes escaped would not be found in JSON text by its pieces: check such ones the slow way
+        self._escaped = any(c in s for s in self._secrets for c in '"\\') or any(not s.isprintable()
+                                                                              for s in self._secrets)
 
     def __call__(self, text: str | None) -> str | None:
         if not text:
@@ -32,6 +41,17 @@ class Redactor:
         for secret in self._secrets:
             text = _fragments(text, secret)
         return _SHAPED.sub(REDACTED, text)
+
+    def needed(self, json_text: str) -> bool:
+        """Whether anything in this JSON text could be redacted: a cheap look (C-level searches)
+        before the walk of every string, which most samples do not need."""
+        return self._escaped or bool(_SHAPED.search(json_text)) or any(p in json_text for p in self._pieces)
+
+    def record(self, record: T) -> T:
+        """A pydantic record with every string redacted; the record itself when nothing is to redact."""
+        if not self.needed(record.model_dump_json()):
+            return record
+        return type(record).model_validate(self.deep(record.model_dump(mode="json")))
 
     def deep(self, value: Any) -> Any:
         """Every string in a JSON-like value, redacted (dict keys too)."""

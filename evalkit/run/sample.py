@@ -106,9 +106,8 @@ class Sampler:
             return None
         failure = self._failures.get(item.candidate)
         output = Output(error=failure) if failure else await self._answer(self.candidates[item.candidate], item.case)
-        stored = Output.model_validate(self._redact.deep(output.model_copy(update={
-            "passages": [p.stored() for p in output.passages], "latency_s": round(output.latency_s, 6),
-        }).model_dump(mode="json", exclude={"retrieved_ids"})))
+        stored = self._redact.record(output.model_copy(update={
+            "passages": [p.stored() for p in output.passages], "latency_s": round(output.latency_s, 6)}))
         if self.stages is not None and not stored.error and (key := self.output_key(item)):
             self.stages.put_many("output", {key: stored.model_dump_json()})
         return await self._scored(item, output, stored)
@@ -131,7 +130,7 @@ class Sampler:
                 reads = any({"passages", "judge"} & set(m.spec.needs) for m in missing)
                 output = self._passages.fill(stored, self._params[item.candidate]) if reads else stored
             retrieves = self._configs[item.candidate].retrieves()
-            computed = {name: Score.model_validate(self._redact.deep(score.model_dump(mode="json")))
+            computed = {name: self._redact.record(score)
                         for name, score in (await score_output(missing, case, output, self.judge_missing,
                                                                retrieves)).items()}
             scores.update(computed)
