@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import runpy
 import statistics
 import subprocess
 import sys
@@ -20,7 +21,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITES = ("suites/scifact.yaml", "suites/squad2.yaml", "suites/squad2-finetune.yaml")
+# the demo's suites and their sizes, from the noxfile (running it only defines its sessions)
+DEMO: tuple[tuple[str, tuple[str, ...]], ...] = runpy.run_path(str(ROOT / "noxfile.py"))["DEMO"]
 FIRST_TABLE = "metric (mean [95% CI])"
 
 
@@ -53,13 +55,11 @@ def cold_demo(work: Path, log: Path | None = None) -> tuple[float, float, Path]:
 def warm_runs(clone: Path, repeats: int) -> dict[str, list[float]]:
     """Seconds of each demo suite re-run unchanged, in the demo's own environment and stores."""
     evalkit = clone / ".nox" / "demo" / "bin" / "evalkit"
-    sizes = {"suites/scifact.yaml": ["--candidate", "bm25"], "suites/squad2.yaml": ["--limit", "24"],
-             "suites/squad2-finetune.yaml": ["--limit", "24"]}
     found: dict[str, list[float]] = {}
-    for suite in SUITES:
+    for suite, size in DEMO:  # as the demo runs them
         for _ in range(repeats):
             started = time.perf_counter()
-            result = subprocess.run([str(evalkit), "run", suite, *sizes[suite]], cwd=clone, check=False,
+            result = subprocess.run([str(evalkit), "run", suite, *size], cwd=clone, check=False,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                     env={**os.environ, "HF_HUB_OFFLINE": "1"})
             if result.returncode not in (0, 1):

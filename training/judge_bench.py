@@ -33,12 +33,20 @@ from evalkit.analysis.agreement import confusion, macro_f1
 from evalkit.core.records import Passage
 from evalkit.judges.calibration import graded, judge_rows, with_ci
 from evalkit.judges.features import FEATURES as LEXICAL_FEATURES
-from evalkit.judges.offline import SPAN, ByShape, OfflineJudge, Weights, claims_of, measure, shipped_by_shape
+from evalkit.judges.offline import (
+    SHORT_INDEX,
+    SPAN,
+    ByShape,
+    OfflineJudge,
+    Weights,
+    claims_of,
+    measure,
+    shipped_by_shape,
+)
 from evalkit.judges.spec import shipped_file
 from training.judge_data import DEFAULT_CACHE, ROOT, Example, all_sources
 
 NAME = "offline-v7"
-SHORT = SPAN.index("short_claim")
 LENGTH_BINS = (1, 2, 3, 4, 6, 9, 14)  # upper word counts; longer answers form the last bin
 MIN_DEV = 30
 # each shape's model: its degree and inverse regularisation C; every pair is a candidate compared on dev rows
@@ -74,7 +82,7 @@ def training_rows(examples: list[Example], claims: list[list[list[float]]], shor
     import numpy as np
 
     chosen = [(e, v, len(c)) for e, c in zip(examples, claims, strict=True) if e.split == "train"
-              and e.source in sources for v in c if bool(v[SHORT]) == short]
+              and e.source in sources for v in c if bool(v[SHORT_INDEX]) == short]
     counts = Counter((e.source, length_bin(e.answer), e.label) for e, _, _ in chosen)
     usable = {(s, b) for s, b, _ in counts if counts[(s, b, 0)] and counts[(s, b, 1)]}
     per_source = Counter()
@@ -127,7 +135,7 @@ def choose_threshold(examples: list[Example], claims: list[list[list[float]]], w
 
     by_source: dict[str, tuple[list[int], list[float]]] = {}
     for example, values in zip(examples, claims, strict=True):
-        if example.split != "dev" or not values or any(bool(v[SHORT]) != short for v in values):
+        if example.split != "dev" or not values or any(bool(v[SHORT_INDEX]) != short for v in values):
             continue
         labels, scores = by_source.setdefault(example.source, ([], []))
         labels.append(example.label)

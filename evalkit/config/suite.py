@@ -169,7 +169,6 @@ def load_suite(path: Path, *, limit: int | None = None, only: list[str] | None =
                                    where=f"{source.where(('verdict', 'pairs', i, j))}: verdict.pairs[{i}][{j}]",
                                    hint=did_you_mean(name, names) or f"candidates: {', '.join(names)}")
     if only:
-        names = [c.name for c in candidates]
         for name in only:
             if name not in names:
                 raise EvalkitError(f"--candidate {name}: the suite has no such candidate", where=str(path),

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 NAME = OFFLINE_VERSIONS["lexical"]  # OfflineJudge() with no arguments: offline-v2
 FEATURES = LEXICAL_FEATURES + SEMANTIC_FEATURES  # offline-v4's
 SPAN = LEXICAL_FEATURES + SPAN_FEATURES  # offline-v7's
+SHORT_INDEX = SPAN.index("short_claim")  # which of offline-v7's models reads a claim
 FEATURE_SETS = (LEXICAL_FEATURES, FEATURES, SPAN)
 # a negation is compared only with a support that says nearly the same thing; a sentence sharing
 # fewer words may negate something else ("not X, but Y")
@@ -104,7 +105,7 @@ class ByShape:
         return [self.weights_for(m.values).probability(m.values) for m in measured]
 
     def weights_for(self, values: list[float]) -> Weights:
-        return self.short if values[SPAN.index("short_claim")] else self.sentence
+        return self.short if values[SHORT_INDEX] else self.sentence
 
     def as_dict(self) -> dict[str, Any]:
         return {"shapes": {"short": self.short.as_dict(), "sentence": self.sentence.as_dict()}}

@@ -133,8 +133,16 @@ def test_held_out_halueval_rows_are_never_read(tmp_path: Path, monkeypatch: pyte
     assert all(len(splits) == 1 for splits in by_question.values())
 
 
-def test_span_features_are_appended_to_the_lexical_ones() -> None:
-    assert SPAN[-5:] == ("span_found", "longest_run", "short_claim", "question_at_span", "question_missing")
+def test_the_shipped_weights_read_the_measures_the_judge_computes() -> None:
+    """Each model of the shipped file names offline-v7's measures in the order the judge computes
+    them, and a short answer and a sentence each reach the model of their shape."""
+    shipped = json.loads(shipped_file(f"{NAME}.weights.json").read_text(encoding="utf-8"))
+    scorer = shipped_by_shape(NAME)
+    for shape in ("short", "sentence"):
+        assert tuple(shipped["shapes"][shape]["features"]) == SPAN
+    for answer, model in (("France", scorer.short), ("They were descended from Norse raiders and pirates from Denmark.", scorer.sentence)):
+        (measured,) = measure([answer], PARAGRAPH, "Who were the Normans?", semantic=False, span=True)[2]
+        assert len(measured.values) == len(SPAN) and scorer.weights_for(measured.values) is model
 
 
 def test_an_extractive_answer_is_not_applicable_for_faithfulness_not_a_measured_one() -> None:
