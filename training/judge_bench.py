@@ -72,7 +72,7 @@ def length_bin(answer: str) -> int:
 def claim_table(examples: list[Example]) -> list[list[list[float]]]:
     """Every example's claims, measured as offline-v7 measures them."""
     return [[m.values for m in measure(claims_of(e.answer), passages(e), e.question, semantic=False, span=True)[2]]
-            if claims_of(e.answer) else [] for e in examples]
+            for e in examples]
 
 
 def training_rows(examples: list[Example], claims: list[list[list[float]]], short: bool,
