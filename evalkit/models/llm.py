@@ -220,6 +220,7 @@ class CallTransport(httpx2.AsyncBaseTransport):
     def __init__(self, spec: EndpointSpec, stats: CallStats, cache: ResponseCache | None, refresh: bool = False,
                  backoff_s: float = 0.5, max_backoff_s: float = 30.0):
         self.spec, self.stats, self.cache, self.refresh = spec, stats, cache, refresh
+        self._redact = Redactor([spec.api_key()])  # a reply that echoes the key is cached without it
         stats.local = stats.local or spec.local
         self.backoff_s, self.max_backoff_s = backoff_s, max_backoff_s
         per_loop = _endpoints.setdefault(asyncio.get_running_loop(), {})
@@ -331,8 +332,8 @@ class CallTransport(httpx2.AsyncBaseTransport):
         else:
             self.stats.cost_usd += cost
         if key and isinstance(payload, dict) and payload.get("choices"):
-            # a reply that echoes the key is cached without it
-            kept = Redactor([self.spec.api_key()]).deep(payload)
+            seen = json.dumps(payload, ensure_ascii=False)  # walked only when the key could be in it
+            kept = self._redact.deep(payload) if self._redact.needed(seen) else payload
             self.cache.put(key, {**kept, TIMING_KEY: round(server_s, 6)})  # type: ignore[union-attr]
 
 
