@@ -16,6 +16,7 @@ from evalkit.cli.app import (
     TrackingOpt,
     app,
     check_traces,
+    err,
     out,
     run_stoppable,
 )
@@ -34,11 +35,14 @@ def report(
     labels: Annotated[Path | None, typer.Option(help="Human labels (evalkit labels sample): PPI estimates of judged metrics [default: the suite's labels:].", show_default=False)] = None,
 ) -> None:
     """Re-render a saved run (summary, gates, HTML report) without re-running anything."""
+    from evalkit.run.passages import suite_changed
     from evalkit.run.pipeline import finish_folder
     from evalkit.run.store import read_run
 
     check_traces(mlflow_traces)
     saved = read_run(run_dir)
+    if saved.passages is not None and (note := suite_changed(saved)):
+        err.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
     # a folder with fewer samples than planned (killed before its summary) is incomplete, whatever it says
     complete = ((saved.summary is None or saved.summary.status == "complete")
                 and len(saved.samples) >= saved.manifest.expected_samples)

@@ -1,6 +1,6 @@
 """What one sample is: a case, what a candidate answered for it, and every metric's score.
 
-These are the records of the run file format (`evalkit.run/2`): every stage and every sink
+These are the records of the run file format (`evalkit.run/3`): every stage and every sink
 reads them by attribute, never by string key. Unknown keys in a stored record are ignored, so
 older run folders (`evalkit.run/1`, a subset of these fields) read back into the same types.
 """
@@ -8,6 +8,7 @@ older run folders (`evalkit.run/1`, a subset of these fields) read back into the
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_field
@@ -86,6 +87,13 @@ class Output(_Record):
     def retrieved_ids(self) -> list[str]:
         """Document ids in rank order, each once (several chunks of one document count once)."""
         return list(dict.fromkeys(p.doc_id for p in self.passages))
+
+    def with_texts(self, texts: Mapping[str, str]) -> Output:
+        """This output with its corpus passages' texts (by node id) filled in; itself when none is missing."""
+        if not any(p.node_id and not p.text for p in self.passages):
+            return self
+        return self.model_copy(update={"passages": [p.model_copy(update={"text": texts.get(p.node_id, "")})
+                                                    if p.node_id and not p.text else p for p in self.passages]})
 
     @property
     def contexts(self) -> list[str]:

@@ -1,8 +1,9 @@
 """What a run is: its manifest (what ran), its samples, and its summary (what it means).
 
-A run folder holds `header.json` (the RunManifest), `samples.jsonl` (one Sample a line) and
-`summary.json` (a Summary, computed from the samples by one function and rewritable from them).
-Every sink reads a `Run`.
+A run folder holds `header.json` (the RunManifest), `samples.jsonl` (one Sample a line),
+`passages.jsonl.gz` (the text of every corpus passage the samples name, once) and `summary.json`
+(a Summary, computed from the samples by one function and rewritable from them). Every sink reads
+a `Run`, and nothing else: a report, a rescore or a labels sheet needs the folder, not the suite.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.core.errors import ExitCode
-from evalkit.core.records import Sample
+from evalkit.core.records import Output, Sample
 from evalkit.core.specs import GateSpec, MetricSpec
 
-SCHEMA = "evalkit.run/2"
+SCHEMA = "evalkit.run/3"
+SCHEMA_V2 = "evalkit.run/2"  # no passages file: passage texts are read back from the suite's corpus
 SCHEMA_V1 = "evalkit.run/1"
 
 
@@ -38,6 +40,7 @@ class CandidateInfo(_Record):
     config_hash: str = ""  # content key of the resolved config
     skipped: str | None = None  # why it did not run (e.g. its API key variable is unset)
     served_by: dict[str, Any] = Field(default_factory=dict)  # a local model: its file's sha256, the server, settings
+    retrieves: bool = True  # False: closed book, retrieval metrics do not apply (evalkit.run/3)
 
 
 class JudgeInfo(_Record):
@@ -67,6 +70,9 @@ class RunManifest(_Record):
     source_run: str | None = None  # a rescored run: the run whose outputs it scored again
     labels: str | None = None  # the suite's labels file, as written in the suite (relative to it)
     verdict_pairs: list[tuple[str, str]] = Field(default_factory=list)  # verdict: {pairs} (none: the default)
+    # what rescoring needs besides the judge when the suite file is gone (evalkit.run/3)
+    abstention: dict[str, Any] | None = None  # the suite's abstention: setting
+    as_of: str | None = None  # the date answers and sources had to be current at
 
     def metric(self, name: str) -> MetricSpec:
         return next(spec for spec in self.metrics if spec.name == name)
@@ -171,6 +177,11 @@ class Run(_Record):
     manifest: RunManifest
     samples: list[Sample]
     summary: Summary | None = None
+    passages: dict[str, str] | None = None  # corpus passage texts by node id; None: not stored (evalkit.run/2)
+
+    def with_texts(self, sample: Sample) -> Output:
+        """The sample's output with its corpus passages' texts, from the run folder."""
+        return sample.output.with_texts(self.passages or {})
 
     @property
     def candidates(self) -> list[str]:

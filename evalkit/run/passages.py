@@ -1,8 +1,10 @@
-"""Passage texts read back for stored outputs: a stored sample keeps a corpus passage's node id, not
-its text, and a metric that reads passages (a judge) gets the text from the suite's chunks."""
+"""Passage texts for stored outputs: a stored sample keeps a corpus passage's node id, not its text.
+A run writes the texts its samples name to its folder once, when it ends (`passages.jsonl.gz`);
+while it runs, and for folders without that file, they come from the suite's chunks."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,8 @@ from typing import Any
 from evalkit.candidates.base import BuildContext
 from evalkit.core.records import Output, Sample
 from evalkit.core.run import Run
+
+log = logging.getLogger("evalkit")
 
 
 class PassageTexts:
@@ -34,9 +38,19 @@ class PassageTexts:
         """The output with its corpus passages' texts read back (a no-op when they are there)."""
         if not any(p.node_id and not p.text for p in output.passages):
             return output
-        texts = self.texts(params)
-        return output.model_copy(update={"passages": [p.model_copy(update={"text": texts.get(p.node_id, "")})
-                                                      if p.node_id else p for p in output.passages]})
+        return output.with_texts(self.texts(params))
+
+    def named_by(self, samples: list[Sample], params: dict[str, dict[str, Any]]) -> dict[str, str]:
+        """The texts of every corpus passage the samples name, by node id: what a run folder keeps."""
+        found: dict[str, str] = {}
+        if self.context.corpus is None:
+            return found
+        for sample in samples:
+            missing = [p.node_id for p in sample.output.passages if p.node_id and p.node_id not in found]
+            if missing:
+                texts = self.texts(params.get(sample.candidate, {}))
+                found.update((node, texts.get(node, "")) for node in missing)
+        return found
 
 
 def suite_file(run: Run) -> Path | None:
@@ -46,18 +60,42 @@ def suite_file(run: Run) -> Path | None:
     return next((p for p in (recorded, run.folder.resolve().parents[2] / recorded) if p.is_file()), None)
 
 
-def texts_for(run: Run, cache_dir: Path) -> Callable[[Sample], Output] | None:
-    """A function giving a stored sample's output with its passage texts, from the run's suite and
-    corpus; None when the suite file is gone (traces then show ids without text)."""
+def suite_changed(run: Run) -> str | None:
+    """What to tell a reader of a saved run whose suite file, corpus or cases changed since it ran
+    (None: unchanged, or the file is gone)."""
     from evalkit.config.suite import load_suite
     from evalkit.core.errors import EvalkitError
 
+    path = suite_file(run)
+    if path is None or not run.manifest.suite.hash:
+        return None
+    try:
+        changed = load_suite(path).content_hash != run.manifest.suite.hash
+    except EvalkitError as exc:
+        return f"{path} no longer loads ({exc}); the run is shown as it was recorded"
+    return f"{path}, its corpus or its cases changed since run {run.run_id}; the run is shown as it was " \
+           "recorded" if changed else None
+
+
+def texts_for(run: Run, cache_dir: Path) -> Callable[[Sample], Output] | None:
+    """A function giving a stored sample's output with its passage texts: from the run folder, or for
+    a folder without them (evalkit.run/2) from the run's suite and corpus, when the suite is there
+    and unchanged since the run; else None (reports then show ids without text)."""
+    from evalkit.config.suite import load_suite
+    from evalkit.core.errors import EvalkitError
+
+    if run.passages is not None:
+        return run.with_texts
     path = suite_file(run)
     try:
         suite = load_suite(path) if path is not None else None
     except EvalkitError:
         return None
     if suite is None or suite.corpus is None:
+        return None
+    if run.manifest.suite.hash and suite.content_hash != run.manifest.suite.hash:
+        log.warning("%s, its corpus or its cases changed since run %s, and the run folder does not hold its "
+                    "passages: passages are shown by id only", path, run.run_id)
         return None
     texts = PassageTexts(BuildContext(suite.corpus, suite.directory, cache_dir))
     params = {c.name: c.params for c in run.manifest.candidates}

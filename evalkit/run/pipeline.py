@@ -37,6 +37,7 @@ from evalkit.run.store import (
     add_usage,
     read_noise,
     read_usage,
+    write_passages,
     write_summary,
     write_usage,
 )
@@ -216,11 +217,15 @@ async def _run(suite: Suite, options: RunOptions, cache_dir: Path, executor: Exe
         try:
             usage = {name: stats.as_dict() for name, stats in spenders.items() if stats is not None}
             write_usage(store.folder, add_usage(read_usage(store.folder), usage) if options.resume else usage)
+            # the passages' texts, kept with the run: its report, rescore and labels need no suite
+            texts = sampler.passages.named_by(samples, {c.name: c.params for c in manifest.candidates})
+            write_passages(store.folder, texts)
+            run = run.model_copy(update={"passages": texts})
             run = finish_folder(run, complete=stopped is None and len(samples) == len(plan.items),
                                 baseline=options.baseline, tracking_uri=options.tracking_uri, must_write=True)
         except OSError as exc:  # e.g. the disk that filled up: the samples are what matters
             summarized = False
-            stopped = stopped or f"cannot write the run's usage.json or summary.json ({exc.strerror or exc})"
+            stopped = stopped or f"cannot write the run's usage, passages or summary ({exc.strerror or exc})"
     if stopped is not None:
         raise RunStopped(stopped, store.folder, len(samples), len(plan.items), resumable=True, summarized=summarized)
     return run

@@ -56,7 +56,8 @@ def plan_run(suite: Suite, metrics: list[MetricSpec], judge: JudgeInfo | None, *
     """The manifest and work items of a run of `suite` with these metric specs and judge."""
     listed = {spec.name for spec in metrics}
     candidates = [CandidateInfo(name=c.name, kind=c.kind, params=c.flat_params(), config_hash=c.config_hash(),
-                                skipped=c.missing_credentials(), served_by=c.served_by()) for c in suite.candidates]
+                                skipped=c.missing_credentials(), served_by=c.served_by(), retrieves=c.retrieves())
+                  for c in suite.candidates]
     manifest = RunManifest(
         run_id=new_run_id(),
         suite=SuiteInfo(name=suite.name, path=str(suite.path), hash=suite.content_hash,
@@ -68,6 +69,7 @@ def plan_run(suite: Suite, metrics: list[MetricSpec], judge: JudgeInfo | None, *
         metrics=[*metrics, *(spec for spec in OPERATIONAL if spec.name not in listed)],
         judge=judge, gates=list(suite.spec.gates), max_error_rate=max_error_rate, allow_skipped=allow_skipped,
         labels=suite.spec.labels, verdict_pairs=list(suite.spec.verdict.pairs),
+        abstention=suite.spec.abstention.model_dump(mode="json"), as_of=suite.as_of.isoformat(),
     )
     items = [WorkItem(info.name, case, content_key("work", case.key_fields(), info.config_hash), position)
              for info in candidates if not info.skipped for position, case in enumerate(suite.cases)]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from evalkit.core.errors import EvalkitError
 from evalkit.core.records import Sample
-from evalkit.core.run import SCHEMA, Run, RunManifest
+from evalkit.core.run import SCHEMA, SCHEMA_V2, Run, RunManifest
 from evalkit.run.plan import WorkItem
 from evalkit.run.store import HEADER, SUMMARY, read_run
 
@@ -39,7 +39,7 @@ def load_resumable(folder: Path, manifest: RunManifest) -> Run:
     def refuse(what: str) -> EvalkitError:
         return EvalkitError(f"cannot resume {folder}: {what}", hint="run without --resume to start a new run")
 
-    if old.run_schema != SCHEMA:
+    if old.run_schema not in (SCHEMA, SCHEMA_V2):
         raise refuse(f"it was written by an older evalkit ({old.run_schema})")
     if old.suite.name != manifest.suite.name:
         raise refuse(f"it is a run of suite '{old.suite.name}', not '{manifest.suite.name}'")

@@ -41,7 +41,7 @@ class Sampler:
         self.stages, self._judge_key = stages, judge_key
         self._corpus_hash = suite.corpus.content_hash if suite.corpus else ""
         self._params = {config.name: config.flat_params() for config in suite.candidates}
-        self._passages = PassageTexts(context)
+        self.passages = PassageTexts(context)
         self._cached: dict[str, Output] = {}  # work key -> output replayed from the stage cache
         self.budget, self._spent = budget, spent
         self.stopped: str | None = None  # why no new sample may start (the budget was reached)
@@ -128,7 +128,7 @@ class Sampler:
             output = fresh
             if output is None:  # replayed: corpus passages have node ids only, read texts if a metric reads them
                 reads = any({"passages", "judge"} & set(m.spec.needs) for m in missing)
-                output = self._passages.fill(stored, self._params[item.candidate]) if reads else stored
+                output = self.passages.fill(stored, self._params[item.candidate]) if reads else stored
             retrieves = self._configs[item.candidate].retrieves()
             computed = {name: self._redact.record(score)
                         for name, score in (await score_output(missing, case, output, self.judge_missing,

@@ -1,9 +1,11 @@
 """The run folder: written as the run goes by one writer, read back by every later command.
 
 `header.json` is the run manifest, `samples.jsonl` gets one Sample a line, appended and flushed as
-each completes (an interrupted run keeps its finished work), `summary.json` is written at the end
-and can be rewritten from the others. Folders written by evalkit 0.1 (`evalkit.run/1`) read back
-into the same types.
+each completes (an interrupted run keeps its finished work). `passages.jsonl.gz` (the texts of the
+corpus passages the samples name, by node id) and `summary.json` are written when the run ends;
+the summary can be rewritten from the others. Folders written by evalkit 0.2 (`evalkit.run/2`, no
+passages file: their texts are read back from the suite's corpus) and 0.1 (`evalkit.run/1`) read
+back into the same types.
 """
 
 from __future__ import annotations
@@ -21,10 +23,21 @@ from pydantic import ValidationError
 from evalkit.core.cache import write_json_atomic
 from evalkit.core.errors import EvalkitError
 from evalkit.core.records import Sample
-from evalkit.core.run import SCHEMA, SCHEMA_V1, CandidateInfo, JudgeInfo, Run, RunManifest, SuiteInfo, Summary
+from evalkit.core.run import (
+    SCHEMA,
+    SCHEMA_V1,
+    SCHEMA_V2,
+    CandidateInfo,
+    JudgeInfo,
+    Run,
+    RunManifest,
+    SuiteInfo,
+    Summary,
+)
 from evalkit.core.specs import MetricSpec
 
 HEADER, SAMPLES, SUMMARY, USAGE, NOISE = "header.json", "samples.jsonl", "summary.json", "usage.json", "noise.json"
+PASSAGES = "passages.jsonl.gz"
 
 
 class StoreFull(Exception):
@@ -157,6 +170,35 @@ def _read_json(path: Path, hint: str) -> Any:
         raise EvalkitError(f"cannot read it ({exc.strerror or exc})", where=str(path), hint=hint) from None
 
 
+def write_passages(folder: Path, texts: dict[str, str]) -> None:
+    """The passage texts the samples name, one JSON line each, gzipped (SciFact's 3,557 abstracts:
+    1.6 MB), written whole or not at all."""
+    import gzip
+
+    lines = "".join(json.dumps({"node_id": node, "text": text}, ensure_ascii=False) + "\n"
+                    for node, text in texts.items())
+    temporary = folder / f".{PASSAGES}.tmp"
+    temporary.write_bytes(gzip.compress(lines.encode("utf-8"), compresslevel=1, mtime=0))
+    os.replace(temporary, folder / PASSAGES)
+
+
+def read_passages(folder: Path) -> dict[str, str] | None:
+    """The run's passage texts by node id; None when the folder has none (evalkit.run/2, or a run
+    killed before it ended: the texts are then read back from the suite's corpus)."""
+    import gzip
+    import zlib
+
+    path = folder / PASSAGES
+    if not path.is_file():
+        return None
+    hint = "delete it: the passage texts are then read back from the suite's corpus, if it is unchanged"
+    try:
+        rows = [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
+        return {str(row["node_id"]): str(row["text"]) for row in rows}
+    except (OSError, EOFError, zlib.error, ValueError, KeyError, TypeError) as exc:
+        raise EvalkitError(f"not a passages file ({type(exc).__name__})", where=str(path), hint=hint) from None
+
+
 def write_noise(folder: Path, noise: dict[str, Any], runs: list[str]) -> None:
     (folder / NOISE).write_text(json.dumps({"runs": runs, "noise": noise}, indent=2), encoding="utf-8")
 
@@ -175,13 +217,13 @@ def read_run(folder: Path) -> Run:
     header = _read_json(header_path, lost)
     schema = header.get("schema") if isinstance(header, dict) else None
     try:
-        if schema == SCHEMA:
+        if schema in (SCHEMA, SCHEMA_V2):
             manifest = RunManifest.model_validate(header)
         elif schema == SCHEMA_V1:
             manifest = manifest_from_v1(header)
         else:
             raise EvalkitError(f"unsupported results schema {schema!r}", where=str(header_path),
-                               hint=f"this evalkit reads {SCHEMA} and {SCHEMA_V1}")
+                               hint=f"this evalkit reads {SCHEMA}, {SCHEMA_V2} and {SCHEMA_V1}")
     except (ValidationError, KeyError, TypeError) as exc:
         raise EvalkitError(f"not a complete run manifest ({_first_problem(exc)})", where=str(header_path),
                            hint=lost) from None
@@ -192,11 +234,12 @@ def read_run(folder: Path) -> Run:
         rewrite = f"delete it: evalkit report {folder} writes it again from {HEADER} and {SAMPLES}"
         data = _read_json(summary_path, rewrite)
         try:
-            summary = Summary.model_validate(data) if isinstance(data, dict) and data.get("schema") == SCHEMA else None
+            readable = isinstance(data, dict) and data.get("schema") in (SCHEMA, SCHEMA_V2)
+            summary = Summary.model_validate(data) if readable else None
         except ValidationError as exc:
             raise EvalkitError(f"not a run summary ({_first_problem(exc)})", where=str(summary_path),
                                hint=rewrite) from None
-    return Run(folder=folder, manifest=manifest, samples=samples, summary=summary)
+    return Run(folder=folder, manifest=manifest, samples=samples, summary=summary, passages=read_passages(folder))
 
 
 def _read_samples(path: Path) -> list[Sample]:

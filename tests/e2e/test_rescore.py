@@ -1,13 +1,16 @@
-"""`evalkit rescore`: a saved run's outputs scored again, with no candidate call; corpus passages
-are read back from the suite's corpus, so a judge sees the same texts as in the original run."""
+"""`evalkit rescore`: a saved run's outputs scored again, with no candidate call; the passages are
+the run folder's own, so a judge sees the same texts as in the original run."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
+from evalkit.run.labels import sheet_rows
+from evalkit.run.passages import texts_for
 from evalkit.run.store import read_run
 from tests.e2e.conftest import evalkit
 from tests.fake_openai import FakeOpenAI, faithfulness_judge
@@ -85,3 +88,43 @@ def test_rescore_refuses_a_metric_the_cases_cannot_have(work: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "error: --metrics: metrics[0]: metric 'token_f1' needs expected_answer, but no case has one (hint: add "
         "expected_answer to the cases or remove the metric)"]
+
+
+def test_a_run_folder_stands_alone_when_its_suite_is_gone(work: Path) -> None:
+    """Report, rescore and labels read the run folder only: with the suite and its corpus deleted,
+    the report still shows the passages and rescoring reproduces the judge's scores."""
+    source = source_run(work)
+    for name in ("mini.yaml", "corpus.jsonl", "cases.jsonl"):
+        (work / name).unlink()
+    shutil.rmtree(work / "cache")  # no chunks to read texts back from either
+    report = evalkit("report", str(source), cwd=work)
+    assert report.returncode == 0, report.stderr
+    original = read_run(source)
+    shown = texts_for(original, work / "cache")  # what the report, the traces and the labels sheet show
+    assert shown is not None and all(p.text for s in original.samples for p in shown(s).passages)
+    rescored = evalkit("rescore", str(source), "--metrics", "faithfulness,mrr", "--no-mlflow", cwd=work)
+    assert rescored.returncode == 0, rescored.stderr
+    again = read_run(new_run(work, source))
+    before = {(s.candidate, s.case_id): s.scores for s in original.samples}
+    assert all(s.scores["faithfulness"] == before[(s.candidate, s.case_id)]["faithfulness"] for s in again.samples)
+    assert again.passages == original.passages
+    rows = sheet_rows(original.samples[:3], "faithfulness", shown)  # what `evalkit labels sample` writes
+    assert any(text[:60] in json.dumps(rows) for text in original.passages.values())
+
+
+def test_an_edited_corpus_is_detected(work: Path) -> None:
+    """Rescore and report say when the suite's corpus changed since the run, and go on with the run's
+    own passages; a folder without them (evalkit.run/2) shows ids rather than the new texts."""
+    source = source_run(work)
+    corpus = work / "corpus.jsonl"
+    rows = [json.loads(line) for line in corpus.read_text().splitlines()]
+    rows[0]["text"] = "An edited abstract."
+    corpus.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    report = evalkit("report", str(source), cwd=work)
+    assert report.returncode == 0 and "corpus or its cases changed since run" in report.stderr, report.stderr
+    rescored = evalkit("rescore", str(source), "--metrics", "faithfulness", "--no-mlflow", cwd=work)
+    assert rescored.returncode == 0 and "changed since run" in rescored.stderr and "the run's own passages" in \
+        rescored.stderr, rescored.stderr
+    (source / "passages.jsonl.gz").unlink()  # as evalkit 0.3 wrote it
+    old = evalkit("report", str(source), cwd=work)
+    assert old.returncode == 0 and "passages are shown by id only" in old.stderr, old.stderr

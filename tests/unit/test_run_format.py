@@ -30,7 +30,7 @@ def test_report_on_a_v1_folder_gives_the_same_numbers(v1_run: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "PASS bm25: recall@1 mean = 1.0000" in result.stdout and "Traceback" not in result.stderr
     new = json.loads((v1_run / "summary.json").read_text())
-    assert new["schema"] == "evalkit.run/2" and (v1_run / "report.html").is_file()
+    assert new["schema"] == "evalkit.run/3" and (v1_run / "report.html").is_file()
     for before, after in zip(old["candidates"], new["candidates"], strict=True):
         for name, aggregate in before["metrics"].items():
             now = after["metrics"][name]
@@ -67,7 +67,7 @@ def test_compare_a_v1_run_with_a_v2_run_of_the_same_suite(v1_run: Path, tmp_path
     assert (new.folder / "compare-20261125-090020-97ed.html").is_file()
 
 
-def test_v2_samples_and_manifest_round_trip(tmp_path: Path) -> None:
+def test_v3_samples_manifest_and_passages_round_trip(tmp_path: Path) -> None:
     suite = tmp_path / "suite"
     shutil.copytree(V1 / "suite", suite)
     finished = run_suite_file(suite / "suite.yaml", tmp_path)
@@ -75,7 +75,10 @@ def test_v2_samples_and_manifest_round_trip(tmp_path: Path) -> None:
     assert saved.manifest == finished.run.manifest and saved.samples == finished.run.samples
     assert saved.summary == finished.summary
     header = json.loads((finished.folder / "header.json").read_text())
-    assert header["schema"] == "evalkit.run/2"
+    assert header["schema"] == "evalkit.run/3"
+    named = {p.node_id for s in saved.samples for p in s.output.passages if p.node_id}
+    assert named and saved.passages is not None and set(saved.passages) == named  # each text once
+    assert all(saved.passages.values()) and saved.passages == finished.run.passages
     assert {c["name"]: len(c["config_hash"]) for c in header["candidates"]} == {"bm25": 16, "product": 16}
     keys = {(s.candidate, s.case_id): s.key for s in saved.samples}
     assert len(set(keys.values())) == 6  # one content key per case x candidate
