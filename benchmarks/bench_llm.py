@@ -38,8 +38,8 @@ def measure(cases: int, latency: float, concurrency: int) -> tuple[float, float,
     import gc
 
     from evalkit.config.suite import load_suite
-    from evalkit.run.execute import LocalExecutor
-    from evalkit.run.pipeline import RunOptions, run_suite
+    from evalkit.runner.execute import LocalExecutor
+    from evalkit.runner.pipeline import RunOptions, run_suite
 
     ready: multiprocessing.Queue = multiprocessing.Queue()
     server = multiprocessing.Process(target=serve, args=(latency, ready), daemon=True)

@@ -22,7 +22,7 @@ from evalkit.core.records import Output, Passage, Sample, Score
 from evalkit.core.run import CandidateInfo, JudgeInfo, Run, RunManifest, SuiteInfo
 from evalkit.core.specs import MetricSpec
 from evalkit.metrics.operational import OPERATIONAL
-from evalkit.run.finish import finish
+from evalkit.runner.finish import finish
 
 WORDS = ["cell", "protein", "gene", "expression", "patients", "risk", "cancer", "trial", "dose", "reduced",
          "increased", "associated", "mortality", "vitamin", "insulin", "receptor", "mice", "therapy", "analysis",

@@ -70,29 +70,16 @@ class SuiteFile(pytest.File):
                         kind="case", candidate=candidate, case_id=case.id, metric=expectation.metric)
 
     def outcome(self) -> Any:
-        """The finished run: the suite runs once, on its first item, and is published like the CLI's."""
+        """The finished run: the suite runs once, on its first item, through evalkit.run, so its
+        folder, HTML report and MLflow run are the CLI's."""
         if self._outcome is None:
-            import asyncio
-
-            from evalkit.core.cache import cache_dir
-            from evalkit.run.pipeline import RunOptions, run_suite
-            from evalkit.sinks.base import Sink, publish
-            from evalkit.sinks.html import HtmlSink
-            from evalkit.sinks.mlflow import MlflowSink
+            from evalkit.api import run
 
             config = self.config
-            options = RunOptions(reports_dir=Path(config.getoption("--evalkit-reports")), cache_dir=cache_dir(),
-                                 baseline=config.getoption("--evalkit-baseline"))
-            self._outcome = asyncio.run(run_suite(self.suite, options))
-            sinks: list[Sink] = [HtmlSink()]
-            sinks += [MlflowSink()] if config.getoption("--evalkit-mlflow") else []
-            publish(self._outcome, sinks, say=lambda line: None, warn=self._warn)
+            self._outcome = run(self.suite, reports_dir=config.getoption("--evalkit-reports"),
+                                baseline=config.getoption("--evalkit-baseline"),
+                                mlflow=config.getoption("--evalkit-mlflow")).run
         return self._outcome
-
-    def _warn(self, line: str) -> None:
-        import warnings
-
-        warnings.warn(f"evalkit: {line}", stacklevel=1)
 
 
 class GateItem(pytest.Item):

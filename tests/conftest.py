@@ -90,7 +90,7 @@ def run_suite_file(path: Path, tmp_path: Path, **options) -> Finished:
     import asyncio
 
     from evalkit.config.suite import load_suite
-    from evalkit.run.pipeline import RunOptions, run_suite
+    from evalkit.runner.pipeline import RunOptions, run_suite
 
     settings = RunOptions(**{"reports_dir": tmp_path / "reports", "cache_dir": tmp_path / "cache", **options})
     return Finished(asyncio.run(run_suite(load_suite(path), settings)))

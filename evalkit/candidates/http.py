@@ -18,7 +18,7 @@ from evalkit.core.redact import Redactor
 from evalkit.models.endpoints import EndpointSpec, EnvVarName
 
 if TYPE_CHECKING:
-    from evalkit.config.suite import Case
+    from evalkit.core.records import Case
 
 
 @candidate_kinds.register("http")

@@ -11,7 +11,7 @@ from evalkit.candidates.base import BuildContext, Candidate, CandidateConfig, Ou
 from evalkit.candidates.chat import GenerationSpec, Generator
 
 if TYPE_CHECKING:
-    from evalkit.config.suite import Case
+    from evalkit.core.records import Case
 
 
 @candidate_kinds.register("model")

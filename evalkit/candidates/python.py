@@ -29,7 +29,7 @@ from evalkit.candidates.mapping import to_output
 from evalkit.core.errors import EvalkitError
 
 if TYPE_CHECKING:
-    from evalkit.config.suite import Case
+    from evalkit.core.records import Case
 
 
 _FUNCTION = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")

@@ -13,7 +13,7 @@ from evalkit.candidates.chat import ChatSpec, Generator
 from evalkit.candidates.extractive import ExtractiveGenerator
 
 if TYPE_CHECKING:
-    from evalkit.config.suite import Case
+    from evalkit.core.records import Case
     from evalkit.retrieval.indexes import Index
 
 

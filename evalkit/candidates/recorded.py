@@ -15,7 +15,7 @@ from evalkit.core.errors import EvalkitError
 from evalkit.core.readers import list_cell, read_records
 
 if TYPE_CHECKING:
-    from evalkit.config.suite import Case
+    from evalkit.core.records import Case
 
 
 @candidate_kinds.register("recorded")

@@ -51,7 +51,7 @@ def check_traces(choice: str) -> None:
 
 def _version(value: bool) -> None:
     if value:
-        from evalkit import __version__
+        from evalkit.core.version import __version__
 
         out.print(f"evalkit {__version__}")
         raise typer.Exit()

@@ -21,7 +21,7 @@ def baseline_promote(
     mlflow: Annotated[bool, typer.Option(help="Also tag the run in MLflow.")] = True,
 ) -> None:
     """Make RUN_DIR the baseline NAME: a pointer in reports/<suite>/baselines.json and an MLflow tag."""
-    from evalkit.run.baselines import promote
+    from evalkit.runner.baselines import promote
 
     for line in promote(run_dir, name, tracking_uri, use_mlflow=mlflow):
         out.print(line)

@@ -27,9 +27,9 @@ def labels_sample(
     label column (1 = right, 0 = wrong on METRIC), then name the file in the suite's `labels:` or pass
     it to `evalkit report RUN_DIR --labels FILE`."""
     from evalkit.core.cache import cache_dir
-    from evalkit.run.labels import SHEET_FIELDS, choose, sheet_rows, write_rows
-    from evalkit.run.passages import texts_for
-    from evalkit.run.store import read_run
+    from evalkit.runner.labels import SHEET_FIELDS, choose, sheet_rows, write_rows
+    from evalkit.runner.passages import texts_for
+    from evalkit.runner.store import read_run
 
     run = read_run(run_dir)
     samples = choose(run, metric, n, stratify, seed)
@@ -48,7 +48,7 @@ def labels_pull(
     """Turn human feedback added to a run's traces in the MLflow UI (an assessment named after the
     metric, e.g. faithfulness: yes/no) into a labels file."""
     from evalkit.config.labels import FIELDS
-    from evalkit.run.labels import pull, write_rows
+    from evalkit.runner.labels import pull, write_rows
 
     rows, n_traces = pull(run, tracking_uri)
     write_rows(rows, output, [*FIELDS, "note"])

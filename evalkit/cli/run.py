@@ -67,12 +67,10 @@ def run(
     """Run a suite: every candidate on every case, then metrics, gates, results, MLflow and the HTML report."""
     import gc
 
-    from evalkit.config.suite import load_suite
-    from evalkit.core.cache import cache_dir as default_cache_dir
-    from evalkit.run.pipeline import RunOptions, run_suite
+    from evalkit.api import load_suite, run_async, run_options
 
     check_traces(mlflow_traces)
-    loaded = load_suite(suite, limit=limit, only=candidate)
+    loaded = load_suite(suite, limit=limit, candidates=candidate)
     for note in loaded.notes:
         err.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
     if retry_errors and resume is None:
@@ -81,16 +79,16 @@ def run(
         raise EvalkitError("--resume continues one run; it does not go with --repeat")
     resume_dir = None
     if resume is not None:
-        from evalkit.run.resume import find_run
+        from evalkit.runner.resume import find_run
 
         resume_dir = (find_run(reports_dir, loaded.name, incomplete_only=not retry_errors) if resume == NEWEST
                       else Path(resume))
     totals = {c.name: len(loaded.cases) for c in loaded.candidates if not c.missing_credentials()}
     err.print(f"[bold]{loaded.name}[/bold]: {len(loaded.cases)} cases × {len(loaded.candidates)} candidates")
-    options = RunOptions(reports_dir=reports_dir, cache_dir=cache_dir or default_cache_dir(),
-                         max_error_rate=max_error_rate, concurrency=concurrency, baseline=baseline,
-                         tracking_uri=tracking_uri, use_cache=cache and repeat == 1, refresh=refresh,
-                         allow_skipped=allow_skipped, resume=resume_dir, retry_errors=retry_errors, max_usd=max_usd)
+    options = run_options(reports_dir=reports_dir, cache_dir=cache_dir, max_error_rate=max_error_rate,
+                          concurrency=concurrency, baseline=baseline, tracking_uri=tracking_uri,
+                          use_cache=cache and repeat == 1, refresh=refresh, allow_skipped=allow_skipped,
+                          resume=resume_dir, retry_errors=retry_errors, max_usd=max_usd)
     runs = []
     for number in range(1, repeat + 1):
         if repeat > 1:
@@ -101,7 +99,7 @@ def run(
                            candidate)
         try:
             with RunProgress(err, totals) as progress:
-                runs.append(run_stoppable(run_suite(loaded, options, executor=chosen, progress=progress)))
+                runs.append(run_stoppable(run_async(loaded, options, executor=chosen, progress=progress)).run)
         finally:
             gc.unfreeze()
     finished = runs[-1] if repeat == 1 else _record_noise(runs, baseline, tracking_uri)
@@ -115,7 +113,7 @@ def _executor(kind: str, suite: Any, options: Any, limit: int | None, concurrenc
               ray_address: str | None, only: list[str] | None = None) -> Any:
     import gc
 
-    from evalkit.run.execute import LocalExecutor
+    from evalkit.runner.execute import LocalExecutor
 
     samples_at_once = concurrency or suite.spec.concurrency
     if kind == "local":
@@ -127,7 +125,7 @@ def _executor(kind: str, suite: Any, options: Any, limit: int | None, concurrenc
     if suite.spec.budget is not None or options.max_usd is not None:
         raise EvalkitError("a spending cap needs the local executor (Ray workers do not share a running total)",
                            hint="drop --max-usd / budget:, or run with --executor local")
-    from evalkit.run.ray_executor import RayExecutor, WorkerSpec
+    from evalkit.runner.ray_executor import RayExecutor, WorkerSpec
 
     spec = WorkerSpec(suite_path=str(suite.path.resolve()), limit=limit, only=only,
                       cache_dir=str(options.cache_dir.resolve()),
@@ -140,8 +138,8 @@ def _record_noise(runs: list[Any], baseline: str | None, tracking_uri: str | Non
     from rich.table import Table
 
     from evalkit.analysis.noise import measure
-    from evalkit.run.pipeline import finish_folder
-    from evalkit.run.store import write_noise
+    from evalkit.runner.pipeline import finish_folder
+    from evalkit.runner.store import write_noise
 
     last = runs[-1]
     noise = measure([r.summary.candidates for r in runs])
@@ -166,7 +164,7 @@ def plan(
     from rich.table import Table
 
     from evalkit.config.suite import load_suite
-    from evalkit.run.estimate import ANSWER_TOKENS, estimate
+    from evalkit.runner.estimate import ANSWER_TOKENS, estimate
 
     loaded = load_suite(suite, limit=limit)
     estimates = estimate(loaded, latency_s)

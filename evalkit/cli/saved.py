@@ -35,21 +35,15 @@ def report(
     labels: Annotated[Path | None, typer.Option(help="Human labels (evalkit labels sample): PPI estimates of judged metrics [default: the suite's labels:].", show_default=False)] = None,
 ) -> None:
     """Re-render a saved run (summary, gates, HTML report) without re-running anything."""
-    from evalkit.run.passages import suite_changed
-    from evalkit.run.pipeline import finish_folder
-    from evalkit.run.store import read_run
+    from evalkit.api import read_run
+    from evalkit.runner.passages import suite_changed
 
     check_traces(mlflow_traces)
-    saved = read_run(run_dir)
-    if saved.passages is not None and (note := suite_changed(saved)):
+    finished = read_run(run_dir, baseline=baseline, tracking_uri=tracking_uri, labels=labels)
+    if finished.run.passages is not None and (note := suite_changed(finished.run)):
         err.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
-    # a folder with fewer samples than planned (killed before its summary) is incomplete, whatever it says
-    complete = ((saved.summary is None or saved.summary.status == "complete")
-                and len(saved.samples) >= saved.manifest.expected_samples)
-    finished = finish_folder(saved, complete=complete, baseline=baseline, tracking_uri=tracking_uri, labels=labels)
-    publish_run(finished, tracking_uri, log_mlflow=mlflow, junit=junit, markdown=markdown, traces=mlflow_traces)
-    assert finished.summary is not None
-    raise typer.Exit(int(finished.summary.exit_code))
+    publish_run(finished.run, tracking_uri, log_mlflow=mlflow, junit=junit, markdown=markdown, traces=mlflow_traces)
+    raise typer.Exit(finished.exit_code)
 
 
 @app.command(name="compare")
@@ -64,12 +58,12 @@ def compare_command(
     """Paired comparison of two runs: per-metric change with CI and p-value, and the cases that moved most."""
     from rich.table import Table
 
-    from evalkit.analysis.compare import compare_runs
-    from evalkit.run.store import read_run
+    from evalkit.api import compare
+    from evalkit.runner.store import read_run
     from evalkit.sinks.html import render_comparison
 
     old, new = read_run(run_a), read_run(run_b)
-    comparison = compare_runs(old, new, metric, top)
+    comparison = compare(old, new, metric=metric, top=top)
     table = Table(title=f"{old.run_id} → {new.run_id} (paired on case id)", title_justify="left")
     for column in ("candidate", "metric", "old", "new", "change [95% CI]", "p", "n"):
         table.add_column(column, justify="left" if column in ("candidate", "metric") else "right")
@@ -106,8 +100,8 @@ def export_command(
 ) -> None:
     """Write a saved run's samples (answers, retrieved ids, latency, cost, one column per metric) for pandas or datasets."""
     from evalkit.core.errors import EvalkitError
-    from evalkit.run.export import export_run
-    from evalkit.run.store import read_run
+    from evalkit.runner.export import export_run
+    from evalkit.runner.store import read_run
 
     if fmt not in ("parquet", "dataset"):
         raise EvalkitError(f"unknown export format '{fmt}'", hint="use --format parquet or --format dataset")
@@ -129,8 +123,8 @@ def rescore(
 ) -> None:
     """Score a saved run's outputs again (other metrics, another judge) as a new run; no candidate runs."""
     from evalkit.core.cache import cache_dir as default_cache_dir
-    from evalkit.run.rescore import rescore as rescore_run
-    from evalkit.run.store import read_run
+    from evalkit.runner.rescore import rescore as rescore_run
+    from evalkit.runner.store import read_run
 
     source = read_run(run_dir)
     names = [name.strip() for name in metrics.split(",") if name.strip()] if metrics else None

@@ -260,7 +260,7 @@ def test_a_disk_that_fills_after_the_samples_stops_with_one_line_and_keeps_them(
 
     from evalkit.config.suite import load_suite
     from evalkit.core.errors import RunStopped
-    from evalkit.run import pipeline
+    from evalkit.runner import pipeline
 
     def full(folder: Path, summary: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

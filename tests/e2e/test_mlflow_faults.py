@@ -67,8 +67,8 @@ def test_a_fault_while_logging_never_leaves_a_run_running(saved_run: Path, tmp_p
                                                           status: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from mlflow.tracking import MlflowClient
 
-    from evalkit.run.pipeline import finish_folder
-    from evalkit.run.store import read_run
+    from evalkit.runner.pipeline import finish_folder
+    from evalkit.runner.store import read_run
     from evalkit.sinks import mlflow as sink
 
     def broken(run: object, candidate: str) -> list:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.run.labels import sheet_rows
-from evalkit.run.passages import texts_for
-from evalkit.run.store import read_run
+from evalkit.runner.labels import sheet_rows
+from evalkit.runner.passages import texts_for
+from evalkit.runner.store import read_run
 from tests.e2e.conftest import evalkit
 from tests.fake_openai import FakeOpenAI, faithfulness_judge
 

@@ -74,7 +74,7 @@ def test_distractors_are_matched_as_normalised_words() -> None:
 def score(metric: str, case: Case, output: Output) -> dict:
     from evalkit.judges.offline import OfflineJudge
     from evalkit.metrics.base import MetricContext, build_metric
-    from evalkit.run.score import score_one
+    from evalkit.runner.score import score_one
 
     built = build_metric(metric, MetricContext(judge=OfflineJudge()))
     return asyncio.run(score_one(built, case, output)).model_dump(exclude_defaults=True)
@@ -266,7 +266,7 @@ def test_citation_support_checks_each_statement_against_what_it_cites() -> None:
 
 
 def test_rescoring_keeps_the_checks_and_their_gates(tmp_path: Path) -> None:
-    from evalkit.run.rescore import rescore
+    from evalkit.runner.rescore import rescore
 
     (tmp_path / "schema.json").write_text(json.dumps(SCHEMA))
     (tmp_path / "outputs.jsonl").write_text(json.dumps({"id": "q1", "answer": "{}"}) + "\n"

@@ -1,5 +1,7 @@
 """The examples in README.md and docs/ are what evalkit reads: every YAML block parses, every whole
-suite in them validates, and the README's quickstart is the shipped quickstart suite."""
+suite in them validates, every Python block runs (a page's blocks in order, in one namespace, from
+a copy of the repository's suites; a block opened with ```python fragment is left out), and the
+README's quickstart is the shipped quickstart suite."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"^```yaml\n(.*?)^```", re.S | re.M)
+PYTHON = re.compile(r"^```python\n(.*?)^```", re.S | re.M)  # "```python fragment" does not match
 
 
 def yaml_blocks() -> list[tuple[str, str]]:
@@ -41,5 +44,20 @@ def test_the_readme_quickstart_is_the_shipped_suite_and_runs_as_shown() -> None:
     assert [c.id for c in loaded.cases] == ["refund-window", "express", "password", "crypto"]
 
 
+PYTHON_PAGES = [page for page in PAGES if PYTHON.search(page.read_text(encoding="utf-8"))]
+
+
+@pytest.mark.parametrize("page", PYTHON_PAGES, ids=[p.name for p in PYTHON_PAGES])
+def test_every_python_block_runs(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    shutil.copytree(ROOT / "suites" / "examples", tmp_path / "suites" / "examples")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "cache"))
+    namespace: dict[str, object] = {}
+    for number, block in enumerate(PYTHON.findall(page.read_text(encoding="utf-8"))):
+        exec(compile(block, f"{page.name} python block {number}", "exec"), namespace)
+
+
 def test_there_are_examples_to_check() -> None:
-    assert len(yaml_blocks()) >= 5
+    assert len(yaml_blocks()) >= 5 and PYTHON_PAGES

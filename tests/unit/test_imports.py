@@ -17,7 +17,7 @@ def test_import_is_light() -> None:
 
 
 def test_the_pipeline_imports_no_model_library() -> None:
-    code = ("import sys, evalkit.config.suite, evalkit.run.pipeline, evalkit.sinks.base; "
+    code = ("import sys, evalkit.config.suite, evalkit.runner.pipeline, evalkit.sinks.base; "
             f"print([m for m in {HEAVY[:-1]!r} if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

@@ -15,7 +15,7 @@ import pytest
 
 from evalkit.config.suite import load_suite
 from evalkit.core.errors import ExitCode
-from evalkit.run.pipeline import RunOptions, run_suite
+from evalkit.runner.pipeline import RunOptions, run_suite
 from tests.conftest import run_suite_file
 from tests.fake_openai import FakeOpenAI, faithfulness_judge
 

@@ -29,7 +29,7 @@ def test_plan_counts_tokens_with_the_models_tokenizer_and_calls_nothing(tmp_path
     import tiktoken
 
     from evalkit.candidates.prompts import TEMPLATES
-    from evalkit.run.estimate import _encoding
+    from evalkit.runner.estimate import _encoding
 
     with FakeOpenAI() as server:
         result = evalkit("plan", str(write_suite(tmp_path, server.base_url, n_cases=3)), cwd=tmp_path)

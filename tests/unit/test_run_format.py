@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from evalkit.core.run import SCHEMA_V1
-from evalkit.run.store import read_run
+from evalkit.runner.store import read_run
 from tests.conftest import V1, evalkit, run_suite_file
 
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from evalkit.core.errors import ExitCode
-from evalkit.run.store import read_run
+from evalkit.runner.store import read_run
 from tests.conftest import run_suite_file
 
 SUITE = """name: recorded

@@ -27,11 +27,11 @@ from evalkit.core.run import JudgeInfo, Run
 from evalkit.core.specs import AbstentionSpec, BudgetSpec
 from evalkit.metrics.base import Metric, MetricContext, build_metric
 from evalkit.metrics.checks import check_metrics
-from evalkit.run.execute import Executor, LocalExecutor
-from evalkit.run.plan import Plan, plan_run
-from evalkit.run.resume import load_resumable, remaining
-from evalkit.run.sample import Sampler
-from evalkit.run.store import (
+from evalkit.runner.execute import Executor, LocalExecutor
+from evalkit.runner.plan import Plan, plan_run
+from evalkit.runner.resume import load_resumable, remaining
+from evalkit.runner.sample import Sampler
+from evalkit.runner.store import (
     SampleStore,
     StoreFull,
     add_usage,
@@ -239,9 +239,9 @@ def finish_folder(run: Run, *, complete: bool, baseline: str | None = None, trac
     file to use instead of the suite's. A summary that cannot be written (a read-only folder, a full
     disk) is a warning, and the summary is still returned; with `must_write`, the OSError."""
     from evalkit.config.labels import read_labels
-    from evalkit.run.baselines import Resolver
-    from evalkit.run.finish import finish
-    from evalkit.run.passages import suite_file
+    from evalkit.runner.baselines import Resolver
+    from evalkit.runner.finish import finish
+    from evalkit.runner.passages import suite_file
 
     if labels is None and run.manifest.labels is not None and (suite := suite_file(run)) is not None:
         labels = suite.parent / run.manifest.labels

@@ -26,11 +26,11 @@ from evalkit.core.run import Run
 from evalkit.core.specs import AbstentionSpec
 from evalkit.metrics.checks import check_metrics
 from evalkit.metrics.operational import OPERATIONAL, OPERATIONAL_NAMES
-from evalkit.run.passages import PassageTexts, suite_file
-from evalkit.run.pipeline import build_scoring, finish_folder
-from evalkit.run.plan import new_run_id
-from evalkit.run.score import score_output
-from evalkit.run.store import SampleStore, write_passages
+from evalkit.runner.passages import PassageTexts, suite_file
+from evalkit.runner.pipeline import build_scoring, finish_folder
+from evalkit.runner.plan import new_run_id
+from evalkit.runner.score import score_output
+from evalkit.runner.store import SampleStore, write_passages
 
 log = logging.getLogger("evalkit")
 
@@ -42,8 +42,8 @@ def _suite(source: Run) -> Suite | None:
         if source.passages is None:
             raise EvalkitError(f"rescoring this run needs its suite to read its passages, and "
                                f"{source.manifest.suite.path} is not there", where=str(source.folder),
-                               hint="run rescore where the suite's relative path resolves (runs of evalkit 0.4 "
-                                    "and later keep their passages)")
+                               hint="run rescore where the suite's relative path resolves (run folders of "
+                                    "evalkit.run/3 and later keep their passages)")
         return None
     suite = load_suite(path)
     if source.manifest.suite.hash and suite.content_hash != source.manifest.suite.hash:
@@ -134,7 +134,7 @@ async def rescore(source: Run, *, reports_dir: Path, cache_dir: Path, metrics: l
             from evalkit.models.llm import close_connections
 
             await close_connections()
-    from evalkit.run.store import write_usage
+    from evalkit.runner.store import write_usage
 
     write_usage(store.folder, {f"judge:{the_judge.name}": the_judge.stats.as_dict()} if the_judge.stats else {})
     passages = source.passages if source.passages is not None else texts.named_by(list(rescored), params)

@@ -35,8 +35,8 @@ from evalkit.core.errors import EvalkitError
 
 if TYPE_CHECKING:
     from evalkit.core.records import Sample
-    from evalkit.run.plan import WorkItem
-    from evalkit.run.sample import Sampler
+    from evalkit.runner.plan import WorkItem
+    from evalkit.runner.sample import Sampler
 
 log = logging.getLogger("evalkit")
 
@@ -175,8 +175,8 @@ class _Worker:
     def __init__(self, spec: WorkerSpec):
         from evalkit.config.suite import load_suite
         from evalkit.core.cache import StageCache
-        from evalkit.run.pipeline import set_up
-        from evalkit.run.sample import Sampler
+        from evalkit.runner.pipeline import set_up
+        from evalkit.runner.sample import Sampler
 
         self.loop = asyncio.new_event_loop()  # one loop for the worker's life: connection pools belong to it
         suite = load_suite(Path(spec.suite_path), limit=spec.limit, only=spec.only)

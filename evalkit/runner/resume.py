@@ -14,8 +14,8 @@ from pathlib import Path
 from evalkit.core.errors import EvalkitError
 from evalkit.core.records import Sample
 from evalkit.core.run import SCHEMA, SCHEMA_V2, Run, RunManifest
-from evalkit.run.plan import WorkItem
-from evalkit.run.store import HEADER, SUMMARY, read_run
+from evalkit.runner.plan import WorkItem
+from evalkit.runner.store import HEADER, SUMMARY, read_run
 
 
 def find_run(reports_dir: Path, suite: str, *, incomplete_only: bool) -> Path:

@@ -88,7 +88,7 @@ def pull(mlflow_run_id: str, tracking_uri: str | None) -> tuple[list[dict[str, A
     of the sample (its value: yes/no, true/false, or a number in [0, 1])."""
     from evalkit.config.labels import parse_label
     from evalkit.core.offline import import_mlflow
-    from evalkit.run.baselines import tracking_client
+    from evalkit.runner.baselines import tracking_client
 
     client = tracking_client(tracking_uri)
     if client is None:

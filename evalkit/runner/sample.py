@@ -6,7 +6,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from evalkit import __version__
 from evalkit.candidates.base import BuildContext, Candidate
 from evalkit.config.suite import Suite
 from evalkit.core.cache import StageCache, content_key
@@ -14,10 +13,11 @@ from evalkit.core.errors import EvalkitError, short_error
 from evalkit.core.records import Case, Output, Sample, Score
 from evalkit.core.redact import Redactor, named_secrets
 from evalkit.core.specs import BudgetSpec
+from evalkit.core.version import __version__
 from evalkit.metrics.base import Metric
-from evalkit.run.passages import PassageTexts
-from evalkit.run.plan import WorkItem
-from evalkit.run.score import score_output
+from evalkit.runner.passages import PassageTexts
+from evalkit.runner.plan import WorkItem
+from evalkit.runner.score import score_output
 
 
 class Sampler:

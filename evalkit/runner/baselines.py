@@ -17,7 +17,7 @@ from typing import Any
 from evalkit.core.cache import write_json_atomic
 from evalkit.core.errors import EvalkitError
 from evalkit.core.run import BaselineRef, Run
-from evalkit.run.store import read_run
+from evalkit.runner.store import read_run
 
 log = logging.getLogger("evalkit")
 POINTERS = "baselines.json"

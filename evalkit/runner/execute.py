@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from evalkit.core.records import Sample
-    from evalkit.run.plan import WorkItem
-    from evalkit.run.sample import Sampler
+    from evalkit.runner.plan import WorkItem
+    from evalkit.runner.sample import Sampler
 
 
 class Executor(Protocol):

@@ -15,12 +15,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from evalkit import __version__
 from evalkit.config.suite import Suite
 from evalkit.core.cache import content_key
 from evalkit.core.records import Case
 from evalkit.core.run import CandidateInfo, JudgeInfo, RunManifest, SuiteInfo
 from evalkit.core.specs import MetricSpec
+from evalkit.core.version import __version__
 from evalkit.metrics.operational import OPERATIONAL
 
 
