@@ -191,29 +191,27 @@ def publish(result: Result | Run, *, console: Console | None = None, html: bool 
             markdown: Path | None = None, cache_dir: str | Path | None = None,
             say: Callable[[str], None] | None = None, warn: Callable[[str], None] | None = None) -> list[str]:
     """Publish a finished run: the console table and verdict (given a rich Console), the HTML report
-    (with the passages' texts and the baseline's per-question change), JUnit, Markdown, and MLflow
-    (which logs the report). A sink that fails is a warning; returns the names of those that did."""
+    (with the passages' texts and the baseline's per-question change), JUnit, Markdown, MLflow
+    (which logs the report), then every plugin's sink (entry-point group evalkit.sinks). A sink that
+    fails is a warning; returns the names of those that did."""
     import warnings
 
     from evalkit.core.cache import cache_dir as default_cache_dir
     from evalkit.runner.passages import texts_for
-    from evalkit.sinks.base import Sink
+    from evalkit.sinks.base import Sink, sink_kinds
     from evalkit.sinks.base import publish as to_sinks
-    from evalkit.sinks.ci import JunitSink, MarkdownSink
-    from evalkit.sinks.console import ConsoleSink
-    from evalkit.sinks.html import HtmlSink
-    from evalkit.sinks.mlflow import MlflowSink
 
     if traces not in ("all", "failed", "none"):
         raise EvalkitError(f"traces takes all, failed or none, not '{traces}'")
     run = result.run if isinstance(result, Result) else result
     with_texts = texts_for(run, Path(cache_dir) if cache_dir else default_cache_dir())
-    sinks: list[Sink] = [ConsoleSink(console)] if console is not None else []
-    sinks += [HtmlSink(with_texts, _baseline(run, tracking_uri))] if html else []
-    sinks += [JunitSink(junit)] if junit else []
-    sinks += [MarkdownSink(markdown)] if markdown else []
-    if mlflow:
-        sinks.append(MlflowSink(tracking_uri, traces, with_texts))  # type: ignore[arg-type]
+    kind = sink_kinds.get
+    sinks: list[Sink] = [kind("console")(console)] if console is not None else []
+    sinks += [kind("html")(with_texts, _baseline(run, tracking_uri))] if html else []
+    sinks += [kind("junit")(junit)] if junit else []
+    sinks += [kind("markdown")(markdown)] if markdown else []
+    sinks += [kind("mlflow")(tracking_uri, traces, with_texts)] if mlflow else []
+    sinks += [kind(name)() for name in sink_kinds.from_plugins()]
     return to_sinks(run, sinks, say=say or print,
                     warn=warn or (lambda line: warnings.warn(f"evalkit: {line}", stacklevel=3)))
 

@@ -1,8 +1,10 @@
-"""One typed registry for each extension point (candidate kinds, metrics, judges).
+"""One typed registry for each extension point (candidate kinds, metrics, judge kinds, sinks).
 
 Built-ins register themselves when their module is imported; plugins add more through the
 entry-point group, e.g. `[project.entry-points."evalkit.metrics"] my_metric = "pkg.mod:factory"`.
-Lookups of unknown names fail with a did-you-mean.
+A name is taken once: a second registration, built-in or plugin, is refused with one line (a
+plugin's metric never silently loses to, or replaces, another of the same name). Lookups of
+unknown names fail with a did-you-mean.
 """
 
 from __future__ import annotations
@@ -23,14 +25,21 @@ class Registry(Generic[T]):
         self.group = group
         self._builtins = builtins
         self._items: dict[str, T] = {}
+        self._sources: dict[str, str] = {}  # who registered each name, for the refusal of a second
         self._loaded = False
 
     def register(self, name: str) -> Callable[[T], T]:
         def add(item: T) -> T:
-            self._items[name] = item
+            self._add(name, item, f"{getattr(item, '__module__', '?')}.{getattr(item, '__qualname__', item)}")
             return item
 
         return add
+
+    def _add(self, name: str, item: T, source: str) -> None:
+        if name in self._items:
+            raise EvalkitError(f"{self.what} '{name}' is registered twice: by {self._sources[name]} and by {source}",
+                               hint=f"rename one of them (entry-point group {self.group})")
+        self._items[name], self._sources[name] = item, source
 
     def _load(self) -> None:
         if self._loaded:
@@ -39,7 +48,12 @@ class Registry(Generic[T]):
         for module in self._builtins:
             importlib.import_module(module)
         for entry in entry_points(group=self.group):
-            self._items.setdefault(entry.name, entry.load())
+            self._add(entry.name, entry.load(), f"the plugin {entry.value}")
+
+    def from_plugins(self) -> list[str]:
+        """The names plugins registered (entry points), in the order found."""
+        self._load()
+        return [name for name, source in self._sources.items() if source.startswith("the plugin ")]
 
     def names(self) -> list[str]:
         self._load()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from evalkit.core.registry import Registry
 from evalkit.judges.spec import OFFLINE_NAME, OFFLINE_VERSIONS
 
 if TYPE_CHECKING:
@@ -26,17 +28,32 @@ def shipped_scorer(name: str) -> Scorer:
     return shipped_weights(name)
 
 
-def build_judge(spec: OfflineJudgeSpec | ModelJudgeSpec | RagasJudgeSpec | None, cache: CacheSettings) -> Judge:
-    """The judge a spec names; no spec is the offline judge."""
-    if spec is None or spec.kind == "offline":
-        from evalkit.judges.offline import OfflineJudge
+JudgeFactory = Callable[[Any, "CacheSettings"], "Judge"]
+judge_kinds: Registry[JudgeFactory] = Registry("judge kind", "evalkit.judges", builtins=())
 
-        name = spec.judge_name if spec else OFFLINE_NAME
-        return OfflineJudge(shipped_scorer(name), name)
-    if spec.kind == "model":
-        from evalkit.judges.model import ModelJudge
 
-        return ModelJudge(spec, cache)
+@judge_kinds.register("offline")
+def _offline(spec: OfflineJudgeSpec | None, cache: CacheSettings) -> Judge:
+    from evalkit.judges.offline import OfflineJudge
+
+    name = spec.judge_name if spec else OFFLINE_NAME
+    return OfflineJudge(shipped_scorer(name), name)
+
+
+@judge_kinds.register("model")
+def _model(spec: ModelJudgeSpec, cache: CacheSettings) -> Judge:
+    from evalkit.judges.model import ModelJudge
+
+    return ModelJudge(spec, cache)
+
+
+@judge_kinds.register("ragas")
+def _ragas(spec: RagasJudgeSpec, cache: CacheSettings) -> Judge:
     from evalkit.judges.ragas import RagasJudge
 
     return RagasJudge(spec, cache)
+
+
+def build_judge(spec: OfflineJudgeSpec | ModelJudgeSpec | RagasJudgeSpec | None, cache: CacheSettings) -> Judge:
+    """The judge a spec names; no spec is the offline judge."""
+    return judge_kinds.get(spec.kind if spec is not None else "offline")(spec, cache)

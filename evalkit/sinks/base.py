@@ -10,8 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from evalkit.core.registry import Registry
+
 if TYPE_CHECKING:
     from evalkit.core.run import Run
+
+
+sink_kinds: Registry[Callable[..., Sink]] = Registry(
+    "sink", "evalkit.sinks",
+    builtins=("evalkit.sinks.console", "evalkit.sinks.html", "evalkit.sinks.ci", "evalkit.sinks.mlflow"),
+)  # a plugin's sink is built with no arguments and published to after the built-in ones
 
 
 class SinkFailed(Exception):

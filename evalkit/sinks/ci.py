@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
+from evalkit.sinks.base import sink_kinds
+
 if TYPE_CHECKING:
     from evalkit.core.run import Run
 
@@ -64,6 +66,7 @@ def markdown_summary(run: Run) -> str:
     return "\n".join(lines) + "\n"
 
 
+@sink_kinds.register("junit")
 @dataclass
 class JunitSink:
     path: Path
@@ -74,6 +77,7 @@ class JunitSink:
         return f"junit: {self.path}"
 
 
+@sink_kinds.register("markdown")
 @dataclass
 class MarkdownSink:
     path: Path

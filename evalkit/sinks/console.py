@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from evalkit.sinks.base import sink_kinds
+
 if TYPE_CHECKING:
     from evalkit.core.run import CandidateSummary, PPIEstimate, Run, Verdict
 
@@ -88,6 +90,7 @@ def print_verdicts(console: Console, verdicts: list[Verdict]) -> None:
         console.print(f"case expectations: {sum(v.passed for v in cases)} of {len(cases)} met", highlight=False)
 
 
+@sink_kinds.register("console")
 @dataclass
 class ConsoleSink:
     console: Console

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evalkit.sinks.base import sink_kinds
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -60,6 +62,7 @@ def render_comparison(comparison: Comparison, path: Path) -> Path:
     return render("compare.html.j2", path, c=comparison)
 
 
+@sink_kinds.register("html")
 @dataclass
 class HtmlSink:
     with_texts: Callable[[Sample], Output] | None = None  # passage texts for the question detail

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.core.offline import import_mlflow
+from evalkit.sinks.base import sink_kinds
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -173,6 +174,7 @@ def _table_rows(run: Run, candidate: str) -> list[dict[str, Any]]:
     return rows
 
 
+@sink_kinds.register("mlflow")
 @dataclass
 class MlflowSink:
     tracking_uri: str | None = None
