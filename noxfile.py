@@ -120,9 +120,9 @@ def judge_bench(session: nox.Session) -> None:
 def train_judge(session: nox.Session) -> None:
     """Retrain the offline-v6 judge (a MiniLM cross-encoder) on CPU, with its 5-fold cross-validation on
     AttributionBench dev and its figures on held-out SQuAD articles; writes the weights, records and
-    loss plot (evalkit/judges/train_cross.py). Arguments go to the script (e.g. -- --folds 0)."""
+    loss plot (training/train_cross.py). Arguments go to the script (e.g. -- --folds 0)."""
     _install(session, "finetune,test")
-    session.run("python", "-m", "evalkit.judges.train_cross", *session.posargs, env=OFFLINE)
+    session.run("python", "-m", "training.train_cross", *session.posargs, env=OFFLINE)
 
 
 @nox.session

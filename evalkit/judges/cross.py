@@ -15,7 +15,7 @@ the paragraph, beside words of the question. So "question [SEP] answer [SEP] win
 one sequence, every token attending to every other, against the one window that holds the answer
 (answer_window). Nothing is cached but the windows' tokens: ~150 tokens a pass.
 
-Training (evalkit.judges.train_cross) fine-tunes the reading copy of the six layers and a logistic
+Training (training.train_cross) fine-tunes the reading copy of the six layers and a logistic
 head on the mean-pooled last states of the claim's (or question's and answer's) tokens; what
 ships is those layers and the head (calibrations/offline-v6.*).
 """

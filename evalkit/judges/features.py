@@ -2,7 +2,7 @@
 
 Every feature here is lexical (stemmed content words, their bigrams and trigrams, numbers, names,
 negation): offline-v2 judges with these alone; offline-v4 adds what evalkit.judges.semantic
-measures by meaning. evalkit.judges.learn fits the weights that turn them into a probability
+measures by meaning. training.learn fits the weights that turn them into a probability
 (calibrations/offline-v*.weights.json).
 """
 

@@ -43,7 +43,7 @@ NEGATION_COVERAGE = 0.7
 
 @dataclass(frozen=True)
 class Weights:
-    """A logistic model over standardised features, as fitted by evalkit.judges.learn. With degree
+    """A logistic model over standardised features, as fitted by training.learn. With degree
     2 it also weighs their pairwise products: coef[:n] weigh the features, coef[n:] the products in
     itertools.combinations_with_replacement order (scikit-learn's PolynomialFeatures order)."""
 
@@ -83,7 +83,7 @@ class Weights:
     def from_dict(cls, data: dict[str, Any]) -> Weights:
         features, degree = tuple(data["features"]), int(data.get("degree", 1))
         if features not in FEATURE_SETS or degree not in (1, 2):
-            raise ValueError("the weights were fitted on other features; refit with evalkit.judges.learn")
+            raise ValueError("the weights were fitted on other features; refit with training.learn")
         return cls(tuple(data["mean"]), tuple(data["scale"]), tuple(data["coef"]), float(data["intercept"]),
                    float(data["threshold"]), features, degree)
 

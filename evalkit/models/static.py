@@ -1,7 +1,7 @@
 """A static sentence encoder that approximates the local MiniLM at a sixtieth of its cost.
 
 One vector per MiniLM word piece; a text's embedding is the mean of its pieces' vectors,
-unit-normalised. The vectors were fitted (evalkit.models.fit_static) so that this mean reproduces
+unit-normalised. The vectors were fitted (training.fit_static) so that this mean reproduces
 MiniLM's own sentence embedding of the text (mean cosine 0.86 on held-out sentences; more in
 docs/calibration.md). Why not MiniLM itself: its forward pass costs ~13 ms per short text on one
 core, however it is batched, and the offline judge embeds every claim it judges. This costs

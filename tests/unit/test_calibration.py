@@ -12,8 +12,8 @@ from evalkit.analysis.agreement import agreement, auroc
 from evalkit.core.errors import EvalkitError
 from evalkit.core.records import Passage
 from evalkit.judges.calibration import best_threshold, calibrate, load_labels, on_record
-from evalkit.judges.learn import cross_validate
 from evalkit.judges.offline import OfflineJudge, shipped_weights
+from training.learn import cross_validate
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELS = ROOT / "suites" / "data" / "attributionbench" / "dev.jsonl.gz"
@@ -76,8 +76,8 @@ def test_shipped_form_of_the_quadratic_model_equals_scikit_learns_pipeline() -> 
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
-    from evalkit.judges.learn import C, fit
     from evalkit.judges.offline import FEATURES
+    from training.learn import C, fit
 
     rng = np.random.default_rng(5)
     features = rng.normal(size=(300, len(FEATURES))) * rng.uniform(0.1, 3, len(FEATURES))

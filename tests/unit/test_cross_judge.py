@@ -21,8 +21,8 @@ from evalkit.judges.cross import (
 )
 from evalkit.judges.offline import OfflineJudge
 from evalkit.judges.spec import shipped_file
-from evalkit.judges.train_cross import TRAIN_ARTICLES
 from evalkit.models.minilm import tokenizer
+from training.train_cross import TRAIN_ARTICLES
 
 ROOT = Path(__file__).resolve().parents[2]
 

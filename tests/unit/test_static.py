@@ -32,8 +32,8 @@ def test_shipped_vectors_approximate_minilm_on_unseen_sentences() -> None:
     from evalkit.judges.calibration import load_labels
     from evalkit.judges.offline import claims_of
     from evalkit.models.embeddings import encode
-    from evalkit.models.fit_static import HELD_OUT, corpus
     from tests.unit.test_calibration import LABELS
+    from training.fit_static import HELD_OUT, corpus
 
     held_out = corpus(40000)[:HELD_OUT][:300]  # the sentences the shipped fit held out
     claims = [c for row in load_labels(LABELS)[:300] for c in claims_of(row.answer)]
@@ -60,7 +60,7 @@ def test_int8_storage_keeps_the_vectors(tmp_path) -> None:
 
 def test_fitting_moves_the_vectors_toward_minilm_on_held_out_text() -> None:
     from evalkit.models.embeddings import encode
-    from evalkit.models.fit_static import corpus, fit
+    from training.fit_static import corpus, fit
 
     texts = corpus(1500)
     logged: list[str] = []

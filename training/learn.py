@@ -1,6 +1,6 @@
 """Fit the offline judge's weights on human labels, and measure it by 5-fold cross-validation.
 
-    python -m evalkit.judges.learn suites/data/attributionbench/dev.jsonl.gz
+    python -m training.learn suites/data/attributionbench/dev.jsonl.gz
 
 The model is fitted on claims, as the judge decides: every claim of a labelled answer gets its
 answer's label, weighted 1 / (the answer's claims) so that long answers do not dominate. It is a
@@ -30,6 +30,8 @@ NAME = OFFLINE_VERSIONS["semantic"]  # what this fits: offline-v2's weights are 
 FOLDS = 5
 C = 0.01  # inverse L2 strength: 0.003 and 0.01 agree within 0.01 macro-F1 under CV
 
+
+CALIBRATIONS = Path(__file__).resolve().parents[1] / "evalkit" / "judges" / "calibrations"
 
 def claim_rows(rows: list[LabelledRow]) -> tuple[Any, Any, Any, Any]:
     """Features, labels and weights of every claim, and the row each claim belongs to."""
@@ -92,7 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("labels", type=Path)
     parser.add_argument("--data-name", default="AttributionBench dev")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "calibrations")
+    parser.add_argument("--out", type=Path, default=CALIBRATIONS)
     args = parser.parse_args()
     record, weights = cross_validate(load_labels(args.labels), args.data_name)
     (args.out / f"{NAME}.weights.json").write_text(json.dumps(weights.as_dict(), indent=2) + "\n")

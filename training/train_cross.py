@@ -1,7 +1,7 @@
 """Train offline-v6, the cross-encoder judge (evalkit.judges.cross), on CPU, and measure it.
 
     nox -s train-judge
-    python -m evalkit.judges.train_cross [--folds 0] [--epochs N]
+    python -m training.train_cross [--folds 0] [--epochs N]
 
 Training data, each claim with its label:
 - AttributionBench dev (suites/data/attributionbench/dev.jsonl.gz): every claim (sentence) of an
@@ -20,7 +20,7 @@ sequence (evalkit.judges.cross). All six layers of the copy and a logistic head 
 weighted binary cross-entropy, 5 epochs (the embeddings and the evidence encoder stay as shipped).
 offline-v4's weights, fitted on the same rows, give the other half of a sentence claim's score.
 
-Measured: 5-fold cross-validation on AttributionBench dev, the folds of evalkit.judges.learn (each
+Measured: 5-fold cross-validation on AttributionBench dev, the folds of training.learn (each
 fold trains the cross-encoder on SQuAD's training articles and four fifths of the rows, fits v4's
 weights on the same four fifths, then the whole judge, checks included, judges the fifth); then
 the shipped model trains on every row and, loaded back from its file, is measured on the held-out
@@ -42,7 +42,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from evalkit.judges import learn
 from evalkit.judges.calibration import LabelledRow, judge_rows, judged_figures, load_labels
 from evalkit.judges.cross import (
     NAME,
@@ -54,9 +53,10 @@ from evalkit.judges.cross import (
     read_logits,
 )
 from evalkit.judges.offline import OfflineJudge, Weights, claims_of
+from training import learn
 
-ROOT = Path(__file__).resolve().parents[2]
-OUT = Path(__file__).parent / "calibrations"
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "evalkit" / "judges" / "calibrations"
 ATTRIBUTION = ROOT / "suites/data/attributionbench/dev.jsonl.gz"
 SQUAD = ROOT / "suites/data/squad2"
 TRAIN_ARTICLES = ("Normans", "Sky_(United_Kingdom)")

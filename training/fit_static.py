@@ -1,6 +1,6 @@
 """Fit the static encoder's piece vectors (evalkit.models.static) to the local MiniLM.
 
-    python -m evalkit.models.fit_static [--sentences 40000] [--steps 50] [--targets CACHE.npy]
+    python -m training.fit_static [--sentences 40000] [--steps 50] [--targets CACHE.npy]
 
 The corpus is the text that ships in suites/data, without its labels: the sentences of the SciFact,
 SQuAD 2.0 and SituatedQA passages and the suites' questions. MiniLM embeds each sentence (the
@@ -26,7 +26,7 @@ from evalkit.core.readers import read_records
 from evalkit.core.text import sentences
 from evalkit.models import static
 
-DATA = Path(__file__).resolve().parents[2] / "suites" / "data"
+DATA = Path(__file__).resolve().parents[1] / "suites" / "data"
 HELD_OUT = 2000
 SEED = 0
 
@@ -105,7 +105,7 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=40000)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--targets", type=Path, help="cache of MiniLM's embeddings of the corpus (.npy)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / static.VECTORS)
+    parser.add_argument("--out", type=Path, default=Path(static.__file__).parent / static.VECTORS)
     args = parser.parse_args()
     import numpy as np
 
