@@ -52,9 +52,10 @@ class CandidateConfig(BaseModel):
     """Base of every candidate kind's config; unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # unique within the suite: how results name the candidate
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=64)
     kind: str
-    description: str = ""
+    description: str = ""  # a line saying what it is, shown in reports
 
     def build(self, context: BuildContext) -> Candidate:
         raise NotImplementedError

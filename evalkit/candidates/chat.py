@@ -32,7 +32,7 @@ class GenerationSpec(EndpointSpec):
     system: str | None = Field(default=None, description="chat: overrides the template's system message")
     prompt: str | None = Field(default=None, description="jinja2: overrides the template's text")
     examples: str | None = Field(default=None, description="completion: JSONL file of worked examples")
-    n_examples: int = Field(default=4, ge=0, le=20)
+    n_examples: int = Field(default=4, ge=0, le=20)  # completion: worked examples put in the prompt
     stop: list[str] | None = Field(default=None, description="completion: where the answer ends")
 
     def grounded(self) -> bool:

@@ -24,18 +24,19 @@ if TYPE_CHECKING:
 @candidate_kinds.register("http")
 class HttpConfig(CandidateConfig):
     kind: Literal["http"] = "http"
-    url: str = Field(pattern=r"^https?://")
+    url: str = Field(pattern=r"^https?://")  # the endpoint evalkit POSTs each question to
     question_field: str = "question"  # the request body is {question_field: question, **body}
-    body: dict[str, Any] = Field(default_factory=dict)
+    body: dict[str, Any] = Field(default_factory=dict)  # more fields sent with every request
     auth_env: EnvVarName | None = None  # variable holding a bearer token, sent as Authorization
     answer_path: str = "answer"  # dotted paths into the JSON reply
-    sources_path: str | None = "sources"
-    source_id_field: str = "id"
+    sources_path: str | None = "sources"  # where the reply lists its sources (null: it has none)
+    source_id_field: str = "id"  # each source's document id field
+    # each source's passage text field (null: ids only: judged metrics are then not applicable)
     source_text_field: str | None = "text"
-    contexts_path: str | None = None
-    timeout_s: float = Field(default=60.0, gt=0)
-    max_retries: int = Field(default=4, ge=0)
-    concurrency: int = Field(default=8, ge=1)
+    contexts_path: str | None = None  # where the reply lists plain passage texts, if it does
+    timeout_s: float = Field(default=60.0, gt=0)  # seconds per request
+    max_retries: int = Field(default=4, ge=0)  # retries of a failed request (backoff)
+    concurrency: int = Field(default=8, ge=1)  # requests in flight at once
 
     def missing_credentials(self) -> str | None:
         if self.auth_env and not os.environ.get(self.auth_env):

@@ -23,10 +23,11 @@ class _Spec(BaseModel):
 
 class ChunkingSpec(_Spec):
     chunk_size: int = Field(default=512, ge=32, description="tokens per chunk")
-    chunk_overlap: int = Field(default=32, ge=0)
+    chunk_overlap: int = Field(default=32, ge=0)  # tokens shared by consecutive chunks
 
 
 class RetrieverSpec(_Spec):
+    # bm25 (words), dense (MiniLM embeddings) or hybrid (both, fused by rank)
     kind: Literal["bm25", "dense", "hybrid"] = "bm25"
     top_k: int = Field(default=10, ge=1, le=1000, description="distinct documents to retrieve")
     model: str = Field(default="all-MiniLM-L6-v2", description="dense: the local embedding model")
@@ -39,7 +40,7 @@ class RetrieverSpec(_Spec):
 
 class ExtractiveSpec(_Spec):
     kind: Literal["extractive"] = "extractive"
-    max_sentences: int = Field(default=2, ge=1, le=20)
+    max_sentences: int = Field(default=2, ge=1, le=20)  # sentences quoted as the answer, the most relevant first
     max_passages: int = Field(default=3, ge=1, description="passages the answer may draw from")
 
 
@@ -49,8 +50,9 @@ GeneratorSpec = Annotated[ExtractiveSpec | ChatSpec, Field(discriminator="kind")
 @candidate_kinds.register("rag")
 class RagConfig(CandidateConfig):
     kind: Literal["rag"] = "rag"
-    retriever: RetrieverSpec = RetrieverSpec()
-    chunking: ChunkingSpec = ChunkingSpec()
+    retriever: RetrieverSpec = RetrieverSpec()  # how passages are found
+    chunking: ChunkingSpec = ChunkingSpec()  # how documents are cut into passages
+    # what writes the answer from the passages: extractive (quotes, no model) or chat
     generator: GeneratorSpec = ExtractiveSpec()
 
     def needs_corpus(self) -> bool:

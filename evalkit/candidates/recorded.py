@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 @candidate_kinds.register("recorded")
 class RecordedConfig(CandidateConfig):
     kind: Literal["recorded"] = "recorded"
-    path: str
+    path: str  # a JSONL file of answers by case id, relative to the suite
 
     def build(self, context: BuildContext) -> Candidate:
         return RecordedCandidate(self.name, (context.suite_dir / self.path).resolve())

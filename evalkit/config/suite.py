@@ -29,14 +29,14 @@ class _Model(BaseModel):
 
 
 class CorpusSpec(_Model):
-    path: str
-    id_field: str = "id"
-    text_field: str = "text"
-    title_field: str | None = "title"
+    path: str  # the file or folder, relative to the suite file
+    id_field: str = "id"  # the column holding each document's id (what expected_sources name)
+    text_field: str = "text"  # the column holding the text
+    title_field: str | None = "title"  # the column holding a title, prefixed to the text; null: none
 
 
 class CasesFile(_Model):
-    path: str
+    path: str  # a .jsonl, .jsonl.gz, .csv or .parquet file of cases, relative to the suite file
     limit: int | None = Field(default=None, ge=1, description="use only the first N cases")
     tags: list[str] = Field(default_factory=list, description="use only the cases with one of these tags")
 
@@ -44,7 +44,7 @@ class CasesFile(_Model):
 class CasesDataset(_Model):
     """Cases from a Hugging Face dataset saved on disk, or a parquet/JSON/CSV file read by `datasets`."""
 
-    dataset: str
+    dataset: str  # a `datasets.save_to_disk` folder or a parquet, JSON or CSV file
     split: str | None = None  # default: test if there is one, else the first
     columns: dict[str, str] = Field(default_factory=dict, description="case field: dataset column")
     limit: int | None = Field(default=None, ge=1, description="use only the first N cases")
@@ -54,21 +54,25 @@ class CasesDataset(_Model):
 class SuiteSpec(_Model):
     """Top level of a suite file. `cases` and `candidates` are validated per item afterwards."""
 
+    # the suite's name: its reports folder, MLflow experiment (evalkit-<name>) and baselines
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-    description: str = ""
-    corpus: CorpusSpec | None = None
+    description: str = ""  # a line saying what the suite checks, shown in reports and MLflow
+    corpus: CorpusSpec | None = None  # the documents candidates retrieve from and cases cite
+    # the questions: a list of cases, or a file or dataset of them
     cases: list[dict[str, Any]] | CasesFile | CasesDataset
+    # what answers: each a mapping with name and kind (the Candidate sections)
     candidates: list[dict[str, Any]] = Field(min_length=1)
-    metrics: list[str] = Field(min_length=1)
-    gates: list[GateSpec] = Field(default_factory=list)
+    metrics: list[str] = Field(min_length=1)  # metric names, e.g. recall@10, mrr, faithfulness (docs/metrics.md)
+    gates: list[GateSpec] = Field(default_factory=list)  # rules a candidate must pass: a failed gate is exit code 1
     judge: JudgeSpec | None = None  # None: the offline judge
     abstention: AbstentionSpec = AbstentionSpec()  # how an answer that declines is recognised
     checks: list[CheckSpec] = Field(default_factory=list)  # format checks on every answer: metrics check_<name>
     budget: BudgetSpec | None = None  # a cap on spend; None: no cap
     as_of: dt.date | None = None  # the date answers and sources must be current at; None: today
+    # share of samples that may error before the run is incomplete (exit 3)
     max_error_rate: float = Field(default=0.0, ge=0, le=1)
     labels: str | None = None  # human labels of samples (evalkit labels sample): PPI estimates of judged metrics
-    concurrency: int = Field(default=4, ge=1, le=256)
+    concurrency: int = Field(default=4, ge=1, le=256)  # samples in flight at once (evalkit run --concurrency)
     executor: Literal["local", "ray"] = "local"  # where samples are computed (evalkit run --executor)
     verdict: VerdictSpec = VerdictSpec()  # which candidates the verdict compares
 

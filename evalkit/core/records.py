@@ -23,12 +23,14 @@ class Case(BaseModel):
     """One question of a suite, with what a good answer looks like. Unknown keys are suite errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    id: Id = Field(min_length=1)
-    question: NonBlank
-    expected_answer: str | None = None
+    id: Id = Field(min_length=1)  # unique within the suite: what results, baselines and labels pair cases by
+    question: NonBlank  # what the candidate is asked
+    expected_answer: str | None = None  # the right answer, for answer metrics (token_f1, exact_match)
     # other answers that count as correct (e.g. each annotator's in SQuAD); answer metrics take the best match
     accepted_answers: list[str] = Field(default_factory=list)
+    # ids of the documents that answer it, for retrieval and citation metrics
     expected_sources: list[Id] = Field(default_factory=list)
+    # labels for the report's per-tag breakdown and for `cases: {tags: [...]}`
     tags: list[str] = Field(default_factory=list)
     answerable: bool = True  # false: the sources cannot answer it, and the right answer is to decline
     distractors: list[str] = Field(default_factory=list)  # tempting wrong answers to an unanswerable question

@@ -66,15 +66,15 @@ class CheckSpec(BaseModel):
     case). Each check is a pass/fail metric `check_<name>`; every rule it names must hold."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)  # the check's metric is check_<name>
     json_schema: dict[str, Any] | None = None  # the answer is JSON valid against it (a file path in the suite)
     regex: str | None = None  # the answer matches it somewhere (re.search)
-    max_words: int | None = Field(default=None, ge=1)
-    max_chars: int | None = Field(default=None, ge=1)
-    contains: list[str] | None = None
-    not_contains: list[str] | None = None
+    max_words: int | None = Field(default=None, ge=1)  # the answer has at most this many words
+    max_chars: int | None = Field(default=None, ge=1)  # the answer has at most this many characters
+    contains: list[str] | None = None  # the answer contains these strings (see match)
+    not_contains: list[str] | None = None  # the answer contains none of these (case-insensitive)
     match: Literal["any", "all"] = "any"  # for contains: any or all of the strings (case-insensitive)
-    starts_with: str | None = None
+    starts_with: str | None = None  # the answer starts with this (leading spaces aside)
 
     @model_validator(mode="after")
     def _has_rule(self) -> CheckSpec:
@@ -111,7 +111,7 @@ class NoRegression(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     baseline: str | None = None  # run folder, MLflow run id or baseline name; default: --baseline, else "production"
     max_drop: float = Field(default=0.0, ge=0)  # in the metric's unit, in its worse direction
-    alpha: float = Field(default=0.05, gt=0, lt=1)
+    alpha: float = Field(default=0.05, gt=0, lt=1)  # significance level of the paired test
     beyond_noise: bool = False  # also require the drop to exceed 2 x the run-to-run sd from --repeat
     # what a run with no baseline yet does: fail (a missing baseline is a mistake) or pass (the first
     # run of a new suite, which becomes the baseline once promoted)
@@ -120,13 +120,13 @@ class NoRegression(BaseModel):
 
 class GateSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    metric: str
-    min: float | None = None
-    max: float | None = None
+    metric: str  # a metric of the suite (latency_p95 and cost too)
+    min: float | None = None  # the statistic must be at least this
+    max: float | None = None  # the statistic must be at most this
     # what min/max apply to: the metric's point estimate ("mean": its mean, or its percentile for
     # latency_p50 and the like) or a bound of its 95% CI; with human labels, the PPI estimate or its bounds
     statistic: Literal["mean", "ci_low", "ci_high", "ppi", "ppi_ci_low", "ppi_ci_high"] = "mean"
-    no_regression: NoRegression | None = None
+    no_regression: NoRegression | None = None  # fail when the metric got significantly worse than a baseline run
     candidate: str | None = None  # None: every candidate
 
     @model_validator(mode="after")
@@ -141,6 +141,7 @@ class VerdictSpec(BaseModel):
     every other; `pairs` names the comparisons a team wants instead, [old, new] each."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # [old, new] candidate names, each pair compared on every headline metric
     pairs: list[tuple[str, str]] = Field(default_factory=list)
 
 
@@ -149,9 +150,9 @@ class Expectation(BaseModel):
     test case, and a failed run (exit 1) when it is not met, like a gate on that case alone."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    metric: str
-    min: float | None = None
-    max: float | None = None
+    metric: str  # a metric of the suite
+    min: float | None = None  # this case's score must be at least this
+    max: float | None = None  # this case's score must be at most this
 
     @model_validator(mode="after")
     def _bounded(self) -> Expectation:

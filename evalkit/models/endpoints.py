@@ -67,7 +67,8 @@ class Adapter(BaseModel):
     the hash (`adapter: {path: ..., sha256: ...}`), and then a different file is refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    path: str
+    path: str  # the GGUF adapter file, relative to the suite
+    # pins the file: a different one is refused (filled in from the file when empty)
     sha256: str = Field(default="", pattern=r"^([0-9a-f]{64})?$")
     file: Path | None = Field(default=None, exclude=True)  # the resolved path, filled in with the hash
 
@@ -98,17 +99,17 @@ class EndpointSpec(BaseModel):
     """A model behind an OpenAI-compatible endpoint, as written in a suite."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    model: str
+    model: str  # the model's name at the endpoint, or local:<name> for a shipped local model
     base_url: str | None = None  # None: the OpenAI API
     # the name of the variable holding the key, never the key itself; null for a server that takes
     # no key (a local vLLM, Ollama or llama.cpp server)
     api_key_env: EnvVarName | None = "OPENAI_API_KEY"
-    temperature: float = 0.0
-    max_tokens: int | None = None
-    timeout_s: float = Field(default=60.0, gt=0)
-    max_retries: int = Field(default=4, ge=0)
+    temperature: float = 0.0  # sampling temperature (0: greedy, for reproducible runs)
+    max_tokens: int | None = None  # cap on tokens generated per answer; null: the server's
+    timeout_s: float = Field(default=60.0, gt=0)  # seconds per call
+    max_retries: int = Field(default=4, ge=0)  # retries of a failed call, with backoff
     concurrency: int = Field(default=8, ge=1, description="calls in flight at once to this endpoint")
-    price: Price | None = None
+    price: Price | None = None  # USD per million tokens, to count cost and enforce budgets
     # False: the server's chat template has no system role (it would drop the system message), so the
     # system text goes at the start of the first user turn; None: True, except for local models without one
     system_role: bool | None = None
