@@ -2,19 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 BOOTSTRAP_RESAMPLES = 2000
 SEED = 20240501  # fixed, so the same scores always give the same interval
+CHUNK = 2_000_000  # resampled values drawn at once, to bound memory on large runs
+
+
+def _resamples(size: int, resamples: int, seed: int) -> Iterator[Any]:
+    """The bootstrap's index arrays, chunk by chunk: each metric of a run with the same number of
+    samples draws the same ones, so small draws are made once (SciFact's 9 metrics: 2000 x 809
+    indices each) and large ones chunk by chunk."""
+    if size * resamples <= 4 * CHUNK:
+        yield from _drawn(size, resamples, seed)
+    else:
+        yield from _draw(size, resamples, seed)
+
+
+def _draw(size: int, resamples: int, seed: int) -> Iterator[Any]:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    chunk = max(1, CHUNK // size)
+    for start in range(0, resamples, chunk):
+        yield rng.integers(0, size, size=(min(resamples, start + chunk) - start, size))
+
+
+@functools.lru_cache(maxsize=8)
+def _drawn(size: int, resamples: int, seed: int) -> tuple[Any, ...]:
+    drawn = tuple(_draw(size, resamples, seed))
+    for indices in drawn:
+        indices.flags.writeable = False
+    return drawn
 
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95,
             resamples: int = BOOTSTRAP_RESAMPLES, seed: int = SEED) -> tuple[float, float, float]:
-    """(mean, low, high): the mean and its percentile-bootstrap confidence interval.
-
-    Resamples are drawn in chunks to bound memory on large runs. One value gives (v, v, v).
-    """
+    """(mean, low, high): the mean and its percentile-bootstrap confidence interval. One value gives
+    (v, v, v)."""
     import numpy as np
 
     data = np.asarray(values, dtype=float)
@@ -23,12 +50,7 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95,
     mean = float(data.mean())
     if data.size == 1 or np.all(data == data[0]):
         return mean, mean, mean
-    rng = np.random.default_rng(seed)
-    means = np.empty(resamples)
-    chunk = max(1, 2_000_000 // data.size)
-    for start in range(0, resamples, chunk):
-        stop = min(resamples, start + chunk)
-        means[start:stop] = data[rng.integers(0, data.size, size=(stop - start, data.size))].mean(axis=1)
+    means = np.concatenate([data[indices].mean(axis=1) for indices in _resamples(data.size, resamples, seed)])
     alpha = (1 - confidence) / 2
     low, high = np.quantile(means, [alpha, 1 - alpha])
     return mean, float(low), float(high)
@@ -61,13 +83,9 @@ def statistic_ci(values: Sequence[float], aggregate: str = "mean", confidence: f
     point = statistic(data, aggregate)
     if data.size == 1 or np.all(data == data[0]):
         return point, point, point
-    rng = np.random.default_rng(seed)
-    draws = np.empty(resamples)
-    chunk = max(1, 2_000_000 // data.size)
     q = int(aggregate[1:])
-    for start in range(0, resamples, chunk):
-        stop = min(resamples, start + chunk)
-        draws[start:stop] = np.percentile(data[rng.integers(0, data.size, size=(stop - start, data.size))], q, axis=1)
+    draws = np.concatenate([np.percentile(data[indices], q, axis=1)
+                            for indices in _resamples(data.size, resamples, seed)])
     alpha = (1 - confidence) / 2
     low, high = np.quantile(draws, [alpha, 1 - alpha])
     return point, float(low), float(high)

@@ -93,10 +93,11 @@ def _bounds(run: Run, index: int) -> list[float | None]:
 
 
 def packed(data: dict[str, Any]) -> str:
-    """The data as base64 of gzip'd JSON: about a fifth of the JSON's size, inflated by the browser
-    (DecompressionStream), and inert inside a script element (base64 has no markup characters)."""
+    """The data as base64 of gzip'd JSON, inflated by the browser (DecompressionStream), and inert
+    inside a script element (base64 has no markup characters). Level 3: SciFact's 5.2 MB of JSON
+    becomes 1.95 MB in 0.09 s; level 6 saves 9% more in 0.23 s, a twentieth of a warm re-run."""
     raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    return base64.b64encode(gzip.compress(raw, compresslevel=6, mtime=0)).decode("ascii")
+    return base64.b64encode(gzip.compress(raw, compresslevel=3, mtime=0)).decode("ascii")
 
 
 def tag_breakdown(run: Run) -> dict[str, Any]:
