@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from evalkit.core.run import Run, Summary, Verdict
     from evalkit.runner.execute import Executor
     from evalkit.runner.pipeline import Progress, RunOptions
+    from evalkit.sinks.base import Sink
 
 T = TypeVar("T")
 
@@ -188,31 +189,32 @@ def compare(old: Result | Run | str | Path, new: Result | Run | str | Path, *, m
 
 def publish(result: Result | Run, *, console: Console | None = None, html: bool = True, mlflow: bool = False,
             tracking_uri: str | None = None, traces: str = "failed", junit: Path | None = None,
-            markdown: Path | None = None, cache_dir: str | Path | None = None,
+            markdown: Path | None = None, cache_dir: str | Path | None = None, sinks: Sequence[Sink] = (),
             say: Callable[[str], None] | None = None, warn: Callable[[str], None] | None = None) -> list[str]:
     """Publish a finished run: the console table and verdict (given a rich Console), the HTML report
     (with the passages' texts and the baseline's per-question change), JUnit, Markdown, MLflow
-    (which logs the report), then every plugin's sink (entry-point group evalkit.sinks). A sink that
-    fails is a warning; returns the names of those that did."""
+    (which logs the report), then `sinks` (objects with a `name` and a `publish(run)`) and every
+    plugin's sink (entry-point group evalkit.sinks). A sink that fails is a warning; returns the
+    names of those that did."""
     import warnings
 
     from evalkit.core.cache import cache_dir as default_cache_dir
     from evalkit.runner.passages import texts_for
-    from evalkit.sinks.base import Sink, sink_kinds
     from evalkit.sinks.base import publish as to_sinks
+    from evalkit.sinks.base import sink_kinds
 
     if traces not in ("all", "failed", "none"):
         raise EvalkitError(f"traces takes all, failed or none, not '{traces}'")
     run = result.run if isinstance(result, Result) else result
     with_texts = texts_for(run, Path(cache_dir) if cache_dir else default_cache_dir())
     kind = sink_kinds.get
-    sinks: list[Sink] = [kind("console")(console)] if console is not None else []
-    sinks += [kind("html")(with_texts, _baseline(run, tracking_uri))] if html else []
-    sinks += [kind("junit")(junit)] if junit else []
-    sinks += [kind("markdown")(markdown)] if markdown else []
-    sinks += [kind("mlflow")(tracking_uri, traces, with_texts)] if mlflow else []
-    sinks += [kind(name)() for name in sink_kinds.from_plugins()]
-    return to_sinks(run, sinks, say=say or print,
+    chosen: list[Sink] = [kind("console")(console)] if console is not None else []
+    chosen += [kind("html")(with_texts, _baseline(run, tracking_uri))] if html else []
+    chosen += [kind("junit")(junit)] if junit else []
+    chosen += [kind("markdown")(markdown)] if markdown else []
+    chosen += [kind("mlflow")(tracking_uri, traces, with_texts)] if mlflow else []
+    chosen += [*sinks, *(kind(name)() for name in sink_kinds.from_plugins())]
+    return to_sinks(run, chosen, say=say or print,
                     warn=warn or (lambda line: warnings.warn(f"evalkit: {line}", stacklevel=3)))
 
 
@@ -230,6 +232,10 @@ def _wait(work: Coroutine[Any, Any, T]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        running = False
+    else:
+        running = True
+    if not running:  # outside the except block: an error of the run is not chained to "no running loop"
         return asyncio.run(work)
     outcome: list[Any] = []
 

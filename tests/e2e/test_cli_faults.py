@@ -274,7 +274,7 @@ def test_a_disk_that_fills_after_the_samples_stops_with_one_line_and_keeps_them(
                 asyncio.run(pipeline.run_suite(suite, options))
         run = run_folder(tmp_path)
         assert len((run / "samples.jsonl").read_text().splitlines()) == 3 and not (run / "summary.json").exists()
-        assert str(stopped.value) == (f"cannot write the run's usage.json or summary.json (No space left on device): "
+        assert str(stopped.value) == (f"cannot write the run's usage, passages or summary (No space left on device): "
                                       f"3 of 3 samples finished and are kept in {run}/ (no summary.json was written; "
                                       "continue it with --resume)")
         resumed = start(tmp_path, "run", str(suite.path), "--no-mlflow", "--resume", str(run))

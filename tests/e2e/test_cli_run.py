@@ -25,7 +25,7 @@ def test_results_files(finished_run, scifact_slice) -> None:
     work, _ = finished_run
     (run_dir,) = (work / "reports" / "mini").iterdir()
     header = json.loads((run_dir / "header.json").read_text())
-    assert header["schema"] == "evalkit.run/2" and header["n_cases"] == 12
+    assert header["schema"] == "evalkit.run/3" and header["n_cases"] == 12
     assert [m["name"] for m in header["metrics"]][-3:] == ["latency_p50", "latency_p95", "cost"]
     assert {m["name"]: m["direction"] for m in header["metrics"]}["latency_p50"] == "lower"
     samples = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]

@@ -17,6 +17,7 @@ DAMAGE = {  # file: (bytes written, or None to delete it; what the message says)
     "samples.jsonl": [(None, "no samples.jsonl"), (b"\xff\n", "samples.jsonl:1: not a sample record")],
     "summary.json": [(b"{", "summary.json:1: not valid JSON")],
     "usage.json": [(b"nope", "usage.json:1: not valid JSON")],
+    "passages.jsonl.gz": [(b"not gzip", "passages.jsonl.gz: not a passages file")],
 }
 CASES = [(name, content, said) for name, damages in DAMAGE.items() for content, said in damages]
 
