@@ -19,16 +19,13 @@ def _install(session: nox.Session, extras: str = "") -> None:
     session.install(*CONSTRAINTS, "-e", f".[{extras}]" if extras else ".")
 
 
-# the tests of real components, each in its own folder, run when its variable is set
-REAL_COMPONENTS = {"browser": "EVALKIT_BROWSER_TESTS", "local": "EVALKIT_LOCAL_TESTS", "ray": "EVALKIT_RAY_TESTS"}
-
-
 def _pytest(session: nox.Session, component: str | None = None) -> None:
-    """The offline tests (testpaths), or one real component's folder with its variable set."""
+    """The offline tests (the default selection in pyproject.toml), or one real component's tests
+    (tests/<component>, marked <component>: browser, local or ray)."""
     if component is None:
         session.run("pytest", *session.posargs, env=OFFLINE)
     else:
-        session.run("pytest", f"tests/{component}", *session.posargs, env={**OFFLINE, REAL_COMPONENTS[component]: "1"})
+        session.run("pytest", f"tests/{component}", "-m", component, *session.posargs, env=OFFLINE)
 
 
 def _run_lint(session: nox.Session) -> None:

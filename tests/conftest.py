@@ -12,16 +12,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# suite files that are test data (a 0.1 run's suite, hostile suites), not suites for evalkit's plugin to run;
-# tests/local (the real local model), tests/browser (an MLflow server and Chromium) and tests/ray (a Ray
-# cluster) run in their own nox sessions, which set these variables
+# suite files that are test data (a 0.1 run's suite, hostile suites), not suites for evalkit's plugin to run
 collect_ignore_glob = ["data", "faults/*.yaml"]
-if not os.environ.get("EVALKIT_LOCAL_TESTS"):
-    collect_ignore_glob.append("local")
-if not os.environ.get("EVALKIT_BROWSER_TESTS"):
-    collect_ignore_glob.append("browser")
-if not os.environ.get("EVALKIT_RAY_TESTS"):
-    collect_ignore_glob.append("ray")
+# tests/<folder> -> its marker: the real components (tests/local: the local model; tests/browser: an MLflow
+# server and Chromium; tests/ray: a Ray cluster) are left out by default (addopts in pyproject.toml) and
+# run in their own nox sessions with -m <marker>; tests/integration: subprocesses and whole runs
+MARKED_FOLDERS = ("local", "browser", "ray", "integration")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = item.path.relative_to(ROOT / "tests").parts if item.path.is_relative_to(ROOT / "tests") else ()
+        if parts and parts[0] in MARKED_FOLDERS:
+            item.add_marker(parts[0])
 SCIFACT = ROOT / "suites" / "data" / "scifact"
 V1 = ROOT / "tests" / "data" / "run-v1"  # a run folder written by evalkit 0.1
 

@@ -10,7 +10,7 @@ import yaml
 
 from evalkit.config.reference import SECTIONS, render
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_the_suite_reference_is_current() -> None:

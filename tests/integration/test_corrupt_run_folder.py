@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import evalkit
+from tests.integration.conftest import evalkit
 
 DAMAGE = {  # file: (bytes written, or None to delete it; what the message says)
     "header.json": [(b"{", "header.json:1: not valid JSON"), (b"\xff", "header.json: not UTF-8 text"),

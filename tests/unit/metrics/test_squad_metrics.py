@@ -51,7 +51,7 @@ def test_a_recorded_prediction_file_scores_as_computed_by_hand() -> None:
     """Eight real SQuAD 2.0 dev questions and recorded predictions; expected scores worked out by hand
     from the official scorer's rules."""
     cases = {c["id"]: c for c in map(json.loads, (ROOT / "suites/data/squad2/cases.jsonl").read_text().splitlines())}
-    predictions = json.loads((Path(__file__).parent.parent / "data" / "squad2-predictions.json").read_text())
+    predictions = json.loads((Path(__file__).parents[2] / "data" / "squad2-predictions.json").read_text())
     expected = {  # qid: (exact match, F1)
         "56ddde6b9a695914005b9628": (1.0, 1.0),  # "france" = gold "France"
         # [10th century and 11th centuries] vs gold [10th and 11th centuries]: 4 common, p 4/5, r 4/4

@@ -11,7 +11,7 @@ import pytest
 
 from evalkit.config.suite import load_suite
 from evalkit.models.local_models import cache_scope
-from tests.unit.test_suite import error_of, write
+from tests.unit.config.test_suite import error_of, write
 
 SUITE = """name: tuned
 cases:

@@ -17,7 +17,7 @@ from evalkit.judges.offline import SPAN, OfflineJudge, measure, shipped_by_shape
 from evalkit.judges.span import longest_run, positions, span_features
 from evalkit.judges.spec import OFFLINE_NAME, shipped_file
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 NAME = "offline-v7"
 PARAGRAPH = [Passage(doc_id="p", rank=1, text=(
     "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy, a region in "

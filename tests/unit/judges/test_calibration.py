@@ -15,7 +15,7 @@ from evalkit.judges.calibration import best_threshold, calibrate, load_labels, o
 from evalkit.judges.offline import OfflineJudge, shipped_weights
 from training.learn import cross_validate
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 LABELS = ROOT / "suites" / "data" / "attributionbench" / "dev.jsonl.gz"
 
 

@@ -24,7 +24,7 @@ from evalkit.judges.spec import shipped_file
 from evalkit.models.minilm import tokenizer
 from training.train_cross import TRAIN_ARTICLES
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_the_encoder_is_minilm() -> None:

@@ -12,8 +12,8 @@ import pytest
 from evalkit.runner.labels import sheet_rows
 from evalkit.runner.passages import texts_for
 from evalkit.runner.store import read_run
-from tests.e2e.conftest import evalkit
 from tests.fake_openai import FakeOpenAI, faithfulness_judge
+from tests.integration.conftest import evalkit
 
 
 def source_run(work: Path) -> Path:

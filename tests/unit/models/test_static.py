@@ -32,7 +32,7 @@ def test_shipped_vectors_approximate_minilm_on_unseen_sentences() -> None:
     from evalkit.judges.calibration import load_labels
     from evalkit.judges.offline import claims_of
     from evalkit.models.embeddings import encode
-    from tests.unit.test_calibration import LABELS
+    from tests.unit.judges.test_calibration import LABELS
     from training.fit_static import HELD_OUT, corpus
 
     held_out = corpus(40000)[:HELD_OUT][:300]  # the sentences the shipped fit held out

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import evalkit
+from tests.integration.conftest import evalkit
 
 
 def test_run_passes_and_prints_table(finished_run) -> None:

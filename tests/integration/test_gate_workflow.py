@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_jsonl
-from tests.e2e.conftest import evalkit
+from tests.integration.conftest import evalkit
 
 SUITE = """name: gate
 corpus: {path: corpus.jsonl}

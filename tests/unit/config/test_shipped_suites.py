@@ -8,7 +8,7 @@ import pytest
 
 from evalkit.config.suite import load_suite
 
-SUITES = sorted((Path(__file__).resolve().parents[2] / "suites").rglob("*.yaml"))
+SUITES = sorted((Path(__file__).resolve().parents[3] / "suites").rglob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", SUITES, ids=[p.name for p in SUITES])

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import evalkit
-from tests.e2e.test_cli_faults import wait_for_samples
 from tests.fake_openai import FakeOpenAI
+from tests.integration.test_cli_faults import wait_for_samples
 
 SUITE = """name: faults
 cases:
