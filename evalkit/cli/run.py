@@ -68,43 +68,50 @@ def run(
     import gc
 
     from evalkit.api import load_suite, run_async, run_options
+    from evalkit.cli.mlflow_ahead import MlflowAhead
 
     check_traces(mlflow_traces)
-    loaded = load_suite(suite, limit=limit, candidates=candidate)
-    for note in loaded.notes:
-        err.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
-    if retry_errors and resume is None:
-        raise EvalkitError("--retry-errors goes with --resume", hint="evalkit run SUITE --resume --retry-errors")
-    if resume is not None and repeat > 1:
-        raise EvalkitError("--resume continues one run; it does not go with --repeat")
-    resume_dir = None
-    if resume is not None:
-        from evalkit.runner.resume import find_run
+    # MLflow is imported in a second process while the run goes on, and logs the finished run
+    ahead = MlflowAhead(tracking_uri, mlflow_traces, cache_dir).start() if mlflow else None
+    try:
+        loaded = load_suite(suite, limit=limit, candidates=candidate)
+        for note in loaded.notes:
+            err.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
+        if retry_errors and resume is None:
+            raise EvalkitError("--retry-errors goes with --resume", hint="evalkit run SUITE --resume --retry-errors")
+        if resume is not None and repeat > 1:
+            raise EvalkitError("--resume continues one run; it does not go with --repeat")
+        resume_dir = None
+        if resume is not None:
+            from evalkit.runner.resume import find_run
 
-        resume_dir = (find_run(reports_dir, loaded.name, incomplete_only=not retry_errors) if resume == NEWEST
-                      else Path(resume))
-    totals = {c.name: len(loaded.cases) for c in loaded.candidates if not c.missing_credentials()}
-    err.print(f"[bold]{loaded.name}[/bold]: {len(loaded.cases)} cases × {len(loaded.candidates)} candidates")
-    options = run_options(reports_dir=reports_dir, cache_dir=cache_dir, max_error_rate=max_error_rate,
-                          concurrency=concurrency, baseline=baseline, tracking_uri=tracking_uri,
-                          use_cache=cache and repeat == 1, refresh=refresh, allow_skipped=allow_skipped,
-                          resume=resume_dir, retry_errors=retry_errors, max_usd=max_usd)
-    runs = []
-    for number in range(1, repeat + 1):
-        if repeat > 1:
-            err.print(f"repeat {number} of {repeat}")
-        # what is imported and built before the samples start lives for the whole run: keep it out of
-        # the garbage collector's scans, whose pauses stall every call in flight (benchmarks/bench_llm.py)
-        chosen = _executor(executor or loaded.spec.executor, loaded, options, limit, concurrency, ray_address,
-                           candidate)
-        try:
-            with RunProgress(err, totals) as progress:
-                runs.append(run_stoppable(run_async(loaded, options, executor=chosen, progress=progress)).run)
-        finally:
-            gc.unfreeze()
-    finished = runs[-1] if repeat == 1 else _record_noise(runs, baseline, tracking_uri)
-    publish_run(finished, tracking_uri, log_mlflow=mlflow, junit=junit, markdown=markdown, traces=mlflow_traces,
-                cache_dir=options.cache_dir)
+            resume_dir = (find_run(reports_dir, loaded.name, incomplete_only=not retry_errors) if resume == NEWEST
+                          else Path(resume))
+        totals = {c.name: len(loaded.cases) for c in loaded.candidates if not c.missing_credentials()}
+        err.print(f"[bold]{loaded.name}[/bold]: {len(loaded.cases)} cases × {len(loaded.candidates)} candidates")
+        options = run_options(reports_dir=reports_dir, cache_dir=cache_dir, max_error_rate=max_error_rate,
+                              concurrency=concurrency, baseline=baseline, tracking_uri=tracking_uri,
+                              use_cache=cache and repeat == 1, refresh=refresh, allow_skipped=allow_skipped,
+                              resume=resume_dir, retry_errors=retry_errors, max_usd=max_usd)
+        runs = []
+        for number in range(1, repeat + 1):
+            if repeat > 1:
+                err.print(f"repeat {number} of {repeat}")
+            # what is imported and built before the samples start lives for the whole run: keep it out of
+            # the garbage collector's scans, whose pauses stall every call in flight (benchmarks/bench_llm.py)
+            chosen = _executor(executor or loaded.spec.executor, loaded, options, limit, concurrency, ray_address,
+                               candidate)
+            try:
+                with RunProgress(err, totals) as progress:
+                    runs.append(run_stoppable(run_async(loaded, options, executor=chosen, progress=progress)).run)
+            finally:
+                gc.unfreeze()
+        finished = runs[-1] if repeat == 1 else _record_noise(runs, baseline, tracking_uri)
+        publish_run(finished, tracking_uri, log_mlflow=mlflow, junit=junit, markdown=markdown, traces=mlflow_traces,
+                    cache_dir=options.cache_dir, mlflow_sink=ahead)
+    finally:
+        if ahead is not None:
+            ahead.stop()
     assert finished.summary is not None
     raise typer.Exit(int(finished.summary.exit_code))
 

@@ -156,3 +156,39 @@ def test_a_new_sqlite_store_is_created_whole_or_not_at_all(saved_run: Path, tmp_
     process = report(saved_run, "--tracking-uri", f"sqlite:///{path}", cwd=tmp_path)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 0 and "mlflow: run" in stdout, stderr
+
+
+def test_the_process_started_ahead_logs_as_the_sink_does_and_in_process_when_gone(
+        saved_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`evalkit run` imports MLflow in a second process while it runs (cli/mlflow_ahead.py): the run
+    it logs is the in-process sink's; a failure is the same one line; a child that died is not a
+    failure, the run is logged in-process."""
+    from mlflow.tracking import MlflowClient
+
+    from evalkit.cli.mlflow_ahead import MlflowAhead
+    from evalkit.runner.pipeline import finish_folder
+    from evalkit.runner.store import read_run
+    from evalkit.sinks.base import SinkFailed
+
+    run = finish_folder(read_run(saved_run), complete=True)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/unused.db")  # restored after the test
+    for name in ("ahead", "gone"):
+        uri = f"sqlite:///{tmp_path}/{name}.db"
+        sink = MlflowAhead(uri, "failed").start()
+        assert sink.process is not None
+        if name == "gone":
+            sink.process.kill()
+            sink.process.wait()
+        line = sink.publish(run)
+        assert line.startswith("mlflow: run ") and sink.process is None, line
+        client = MlflowClient(tracking_uri=uri)
+        runs = client.search_runs([client.get_experiment_by_name("evalkit-tiny").experiment_id])
+        assert len(runs) == 3 and {r.info.status for r in runs} == {"FINISHED"}
+        parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+        assert parent.data.tags["evalkit.run_id"] == run.run_id and parent.data.tags["evalkit.gates"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    down = MlflowAhead(f"http://127.0.0.1:{closed}", "failed").start()
+    with pytest.raises(SinkFailed, match="log it later with: evalkit report"):
+        down.publish(run)
