@@ -85,12 +85,12 @@ class MlflowAhead:
         return MlflowSink(self.tracking_uri, self.traces, with_texts).publish(run)  # type: ignore[arg-type]
 
     def stop(self) -> None:
-        """The child is not needed (any more): it exits when its input closes."""
+        """The child is not needed (any more). Asked nothing, it is killed: it holds nothing but
+        imports. Asked, it has answered, and exits when its input closes."""
         if self.process is None:
             return
-        with contextlib.suppress(OSError):
-            if self.process.stdin is not None and not self.process.stdin.closed:
-                self.process.stdin.close()
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.kill()
         try:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
