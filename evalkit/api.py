@@ -206,7 +206,8 @@ def publish(result: Result | Run, *, console: Console | None = None, html: bool 
     if traces not in ("all", "failed", "none"):
         raise EvalkitError(f"traces takes all, failed or none, not '{traces}'")
     run = result.run if isinstance(result, Result) else result
-    with_texts = texts_for(run, Path(cache_dir) if cache_dir else default_cache_dir())
+    # the passages' texts, for the report's question detail and the traces' retriever spans
+    with_texts = texts_for(run, Path(cache_dir) if cache_dir else default_cache_dir()) if html or mlflow else None
     kind = sink_kinds.get
     chosen: list[Sink] = [kind("console")(console)] if console is not None else []
     chosen += [kind("html")(with_texts, _baseline(run, tracking_uri))] if html else []

@@ -1,8 +1,11 @@
-"""The suite reference (docs/suite-reference.md), generated from the models a suite is validated
-with: every key, its type, default and meaning, and an example of each section that the tests
-validate against its model. A test fails when the page is stale:
+"""The generated references: the suite reference (docs/suite-reference.md), from the models a suite
+is validated with: every key, its type, default and meaning, and an example of each section that
+the tests validate against its model; and the metrics table in docs/metrics.md, from the specs the
+metrics declare (direction, unit, statistic, what each reads, when it is not applicable). A test
+fails when either is stale:
 
     python -m evalkit.config.reference > docs/suite-reference.md
+    python -m evalkit.config.reference --metrics     (the table between docs/metrics.md's markers)
 
 A key's meaning is its Field description, else the comment on its line or the lines above it in
 the source: the comments the code is read with are the reference users read.
@@ -27,7 +30,16 @@ from evalkit.candidates.chat import ChatSpec
 from evalkit.candidates.rag import ChunkingSpec, ExtractiveSpec, RetrieverSpec
 from evalkit.config.suite import CasesDataset, CasesFile, CorpusSpec, SuiteSpec
 from evalkit.core.records import Case
-from evalkit.core.specs import AbstentionSpec, BudgetSpec, CheckSpec, Expectation, GateSpec, NoRegression, VerdictSpec
+from evalkit.core.specs import (
+    AbstentionSpec,
+    BudgetSpec,
+    CheckSpec,
+    Expectation,
+    GateSpec,
+    MetricSpec,
+    NoRegression,
+    VerdictSpec,
+)
 from evalkit.judges.spec import ModelJudgeSpec, OfflineJudgeSpec, RagasJudgeSpec
 from evalkit.models.endpoints import Adapter, Price
 
@@ -255,5 +267,57 @@ def render() -> str:
     return "\n".join([head, *(section(*parts) for parts in SECTIONS), declines])
 
 
+METRICS_BEGIN = "<!-- generated: python -m evalkit.config.reference --metrics -->"
+METRICS_END = "<!-- end of the generated table -->"
+READS = {"ranked_ids": "retrieved ids", "answer": "the answer", "passages": "passages' texts", "judge": "the judge",
+         "expected_sources": "expected_sources", "expected_answer": "expected_answer",
+         "declines": "declining phrases", "answerable": "", "unanswerable": ""}
+
+
+def not_applicable(spec: MetricSpec) -> str:
+    """When runner/score.py makes the metric not applicable, from its needs (and its name's `check_`)."""
+    said = []
+    if "ranked_ids" in spec.needs:
+        said.append("closed-book candidates")
+    for needed in spec.case_needs:
+        exempt = needed == "expected_answer" and "declines" in spec.needs
+        said.append(f"cases without {needed}" + (" (unless unanswerable)" if exempt else ""))
+    if "unanswerable" in spec.needs:
+        said.append("answerable cases")
+    if "answerable" in spec.needs:
+        said.append("unanswerable cases")
+    if spec.judge:
+        said.append("a judge whose key is unset")
+    return "; ".join(said) or "–"
+
+
+def metrics_table() -> str:
+    """One row per registered metric, from the spec it declares: built with a model judge, so that
+    the metrics only a model judge computes are there too."""
+    from evalkit.judges.factory import build_judge
+    from evalkit.judges.spec import RagasJudgeSpec
+    from evalkit.metrics.base import TAKES_K, MetricContext, build_metric, metric_registry
+    from evalkit.models.endpoints import CacheSettings
+
+    spec = RagasJudgeSpec(model="gpt-4o-mini", api_key_env=None)
+    context = MetricContext(judge=build_judge(spec, CacheSettings(None)), endpoint=spec)
+    rows = ["| metric | better | unit | statistic | needs | not applicable to |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    for base in metric_registry.names():
+        metric = build_metric(f"{base}@10" if TAKES_K.get(base) else base, context).spec
+        reads = ", ".join(filter(None, (READS.get(need, need) for need in metric.needs))) or "–"
+        rows.append(f"| `{base}@k` | " if TAKES_K.get(base) else f"| `{base}` | ")
+        rows[-1] += f"{metric.direction} | {metric.unit} | {metric.aggregate} | {reads} | {not_applicable(metric)} |"
+    return "\n".join(rows)
+
+
+def metrics_page(page: str) -> str:
+    """docs/metrics.md with its generated table replaced by the current one."""
+    head, rest = page.split(METRICS_BEGIN, 1)
+    return f"{head}{METRICS_BEGIN}\n{metrics_table()}\n{METRICS_END}{rest.split(METRICS_END, 1)[1]}"
+
+
 if __name__ == "__main__":
-    print(render(), end="")
+    import sys
+
+    print(metrics_table() if sys.argv[1:] == ["--metrics"] else render(), end="\n" if sys.argv[1:] else "")

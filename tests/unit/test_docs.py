@@ -48,15 +48,22 @@ PYTHON_PAGES = [page for page in PAGES if PYTHON.search(page.read_text(encoding=
 
 
 @pytest.mark.parametrize("page", PYTHON_PAGES, ids=[p.name for p in PYTHON_PAGES])
-def test_every_python_block_runs(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_python_block_runs(page: Path, tmp_path: Path) -> None:
+    """A page's blocks in order, as one script in a fresh interpreter (a block may register a metric,
+    which must not leak into other tests), from a copy of the repository's example suites."""
+    import os
     import shutil
+    import subprocess
+    import sys
 
     shutil.copytree(ROOT / "suites" / "examples", tmp_path / "suites" / "examples")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "cache"))
-    namespace: dict[str, object] = {}
-    for number, block in enumerate(PYTHON.findall(page.read_text(encoding="utf-8"))):
-        exec(compile(block, f"{page.name} python block {number}", "exec"), namespace)
+    script = tmp_path / f"{page.stem}.py"
+    script.write_text("\n\n".join(PYTHON.findall(page.read_text(encoding="utf-8"))), encoding="utf-8")
+    env = {**os.environ, "EVALKIT_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def test_there_are_examples_to_check() -> None:

@@ -35,3 +35,12 @@ def test_each_example_validates_and_each_key_is_explained(title: str, model, exa
         if not field.exclude:
             row = next(line for line in section.splitlines() if line.startswith(f"| `{name}` |"))
             assert not row.endswith("|  |"), f"{title}: {name} has no meaning; comment its line"
+
+
+def test_the_metrics_table_is_current() -> None:
+    from evalkit.config.reference import metrics_page
+
+    page = (ROOT / "docs" / "metrics.md").read_text(encoding="utf-8")
+    assert page == metrics_page(page), \
+        "docs/metrics.md's table is stale: python -m evalkit.config.reference --metrics, between its markers"
+    assert "| `recall@k` | higher | score | mean | expected_sources, retrieved ids |" in page
