@@ -106,6 +106,9 @@ def main() -> None:
     # Ctrl-C reaches the whole process group: the parent decides, and sends SIGTERM to stop a logging
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop)
+    # the reply gets stdout to itself: MLflow writes "View run ... at" lines there for a server
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     from evalkit.core.offline import import_mlflow
 
     import_mlflow()
@@ -135,7 +138,8 @@ def main() -> None:
         from evalkit.core.errors import short_error
 
         reply = {"failed": short_error(exc)}
-    print(json.dumps(reply), flush=True)
+    replies.write(json.dumps(reply) + "\n")
+    replies.flush()
 
 
 if __name__ == "__main__":
