@@ -14,17 +14,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # suite files that are test data (a 0.1 run's suite, hostile suites), not suites for evalkit's plugin to run
 collect_ignore_glob = ["data", "faults/*.yaml"]
-# tests/<folder> -> its marker: the real components (tests/local: the local model; tests/browser: an MLflow
-# server and Chromium; tests/ray: a Ray cluster) are left out by default (addopts in pyproject.toml) and
-# run in their own nox sessions with -m <marker>; tests/integration: subprocesses and whole runs
-MARKED_FOLDERS = ("local", "browser", "ray", "integration")
+# tests/<folder> -> its marker. The real components (tests/local: the local model; tests/browser: an
+# MLflow server and Chromium; tests/ray: a Ray cluster) run only when -m names them (their nox sessions
+# pass -m <component>), whatever else -m says; tests/integration: subprocesses and whole runs
+COMPONENTS = ("local", "browser", "ray")
+MARKED_FOLDERS = (*COMPONENTS, "integration")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    asked = config.getoption("markexpr") or ""
+    kept, left_out = [], []
     for item in items:
         parts = item.path.relative_to(ROOT / "tests").parts if item.path.is_relative_to(ROOT / "tests") else ()
         if parts and parts[0] in MARKED_FOLDERS:
             item.add_marker(parts[0])
+        (left_out if parts and parts[0] in COMPONENTS and parts[0] not in asked else kept).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
 SCIFACT = ROOT / "suites" / "data" / "scifact"
 V1 = ROOT / "tests" / "data" / "run-v1"  # a run folder written by evalkit 0.1
 
