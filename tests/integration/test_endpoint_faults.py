@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fake_openai import FakeOpenAI
-from tests.unit.models.test_llm import by, make_suite, run
+from tests.integration.test_llm import by, make_suite, run
 
 SUITE_DOWN = """name: down
 cases:
