@@ -12,7 +12,19 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import threading
+
+PORT_TAKEN = 98  # exit code: another process took the port first (the caller starts again on another)
+
+
+def _taken(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    server = xllamacpp.Server(params)
+    try:
+        server = xllamacpp.Server(params)
+    except RuntimeError:  # xllamacpp says "Failed to init server" whatever the cause
+        if _taken(args.port):
+            print(f"port {args.port} is taken", flush=True)
+            return PORT_TAKEN
+        raise
     print(f"llama.cpp (xllamacpp {xllamacpp.__version__}) listening on {server.listening_address}", flush=True)
     stop.wait()
     # out at once: the server keeps nothing worth saving, and its orderly shutdown waits for the request

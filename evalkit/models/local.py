@@ -61,11 +61,25 @@ class LocalServer:
             raise EvalkitError(f"cannot assemble the model file {target}: {exc}",
                                hint="delete it and run again; evalkit assembles it anew") from None
 
-    def start(self, timeout_s: float = 120.0) -> str:
+    def start(self, timeout_s: float = 120.0, attempts: int = 3) -> str:
+        """The server's URL once it answers. A port another process takes between evalkit choosing it
+        and the server binding it makes the server exit with PORT_TAKEN; it then starts on another."""
         if server_version() is None:
             raise EvalkitError(f"{self.model} needs llama.cpp's server (the xllamacpp package)", hint=INSTALL_HINT)
+        for _ in range(attempts):
+            url = self._start_on(_free_port(), timeout_s)
+            if url is not None:
+                return url
+            log.info("the local model server's port was taken; starting it on another")
+        raise EvalkitError(f"the local model server for {self.model} found its port taken {attempts} times "
+                           "in a row", hint="other processes are taking loopback ports as fast as they free up; "
+                                            "run again when they are done")
+
+    def _start_on(self, port: int, timeout_s: float) -> str | None:
+        """Start the server on `port`; its URL once it answers, None if the port was taken."""
+        from evalkit.models.llama_server import PORT_TAKEN
+
         path = self.model_file()
-        port = _free_port()
         command = [sys.executable, "-m", "evalkit.models.llama_server", "--model", str(path), "--port", str(port),
                    "--n-ctx", str(self.spec.n_ctx), "--chat-template", self.spec.chat_template,
                    "--threads", str(os.cpu_count() or 1)]
@@ -80,6 +94,9 @@ class LocalServer:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if self.process.returncode == PORT_TAKEN:
+                    self.process = None
+                    return None
                 raise EvalkitError(f"the local model server for {self.model} exited with code "
                                    f"{self.process.returncode} while starting: {self._last_log_lines()}",
                                    hint=f"its whole log is {self.log_path}")

@@ -168,3 +168,35 @@ def test_system_text_reaches_a_model_whose_chat_template_has_no_system_role(cach
         stop_servers()
     assert as_system >= alone + 15
     assert merged >= alone + 15  # merged, the instruction's ~17 tokens reach the model
+
+
+def test_a_port_taken_before_the_server_binds_it_is_left_for_another(cache: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """evalkit picks a free port, and another process may take it before llama.cpp binds it: the
+    server then exits with PORT_TAKEN and starts again on another port; when every try is taken,
+    one line says so."""
+    import socket
+
+    from evalkit.core.errors import EvalkitError
+    from evalkit.models import local
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        handed: list[int] = []
+        free = local._free_port
+
+        def first_taken() -> int:
+            handed.append(port if not handed else free())
+            return handed[-1]
+
+        monkeypatch.setattr(local, "_free_port", first_taken)
+        server = local.LocalServer("local:gemma3-270m", cache)
+        try:
+            assert server.start().endswith(f":{handed[1]}/v1") and handed[0] == port and len(handed) == 2
+        finally:
+            server.stop()
+        monkeypatch.setattr(local, "_free_port", lambda: port)
+        with pytest.raises(EvalkitError, match="found its port taken 3 times in a row"):
+            local.LocalServer("local:gemma3-270m", cache).start()
