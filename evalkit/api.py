@@ -181,7 +181,7 @@ def compare(old: Result | Run | str | Path, new: Result | Run | str | Path, *, m
         if isinstance(run, str | Path):
             from evalkit.runner.store import read_run as read
 
-            return read(Path(run))
+            return read(Path(run), passages=False)
         return run.run if isinstance(run, Result) else run
 
     return compare_runs(as_run(old), as_run(new), metric, top)

@@ -62,7 +62,7 @@ def compare_command(
     from evalkit.runner.store import read_run
     from evalkit.sinks.html import render_comparison
 
-    old, new = read_run(run_a), read_run(run_b)
+    old, new = read_run(run_a, passages=False), read_run(run_b, passages=False)
     comparison = compare(old, new, metric=metric, top=top)
     table = Table(title=f"{old.run_id} → {new.run_id} (paired on case id)", title_justify="left")
     for column in ("candidate", "metric", "old", "new", "change [95% CI]", "p", "n"):
@@ -105,7 +105,7 @@ def export_command(
 
     if fmt not in ("parquet", "dataset"):
         raise EvalkitError(f"unknown export format '{fmt}'", hint="use --format parquet or --format dataset")
-    saved = read_run(run_dir)
+    saved = read_run(run_dir, passages=False)  # the table has retrieved ids, not texts
     target = output or run_dir / ("samples.parquet" if fmt == "parquet" else "dataset")
     written = export_run(saved, target, fmt)  # type: ignore[arg-type]
     out.print(f"{len(saved.samples)} samples → {written}")

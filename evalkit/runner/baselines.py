@@ -32,7 +32,7 @@ def _pointers(reports_dir: Path, suite: str) -> dict[str, str]:
 
 def promote(run_folder: Path, name: str, tracking_uri: str | None = None, use_mlflow: bool = True) -> list[str]:
     """Mark a run as the baseline `name`: a local pointer, and a tag on its MLflow run if logged."""
-    run = read_run(run_folder)
+    run = read_run(run_folder, passages=False)
     suite, run_id = run.manifest.suite.name, run.run_id
     reports_dir = run_folder.resolve().parent.parent
     pointers = _pointers(reports_dir, suite)
@@ -55,10 +55,10 @@ def resolve(ref: str, suite: str, reports_dir: Path, tracking_uri: str | None = 
     """The baseline run for `ref`, or None when there is none."""
     folder = Path(ref)
     if (folder / "header.json").is_file():
-        return read_run(folder)
+        return read_run(folder, passages=False)
     run_id = _pointers(reports_dir, suite).get(ref)
     if run_id and (reports_dir / suite / run_id / "header.json").is_file():
-        return read_run(reports_dir / suite / run_id)
+        return read_run(reports_dir / suite / run_id, passages=False)
     query = {"evalkit.baseline": ref} if not _MLFLOW_RUN_ID.match(ref) else None
     found = _mlflow_parent(suite, tracking_uri, query, run_id=None if query else ref)
     if found is None:
@@ -73,7 +73,7 @@ def resolve(ref: str, suite: str, reports_dir: Path, tracking_uri: str | None = 
                                f"({str(exc).splitlines()[0][:160]})",
                                hint="promote a run that evalkit logged (evalkit baseline promote RUN_FOLDER), "
                                     "or pass --baseline with a run folder") from None
-    return read_run(target)
+    return read_run(target, passages=False)
 
 
 def tracking_client(tracking_uri: str | None) -> Any:
@@ -149,7 +149,7 @@ def load(ref: BaselineRef, suite: str, reports_dir: Path, tracking_uri: str | No
     """The run a summary names as its baseline, or None when it is gone (or the name now points elsewhere)."""
     folder = reports_dir / suite / ref.run_id
     if (folder / "header.json").is_file():
-        return read_run(folder)
+        return read_run(folder, passages=False)
     try:
         run = resolve(ref.name, suite, reports_dir, tracking_uri)
     except EvalkitError:

@@ -33,7 +33,7 @@ def find_run(reports_dir: Path, suite: str, *, incomplete_only: bool) -> Path:
 
 def load_resumable(folder: Path, manifest: RunManifest) -> Run:
     """The run in `folder`, if the planned `manifest` may continue it; else a one-line error saying why."""
-    previous = read_run(folder)
+    previous = read_run(folder, passages=False)  # the run writes them anew when it ends
     old = previous.manifest
 
     def refuse(what: str) -> EvalkitError:

@@ -47,6 +47,8 @@ def test_each_command_says_which_file_is_broken(saved: Path, tmp_path: Path, nam
                 ("run", "mini.yaml", "--resume", str(folder), "--no-mlflow")]
     if name == "usage.json":  # read when a resumed run's usage is added up
         commands = [commands[4]]
+    if name == "passages.jsonl.gz":  # read by what shows or judges texts; compare, export and resume need none
+        commands = [commands[0], commands[2]]
     for command in commands:
         result = evalkit(*command, cwd=tmp_path)
         lines = result.stderr.strip().splitlines()
