@@ -202,9 +202,9 @@ def publish(result: Result | Run, *, console: Console | None = None, html: bool 
     from evalkit.runner.passages import texts_for
     from evalkit.sinks.base import publish as to_sinks
     from evalkit.sinks.base import sink_kinds
+    from evalkit.sinks.traces import trace_choice
 
-    if traces not in ("all", "failed", "none"):
-        raise EvalkitError(f"traces takes all, failed or none, not '{traces}'")
+    choice = trace_choice(traces)
     run = result.run if isinstance(result, Result) else result
     # the passages' texts, for the report's question detail and the traces' retriever spans
     with_texts = texts_for(run, Path(cache_dir) if cache_dir else default_cache_dir()) if html or mlflow else None
@@ -213,7 +213,7 @@ def publish(result: Result | Run, *, console: Console | None = None, html: bool 
     chosen += [kind("html")(with_texts, _baseline(run, tracking_uri))] if html else []
     chosen += [kind("junit")(junit)] if junit else []
     chosen += [kind("markdown")(markdown)] if markdown else []
-    chosen += [kind("mlflow")(tracking_uri, traces, with_texts)] if mlflow else []
+    chosen += [kind("mlflow")(tracking_uri, choice, with_texts)] if mlflow else []
     chosen += [*sinks, *(kind(name)() for name in sink_kinds.from_plugins())]
     return to_sinks(run, chosen, say=say or print,
                     warn=warn or (lambda line: warnings.warn(f"evalkit: {line}", stacklevel=3)))

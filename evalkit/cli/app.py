@@ -45,8 +45,10 @@ MarkdownOpt = Annotated[Path | None, typer.Option(help="Write (append to) a Mark
 
 
 def check_traces(choice: str) -> None:
-    if choice not in ("all", "failed", "none"):
-        raise EvalkitError(f"--mlflow-traces takes all, failed or none, not '{choice}'")
+    """Before a run starts: a wrong --mlflow-traces is a user error, not a warning after the run."""
+    from evalkit.sinks.traces import trace_choice
+
+    trace_choice(choice, "--mlflow-traces")
 
 
 def _version(value: bool) -> None:

@@ -77,12 +77,7 @@ class MlflowAhead:
         return json.loads(line) if line.strip() else None
 
     def _in_process(self, run: Run) -> str:
-        from evalkit.core.cache import cache_dir
-        from evalkit.runner.passages import texts_for
-        from evalkit.sinks.mlflow import MlflowSink
-
-        with_texts = texts_for(run, self.cache_dir or cache_dir())
-        return MlflowSink(self.tracking_uri, self.traces, with_texts).publish(run)  # type: ignore[arg-type]
+        return _sink(run, self.tracking_uri, self.traces, self.cache_dir).publish(run)
 
     def stop(self) -> None:
         """The child is not needed (any more). Asked nothing, it is killed: it holds nothing but
@@ -96,6 +91,16 @@ class MlflowAhead:
         except subprocess.TimeoutExpired:
             self.process.kill()
         self.process = None
+
+
+def _sink(run: Run, tracking_uri: str | None, traces: str, cache_dir: Path | None) -> Any:
+    """The MlflowSink `evalkit.publish` would use: with the run's passage texts for its traces."""
+    from evalkit.core.cache import cache_dir as default_cache_dir
+    from evalkit.runner.passages import texts_for
+    from evalkit.sinks.mlflow import MlflowSink
+    from evalkit.sinks.traces import trace_choice
+
+    return MlflowSink(tracking_uri, trace_choice(traces), texts_for(run, cache_dir or default_cache_dir()))
 
 
 def _stop(signum: int, frame: Any) -> None:
@@ -118,20 +123,15 @@ def main() -> None:
     if not line.strip():
         return  # the run stopped or published nothing to MLflow
     request = json.loads(line)
-    from evalkit.core.cache import cache_dir
     from evalkit.core.run import Summary
-    from evalkit.runner.passages import texts_for
     from evalkit.runner.store import read_run
     from evalkit.sinks.base import SinkFailed
-    from evalkit.sinks.mlflow import MlflowSink
 
     try:
         run = read_run(Path(request["folder"]))
         run = run.model_copy(update={"summary": Summary.model_validate(request["summary"])})
-        given = request["cache_dir"]
-        sink = MlflowSink(request["tracking_uri"], request["traces"],
-                          texts_for(run, Path(given) if given else cache_dir()))
-        reply = {"line": sink.publish(run)}
+        cache_dir = Path(request["cache_dir"]) if request["cache_dir"] else None
+        reply = {"line": _sink(run, request["tracking_uri"], request["traces"], cache_dir).publish(run)}
     except SinkFailed as exc:
         reply = {"failed": str(exc)}
     except Exception as exc:

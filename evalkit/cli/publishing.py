@@ -20,8 +20,8 @@ def publish_run(run: Run, tracking_uri: str | None, *, log_mlflow: bool, junit: 
     (`evalkit run`'s, which imported MLflow ahead in a second process)."""
     from evalkit.api import publish
 
-    ahead = log_mlflow and mlflow_sink is not None
+    ahead = [mlflow_sink] if log_mlflow and mlflow_sink is not None else []
     publish(run, console=out, mlflow=log_mlflow and not ahead, tracking_uri=tracking_uri, traces=traces, junit=junit,
-            markdown=markdown, cache_dir=cache_dir, sinks=[mlflow_sink] if ahead and mlflow_sink else [],
+            markdown=markdown, cache_dir=cache_dir, sinks=ahead,
             say=lambda line: out.print(line, soft_wrap=True),
             warn=lambda line: err.print(f"[yellow]warning:[/yellow] {line}", soft_wrap=True))

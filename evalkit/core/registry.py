@@ -26,6 +26,7 @@ class Registry(Generic[T]):
         self._builtins = builtins
         self._items: dict[str, T] = {}
         self._sources: dict[str, str] = {}  # who registered each name, for the refusal of a second
+        self._plugins: list[str] = []  # the names entry points registered, in the order found
         self._loaded = False
 
     def register(self, name: str) -> Callable[[T], T]:
@@ -49,11 +50,12 @@ class Registry(Generic[T]):
             importlib.import_module(module)
         for entry in entry_points(group=self.group):
             self._add(entry.name, entry.load(), f"the plugin {entry.value}")
+            self._plugins.append(entry.name)
 
     def from_plugins(self) -> list[str]:
         """The names plugins registered (entry points), in the order found."""
         self._load()
-        return [name for name, source in self._sources.items() if source.startswith("the plugin ")]
+        return list(self._plugins)
 
     def names(self) -> list[str]:
         self._load()

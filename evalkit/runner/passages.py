@@ -7,11 +7,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalkit.candidates.base import BuildContext
 from evalkit.core.records import Output, Sample
 from evalkit.core.run import Run
+
+if TYPE_CHECKING:
+    from evalkit.config.suite import Suite
 
 log = logging.getLogger("evalkit")
 
@@ -60,6 +63,14 @@ def suite_file(run: Run) -> Path | None:
     return next((p for p in (recorded, run.folder.resolve().parents[2] / recorded) if p.is_file()), None)
 
 
+def changed_since(run: Run, suite: Suite) -> str | None:
+    """"<suite file>, its corpus or its cases changed since run <id>" when the suite's content hash is
+    not the one the run recorded; None when it is the same."""
+    if not run.manifest.suite.hash or suite.content_hash == run.manifest.suite.hash:
+        return None
+    return f"{suite.path}, its corpus or its cases changed since run {run.run_id}"
+
+
 def suite_changed(run: Run) -> str | None:
     """What to tell a reader of a saved run whose suite file, corpus or cases changed since it ran
     (None: unchanged, or the file is gone)."""
@@ -67,14 +78,13 @@ def suite_changed(run: Run) -> str | None:
     from evalkit.core.errors import EvalkitError
 
     path = suite_file(run)
-    if path is None or not run.manifest.suite.hash:
+    if path is None:
         return None
     try:
-        changed = load_suite(path).content_hash != run.manifest.suite.hash
+        changed = changed_since(run, load_suite(path))
     except EvalkitError as exc:
         return f"{path} no longer loads ({exc}); the run is shown as it was recorded"
-    return f"{path}, its corpus or its cases changed since run {run.run_id}; the run is shown as it was " \
-           "recorded" if changed else None
+    return f"{changed}; the run is shown as it was recorded" if changed else None
 
 
 def texts_for(run: Run, cache_dir: Path) -> Callable[[Sample], Output] | None:
@@ -93,9 +103,8 @@ def texts_for(run: Run, cache_dir: Path) -> Callable[[Sample], Output] | None:
         return None
     if suite is None or suite.corpus is None:
         return None
-    if run.manifest.suite.hash and suite.content_hash != run.manifest.suite.hash:
-        log.warning("%s, its corpus or its cases changed since run %s, and the run folder does not hold its "
-                    "passages: passages are shown by id only", path, run.run_id)
+    if changed := changed_since(run, suite):
+        log.warning("%s, and the run folder does not hold its passages: passages are shown by id only", changed)
         return None
     texts = PassageTexts(BuildContext(suite.corpus, suite.directory, cache_dir))
     params = {c.name: c.params for c in run.manifest.candidates}

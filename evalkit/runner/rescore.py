@@ -26,7 +26,7 @@ from evalkit.core.run import Run
 from evalkit.core.specs import AbstentionSpec
 from evalkit.metrics.checks import check_metrics
 from evalkit.metrics.operational import OPERATIONAL, OPERATIONAL_NAMES
-from evalkit.runner.passages import PassageTexts, suite_file
+from evalkit.runner.passages import PassageTexts, changed_since, suite_file
 from evalkit.runner.pipeline import build_scoring, finish_folder
 from evalkit.runner.plan import new_run_id
 from evalkit.runner.score import score_output
@@ -46,10 +46,9 @@ def _suite(source: Run) -> Suite | None:
                                     "evalkit.run/3 and later keep their passages)")
         return None
     suite = load_suite(path)
-    if source.manifest.suite.hash and suite.content_hash != source.manifest.suite.hash:
+    if changed := changed_since(source, suite):
         kept = "the run's own passages" if source.passages is not None else "the current corpus's passages"
-        log.warning("%s, its corpus or its cases changed since run %s: rescoring with the suite's current "
-                    "judge and checks, and %s", path, source.run_id, kept)
+        log.warning("%s: rescoring with the suite's current judge and checks, and %s", changed, kept)
     return suite
 
 

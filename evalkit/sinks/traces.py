@@ -37,6 +37,15 @@ EXCERPT = 1000  # characters of a passage kept in a trace
 FAILED_CAP = 100  # failing samples traced per candidate by default (--mlflow-traces all: every sample)
 
 
+def trace_choice(value: str, named: str = "traces") -> TraceChoice:
+    """`value` as a TraceChoice; a one-line error naming the option otherwise."""
+    from evalkit.core.errors import EvalkitError
+
+    if value not in ("all", "failed", "none"):
+        raise EvalkitError(f"{named} takes all, failed or none, not '{value}'")
+    return value  # type: ignore[return-value]
+
+
 def failed(sample: Sample, gates: Sequence[GateSpec]) -> bool:
     """Errored, or on the failing side of a threshold gate on its candidate (no_regression gates
     compare runs, not samples: they select nothing here)."""
