@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from evalkit.core.version import __version__
 
-_API = ("EvalkitError", "Result", "compare", "load_suite", "publish", "read_run", "run", "run_async", "run_options")
 __all__ = ["EvalkitError", "Result", "__version__", "compare", "load_suite", "publish", "read_run", "run",
            "run_async", "run_options"]
+_API = frozenset(__all__) - {"__version__"}  # evalkit.api's, imported on first use
 
 if TYPE_CHECKING:
     from evalkit.api import EvalkitError, Result, compare, load_suite, publish, read_run, run, run_async, run_options

@@ -4,6 +4,7 @@ plugin get is what the CLI gets."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 import sys
@@ -67,7 +68,7 @@ def test_a_bad_suite_raises_one_clear_error(tmp_path: Path) -> None:
 
 def test_the_pytest_plugin_s_report_is_the_cli_s(quickstart: Path) -> None:
     """The plugin runs through evalkit.run: `evalkit report` on its run folder writes the same page."""
-    env = {k: v for k, v in __import__("os").environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(quickstart)],
                             cwd=quickstart.parent.parent, capture_output=True, text=True, env=env, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
