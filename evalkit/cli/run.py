@@ -97,8 +97,6 @@ def run(
         for number in range(1, repeat + 1):
             if repeat > 1:
                 err.print(f"repeat {number} of {repeat}")
-            # what is imported and built before the samples start lives for the whole run: keep it out of
-            # the garbage collector's scans, whose pauses stall every call in flight (benchmarks/bench_llm.py)
             chosen = _executor(executor or loaded.spec.executor, loaded, options, limit, concurrency, ray_address,
                                candidate)
             try:
