@@ -1,20 +1,21 @@
-"""The judge benchmark: fit offline-v7 on train rows, choose its design on dev rows, then measure
-every offline judge version on every source's test rows. `nox -s judge-bench`.
+"""The judge benchmark: fit offline-v7 and v8 on train rows, choose each one's design on dev rows,
+then measure every offline judge version on every source's test rows. `nox -s judge-bench`.
 
-    python -m training.judge_bench            fit offline-v7, write its weights and record, print the table
+    python -m training.judge_bench            fit v7 and v8, write their weights and records, print the table
     python -m training.judge_bench --measure-only    keep the shipped weights; measure and print only
 
-Sources and splits: training/judge_data.py. Nothing here reads a test row before the design and
-both thresholds are fixed; the test figures are computed once and written to docs/judge-benchmark.md.
+Sources and splits: training/judge_data.py. Nothing here reads a test row before the designs and
+their thresholds are fixed; the test figures are computed once and written to docs/judge-benchmark.md.
 
-offline-v7 is two logistic models over offline-v2's lexical measures and where the claim stands in
-the evidence (evalkit.judges.span): one for short answers, one for sentences. Each is fitted on the
-train rows of its sources (TRAINED_ON), with each source weighing the same, and within a source each
-length bin weighing both labels the same (HaluEval's right answers are short spans and its hallucinated
-ones sentences: unweighted, a model learns the length). Each model's threshold is the one that
-maximises the mean macro-F1 over the dev sources that have at least MIN_DEV rows of each label in
-that shape. For each shape, the candidate models (SETTINGS x TRAINED_ON) are compared by that same
-mean dev macro-F1, and the best one ships.
+offline-v7 and v8 are each two logistic models, one for short answers and one for sentences, over
+the measures of their DESIGNS: v7 reads offline-v2's lexical measures and where the claim stands in
+the evidence (evalkit.judges.span); v8 adds offline-v4's measures by meaning (evalkit.judges.semantic).
+Each model is fitted on the train rows of its sources, with each source weighing the same, and within
+a source each length bin weighing both labels the same (HaluEval's right answers are short spans and
+its hallucinated ones sentences: unweighted, a model learns the length). Each model's threshold is
+the one that maximises the mean macro-F1 over the dev sources that have at least MIN_DEV rows of
+each label in that shape. For each shape, the candidate models (SETTINGS x the design's training
+sources) are compared by that same mean dev macro-F1, and the best one ships.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import json
 import math
 import time
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,26 +35,43 @@ from evalkit.core.records import Passage
 from evalkit.judges.calibration import graded, judge_rows, with_ci
 from evalkit.judges.features import FEATURES as LEXICAL_FEATURES
 from evalkit.judges.offline import (
-    SHORT_INDEX,
     SPAN,
+    SPAN_SEMANTIC,
     ByShape,
     OfflineJudge,
     Weights,
     claims_of,
     measure,
     shipped_by_shape,
+    short_index,
 )
 from evalkit.judges.spec import shipped_file
 from training.judge_data import DEFAULT_CACHE, ROOT, Example, all_sources
 
-NAME = "offline-v7"
 LENGTH_BINS = (1, 2, 3, 4, 6, 9, 14)  # upper word counts; longer answers form the last bin
 MIN_DEV = 30
 # each shape's model: its degree and inverse regularisation C; every pair is a candidate compared on dev rows
 SETTINGS = ((1, 0.1), (2, 0.01), (2, 0.1))
 ALL_SOURCES = ("attributionbench", "halueval-qa", "squad2")
-TRAINED_ON = {"short": (ALL_SOURCES,), "sentence": (ALL_SOURCES, ("attributionbench",))}
-VERSIONS = ("offline-v2", "offline-v4", "offline-v6", NAME)
+
+
+@dataclass(frozen=True)
+class Design:
+    """What one version's models read, and which sources' train rows each shape's candidates learn from."""
+
+    features: tuple[str, ...]
+    trained_on: dict[str, tuple[tuple[str, ...], ...]]
+
+    def columns(self) -> list[int]:
+        """Where this design's measures stand among the measures claim_table keeps (SPAN_SEMANTIC)."""
+        return [SPAN_SEMANTIC.index(name) for name in self.features]
+
+
+SENTENCE_SOURCES = (ALL_SOURCES, ("attributionbench",))
+DESIGNS = {"offline-v7": Design(SPAN, {"short": (ALL_SOURCES,), "sentence": SENTENCE_SOURCES}),
+           "offline-v8": Design(SPAN_SEMANTIC, {"short": (ALL_SOURCES, ("halueval-qa", "squad2")),
+                                                "sentence": SENTENCE_SOURCES})}
+VERSIONS = ("offline-v2", "offline-v4", "offline-v6", *DESIGNS)
 REFIT_V2 = "offline-v2 design, refitted on train rows"
 # which shipped versions were fitted on rows that the benchmark's test splits hold
 TRAINED_ON_TEST = {"offline-v2": {"attributionbench"}, "offline-v4": {"attributionbench"},
@@ -70,19 +88,19 @@ def length_bin(answer: str) -> int:
 
 
 def claim_table(examples: list[Example]) -> list[list[list[float]]]:
-    """Every example's claims, measured as offline-v7 measures them."""
-    return [[m.values for m in measure(claims_of(e.answer), passages(e), e.question, semantic=False, span=True)[2]]
+    """Every example's claims, measured as offline-v8 measures them (v7's measures are a subset)."""
+    return [[m.values for m in measure(claims_of(e.answer), passages(e), e.question, semantic=True, span=True)[2]]
             for e in examples]
 
 
 def training_rows(examples: list[Example], claims: list[list[list[float]]], short: bool,
-                  sources: tuple[str, ...] = ALL_SOURCES) -> tuple[Any, Any, Any]:
+                  sources: tuple[str, ...] = ALL_SOURCES, short_at: int = 0) -> tuple[Any, Any, Any]:
     """Features, labels and weights of the train claims of one shape: sources weigh the same, and
     within a source both labels weigh the same in every length bin (a bin with one label is left out)."""
     import numpy as np
 
     chosen = [(e, v, len(c)) for e, c in zip(examples, claims, strict=True) if e.split == "train"
-              and e.source in sources for v in c if bool(v[SHORT_INDEX]) == short]
+              and e.source in sources for v in c if bool(v[short_at]) == short]
     counts = Counter((e.source, length_bin(e.answer), e.label) for e, _, _ in chosen)
     usable = {(s, b) for s, b, _ in counts if counts[(s, b, 0)] and counts[(s, b, 1)]}
     per_source = Counter()
@@ -102,7 +120,7 @@ def training_rows(examples: list[Example], claims: list[list[list[float]]], shor
     return np.array(features), np.array(labels), weights_array / weights_array.mean()
 
 
-def fit(features: Any, labels: Any, weights: Any, degree: int, c: float, names: tuple[str, ...] = SPAN) -> Weights:
+def fit(features: Any, labels: Any, weights: Any, degree: int, c: float, names: tuple[str, ...]) -> Weights:
     """A logistic model over standardised features (and their pairwise products for degree 2)."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
@@ -129,13 +147,14 @@ def _logit(p: float) -> float:
 
 def choose_threshold(examples: list[Example], claims: list[list[list[float]]], weights: Weights,
                      short: bool) -> tuple[float, float]:
+    short_at = short_index(weights.features)
     """The logit threshold for one shape that maximises the mean dev macro-F1 over the sources with
     at least MIN_DEV dev rows of each label whose claims are all of that shape, and that mean."""
     import numpy as np
 
     by_source: dict[str, tuple[list[int], list[float]]] = {}
     for example, values in zip(examples, claims, strict=True):
-        if example.split != "dev" or not values or any(bool(v[SHORT_INDEX]) != short for v in values):
+        if example.split != "dev" or not values or any(bool(v[short_at]) != short for v in values):
             continue
         labels, scores = by_source.setdefault(example.source, ([], []))
         labels.append(example.label)
@@ -150,18 +169,19 @@ def choose_threshold(examples: list[Example], claims: list[list[list[float]]], w
     return float(grid[best]), float(means[best])
 
 
-def choose_shape_model(examples: list[Example], claims: list[list[list[float]]], shape: str
+def choose_shape_model(examples: list[Example], claims: list[list[list[float]]], shape: str, design: Design
                        ) -> tuple[Weights, dict[str, Any]]:
-    """Each candidate model for one answer shape (SETTINGS x TRAINED_ON), fitted on train rows and
+    """Each candidate model for one answer shape (SETTINGS x the design's sources), fitted on train rows and
     thresholded on dev rows; the one with the best mean dev macro-F1 on rows of that shape wins.
     Its threshold is folded into the intercept, so a claim is supported at 0.5."""
     short = shape == "short"
     tried: dict[str, Any] = {}
     best: tuple[float, Weights | None, str] = (-1.0, None, "")
-    for sources in TRAINED_ON[shape]:
+    short_at = short_index(design.features)
+    for sources in design.trained_on[shape]:
         for degree, c in SETTINGS:
             name = f"degree {degree}, C {c}, trained on {'+'.join(sources)}"
-            weights = fit(*training_rows(examples, claims, short, sources), degree, c)
+            weights = fit(*training_rows(examples, claims, short, sources, short_at), degree, c, design.features)
             threshold, dev_f1 = choose_threshold(examples, claims, weights, short)
             tried[name] = {"dev_macro_f1": round(dev_f1, 4), "threshold_logit": threshold}
             print(f"  {shape}: {name}: mean dev macro-F1 {dev_f1:.3f}", flush=True)
@@ -243,9 +263,25 @@ def table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
+def fit_design(examples: list[Example], claims: list[list[list[float]]], version: str
+               ) -> tuple[ByShape, dict[str, Any]]:
+    """One version's two models, each chosen on dev rows; its weights file is written."""
+    design = DESIGNS[version]
+    columns = design.columns()
+    projected = [[[values[i] for i in columns] for values in c] for c in claims]
+    notes: dict[str, Any] = {}
+    print(f"{version}:", flush=True)
+    short, notes["short"] = choose_shape_model(examples, projected, "short", design)
+    sentence, notes["sentence"] = choose_shape_model(examples, projected, "sentence", design)
+    chosen = ByShape(short, sentence)
+    weights_file = Path(str(shipped_file(f"{version}.weights.json")))
+    weights_file.write_text(json.dumps(chosen.as_dict(), indent=2) + "\n", encoding="utf-8")
+    return chosen, notes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--measure-only", action="store_true", help="keep the shipped offline-v7 weights")
+    parser.add_argument("--measure-only", action="store_true", help="keep the shipped offline-v7 and v8 weights")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where the HaluEval files are kept")
     parser.add_argument("--versions", default=",".join(VERSIONS), help="the judge versions to measure")
     parser.add_argument("--dev-only", action="store_true", help="fit and print the dev figures; read no test row")
@@ -254,55 +290,55 @@ def main() -> None:
     examples = all_sources(args.cache)
     counts = Counter((e.source, e.split) for e in examples)
     print("rows:", ", ".join(f"{s} {split} {n}" for (s, split), n in sorted(counts.items())), flush=True)
-    weights_file = shipped_file(f"{NAME}.weights.json")
-    design_notes: dict[str, Any] = {}
     claims = claim_table(examples)
-    judges = {version: shipped_judge(version) for version in args.versions.split(",")}
+    fitted = {} if args.measure_only else {version: fit_design(examples, claims, version) for version in DESIGNS}
+    shipped_by_shape.cache_clear()
+    judges = {version: OfflineJudge(fitted[version][0], version) if version in fitted else shipped_judge(version)
+              for version in args.versions.split(",")}
     judges[REFIT_V2] = refit_v2(examples, claims)
-    if not args.measure_only:
-        short, design_notes["short"] = choose_shape_model(examples, claims, "short")
-        sentence, design_notes["sentence"] = choose_shape_model(examples, claims, "sentence")
-        chosen = ByShape(short, sentence)
-        Path(str(weights_file)).write_text(json.dumps(chosen.as_dict(), indent=2) + "\n", encoding="utf-8")
-        shipped_by_shape.cache_clear()
-        judges[NAME] = OfflineJudge(chosen, NAME)
-        design_notes["dev"] = mean_dev_f1(judges[NAME], examples)[1]
-        design_notes["dev_v2_refit"] = mean_dev_f1(judges[REFIT_V2], examples)[1]
-        print(f"chosen on dev: short {design_notes['short']['chosen']}; sentence {design_notes['sentence']['chosen']}"
-              f"; dev macro-F1 {design_notes['dev']} (v2 refitted: {design_notes['dev_v2_refit']})", flush=True)
-        if args.dev_only:
-            return
+    design_notes = {version: notes for version, (_, notes) in fitted.items()}
+    for version, notes in design_notes.items():
+        notes["dev"] = mean_dev_f1(OfflineJudge(fitted[version][0], version), examples)[1]
+        print(f"{version} chosen on dev: short {notes['short']['chosen']}; sentence {notes['sentence']['chosen']}"
+              f"; dev macro-F1 {notes['dev']}", flush=True)
+    if design_notes:
+        print(f"{REFIT_V2}: dev macro-F1 {mean_dev_f1(judges[REFIT_V2], examples)[1]}", flush=True)
+    if args.dev_only:
+        return
     test = views(examples, "test")
     results = {}
     for version, judge in judges.items():
         results[version] = {name: judge_figures(judge, rows) for name, rows in test.items()}
         print(f"{version}: " + ", ".join(f"{name} {f['macro_f1']['value']:.3f}/{f['auroc']['value']:.3f}"
                                          for name, f in results[version].items()), flush=True)
-    record_path = Path(str(shipped_file(f"{NAME}.json")))
-    record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else {}
-    if design_notes:
-        record["design"] = design_notes
-    if NAME in results:
-        record.update({"judge": NAME, "data": "judge benchmark test splits (training/judge_data.py)",
-                       "by_source": results[NAME], "by_shape": by_shape(results[NAME])})
-        record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    designs = {}
+    for version in DESIGNS:
+        record_path = Path(str(shipped_file(f"{version}.json")))
+        record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else {}
+        if version in design_notes:
+            record["design"] = design_notes[version]
+        if version in results:
+            record.update({"judge": version, "data": "judge benchmark test splits (training/judge_data.py)",
+                           "by_source": results[version], "by_shape": by_shape(results[version])})
+            record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        designs[version] = record.get("design", {})
     bench_file = ROOT / "docs" / "judge-benchmark.json"  # versions not measured this time keep their figures
     kept = json.loads(bench_file.read_text(encoding="utf-8")) if bench_file.is_file() else {}
     results = {version: results.get(version, kept.get(version)) for version in (*VERSIONS, REFIT_V2)
                if version in results or version in kept}
     bench_file.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    (ROOT / "docs" / "judge-benchmark.md").write_text(page(results, record.get("design", {})), encoding="utf-8")
+    (ROOT / "docs" / "judge-benchmark.md").write_text(page(results, designs), encoding="utf-8")
     print()
     print(table(results))
     print(f"\n(done in {time.perf_counter() - started:.0f} s)")
 
 
-def page(results: dict[str, dict[str, dict[str, Any]]], design: dict[str, Any]) -> str:
+def page(results: dict[str, dict[str, dict[str, Any]]], designs: dict[str, dict[str, Any]]) -> str:
     """docs/judge-benchmark.md: the table and how it was made (written by this script, not by hand)."""
     counts = {name: figures["n"] for name, figures in next(iter(results.values())).items()}
-    chosen = "".join(f"- {shape}: {design[shape]['chosen']} (mean dev macro-F1 "
+    chosen = "".join(f"- {version}, {shape}: {design[shape]['chosen']} (mean dev macro-F1 "
                      f"{design[shape]['tried'][design[shape]['chosen']]['dev_macro_f1']:.3f})\n"
-                     for shape in ("short", "sentence") if shape in design)
+                     for version, design in designs.items() for shape in ("short", "sentence") if shape in design)
     return f"""# The judge benchmark
 
 Written by `nox -s judge-bench` (training/judge_bench.py); do not edit by hand. Every offline judge
@@ -319,7 +355,9 @@ split: training/judge_data.py. Test rows: {", ".join(f"{name} {n:,}" for name, n
 - ms per claim: the median over the sources of this run's wall time per claim, one process, no
   cache warm; compare versions within one run only (benchmarks/bench_judge.py measures speed).
 
-offline-v7, the default, was fitted on train rows and chosen on dev rows, one model per answer shape:
+offline-v7 (the default, `features: span`) and offline-v8 (`features: span-semantic`) were fitted on
+train rows and chosen on dev rows, one model per answer shape (why v8 is not the default:
+docs/calibration.md):
 {chosen}"""
 
 

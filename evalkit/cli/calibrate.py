@@ -15,7 +15,7 @@ from evalkit.core.errors import EvalkitError
 def calibrate(
     labels: Annotated[Path, typer.Argument(help="Human-labelled rows (jsonl/csv/parquet): answer, contexts, label.", show_default=False)],
     suite: Annotated[Path | None, typer.Option(help="Calibrate this suite's `judge:` model instead of the offline judge.")] = None,
-    features: Annotated[str | None, typer.Option(help="The offline judge to calibrate: span (offline-v7, the default), lexical (offline-v2), semantic (offline-v4) or cross-encoder (offline-v6).", show_default=False)] = None,
+    features: Annotated[str | None, typer.Option(help="The offline judge to calibrate: span (offline-v7, the default), span-semantic (offline-v8), lexical (offline-v2), semantic (offline-v4) or cross-encoder (offline-v6).", show_default=False)] = None,
     data_name: Annotated[str | None, typer.Option(help="Name of the data set, recorded with the figures.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
     save: Annotated[Path | None, typer.Option(help="Also save the result as JSON in this file (nothing is written without it).")] = None,

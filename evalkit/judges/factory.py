@@ -23,7 +23,7 @@ def shipped_scorer(name: str) -> Scorer:
         return ShippedEncoder()
     from evalkit.judges.offline import shipped_by_shape, shipped_weights
 
-    if name == OFFLINE_VERSIONS["span"]:
+    if name in (OFFLINE_VERSIONS["span"], OFFLINE_VERSIONS["span-semantic"]):
         return shipped_by_shape(name)
     return shipped_weights(name)
 

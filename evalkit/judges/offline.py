@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 NAME = OFFLINE_VERSIONS["lexical"]  # OfflineJudge() with no arguments: offline-v2
 FEATURES = LEXICAL_FEATURES + SEMANTIC_FEATURES  # offline-v4's
 SPAN = LEXICAL_FEATURES + SPAN_FEATURES  # offline-v7's
-SHORT_INDEX = SPAN.index("short_claim")  # which of offline-v7's models reads a claim
-FEATURE_SETS = (LEXICAL_FEATURES, FEATURES, SPAN)
+SPAN_SEMANTIC = LEXICAL_FEATURES + SEMANTIC_FEATURES + SPAN_FEATURES  # offline-v8's (measure's order)
+FEATURE_SETS = (LEXICAL_FEATURES, FEATURES, SPAN, SPAN_SEMANTIC)
 # a negation is compared only with a support that says nearly the same thing; a sentence sharing
 # fewer words may negate something else ("not X, but Y")
 NEGATION_COVERAGE = 0.7
@@ -57,11 +57,11 @@ class Weights:
 
     @property
     def semantic(self) -> bool:
-        return self.features == FEATURES
+        return SEMANTIC_FEATURES[0] in self.features
 
     @property
     def span(self) -> bool:
-        return self.features == SPAN
+        return SPAN_FEATURES[0] in self.features
 
     def probability(self, values: list[float]) -> float:
         """In plain float64 arithmetic with an exactly rounded sum (math.fsum): no vector kernel whose
@@ -90,22 +90,29 @@ class Weights:
 
 @dataclass(frozen=True)
 class ByShape:
-    """offline-v7's scorer: one logistic model for short answers (fewer than SHORT_CLAIM words,
-    which mean something only with their question) and one for sentences, each over offline-v2's
-    lexical measures and where the claim stands in the evidence (SPAN). Each model's threshold,
-    chosen on dev rows, is folded into its intercept, so a claim is supported at 0.5 whatever its shape."""
+    """offline-v7's and v8's scorer: one logistic model for short answers (fewer than SHORT_CLAIM
+    words, which mean something only with their question) and one for sentences, each over offline-v2's
+    lexical measures and where the claim stands in the evidence (SPAN), and in v8 also the measures by
+    meaning (SPAN_SEMANTIC). Each model's threshold, chosen on dev rows, is folded into its intercept,
+    so a claim is supported at 0.5 whatever its shape."""
 
     short: Weights
     sentence: Weights
     threshold = 0.5
-    semantic = False
-    span = True
+
+    @property
+    def semantic(self) -> bool:
+        return self.short.semantic
+
+    @property
+    def span(self) -> bool:
+        return True
 
     def probabilities(self, measured: list[Measured], question: str, passages: list[Passage]) -> list[float]:
         return [self.weights_for(m.values).probability(m.values) for m in measured]
 
     def weights_for(self, values: list[float]) -> Weights:
-        return self.short if values[SHORT_INDEX] else self.sentence
+        return self.short if values[short_index(self.short.features)] else self.sentence
 
     def as_dict(self) -> dict[str, Any]:
         return {"shapes": {"short": self.short.as_dict(), "sentence": self.sentence.as_dict()}}
@@ -115,12 +122,17 @@ class ByShape:
         return cls(Weights.from_dict(data["shapes"]["short"]), Weights.from_dict(data["shapes"]["sentence"]))
 
 
+def short_index(features: tuple[str, ...]) -> int:
+    """Where a claim's measures say whether it is a short answer (which of ByShape's models reads it)."""
+    return features.index("short_claim")
+
+
 @lru_cache(maxsize=4)
 def shipped_weights(name: str = NAME) -> Weights:
     return Weights.from_dict(json.loads(shipped_file(f"{name}.weights.json").read_text(encoding="utf-8")))
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=2)
 def shipped_by_shape(name: str) -> ByShape:
     return ByShape.from_dict(json.loads(shipped_file(f"{name}.weights.json").read_text(encoding="utf-8")))
 

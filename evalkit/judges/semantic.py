@@ -10,6 +10,7 @@ a passage that comes back for many questions, or for every candidate of a run, i
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -58,7 +59,7 @@ class EmbeddingCache:
                     self._vectors[text] = vector
             for text in texts:
                 self._vectors.move_to_end(text)
-            found = np.stack([self._vectors[t] for t in texts]) if texts else np.zeros((0, DIMENSIONS), "float32")
+            found = np.stack([self._vectors[t] for t in texts]) if texts else np.zeros((0, DIMENSIONS))
             while len(self._vectors) > self.size:
                 self._vectors.popitem(last=False)
             return found
@@ -79,10 +80,13 @@ EMBEDDINGS = EmbeddingCache()
 
 
 def _unit(vector: Any) -> Any:
-    import numpy as np
-
-    norm = float(np.linalg.norm(vector))
+    norm = math.sqrt(float((vector * vector).sum()))
     return vector / norm if norm else vector
+
+
+def _dot(rows: Any, vector: Any) -> Any:
+    """rows @ vector, summed in numpy's own order rather than by BLAS (whose order depends on the CPU)."""
+    return (rows * vector).sum(axis=-1)
 
 
 def semantic_features(claim: Terms, claim_vector: Any, question: Terms, question_vector: Any | None,
@@ -92,14 +96,14 @@ def semantic_features(claim: Terms, claim_vector: Any, question: Terms, question
 
     if not len(sentence_vectors):
         return [0.0] * len(SEMANTIC_FEATURES)
-    similarity = sentence_vectors @ claim_vector
+    similarity = _dot(sentence_vectors, claim_vector)
     order = np.argsort(-similarity, kind="stable")
     best = int(order[0])
     aligned = [evidence.terms[i] for i in order[:2]]
     stems = frozenset().union(*(t.stems for t in aligned))
     numbers = frozenset().union(*(t.numbers for t in aligned))
     pieces = frozenset().union(*(t.pieces for t in aligned))
-    to_question = float(question_vector @ claim_vector) if question_vector is not None else 0.0
+    to_question = float(_dot(question_vector, claim_vector)) if question_vector is not None else 0.0
     second = float(similarity[order[1]]) if len(order) > 1 else 0.0
     window = _unit(sentence_vectors[max(0, best - 1):best + 2].mean(axis=0))
     return [
@@ -112,7 +116,7 @@ def semantic_features(claim: Terms, claim_vector: Any, question: Terms, question
         1.0 - share(claim.names, pieces),
         share(claim.stems - question.stems, stems),
         float(similarity[best]) - second,
-        float(window @ claim_vector),
-        float(_unit(sentence_vectors.mean(axis=0)) @ claim_vector),
+        float(_dot(window, claim_vector)),
+        float(_dot(_unit(sentence_vectors.mean(axis=0)), claim_vector)),
         float(np.log1p((similarity > CLOSE).sum())),
     ]

@@ -16,11 +16,12 @@ from evalkit.models.endpoints import EndpointSpec
 
 # the offline judge's versions (docs/calibration.md): v2 weighs lexical measures, v4 adds meaning
 # (static sentence embeddings fitted to MiniLM), v6 is a MiniLM cross-encoder trained on human labels,
-# v7 adds to v2's measures where the answer stands in the evidence, with a model per answer shape
-# (v3 and v5 are retired: their calibration records stay, for the runs that used them)
+# v7 adds to v2's measures where the answer stands in the evidence, with a model per answer shape, and
+# v8 adds v4's measures by meaning to v7's (v3 and v5 are retired: their calibration records stay, for
+# the runs that used them)
 OFFLINE_VERSIONS: dict[str, str] = {"lexical": "offline-v2", "semantic": "offline-v4", "cross-encoder": "offline-v6",
-                                    "span": "offline-v7"}
-Features = Literal["lexical", "semantic", "cross-encoder", "span"]  # the keys of OFFLINE_VERSIONS
+                                    "span": "offline-v7", "span-semantic": "offline-v8"}
+Features = Literal["lexical", "semantic", "cross-encoder", "span", "span-semantic"]  # the keys of OFFLINE_VERSIONS
 DEFAULT_FEATURES: Features = "span"  # chosen on the judge benchmark's test splits (docs/judge-benchmark.md)
 OFFLINE_NAME = OFFLINE_VERSIONS[DEFAULT_FEATURES]
 MODEL_PROMPT = "claims-v1"  # the model judge's prompt version
@@ -38,7 +39,9 @@ class OfflineJudgeSpec(BaseModel):
     kind: Literal["offline"] = "offline"
     features: Features = Field(
         default=DEFAULT_FEATURES, description="span (offline-v7, the default: word overlap and where the answer "
-        "stands in the evidence, a model per answer shape), lexical (offline-v2: word overlap), semantic "
+        "stands in the evidence, a model per answer shape), span-semantic (offline-v8: adds v4's measures by "
+        "meaning to v7's; better on short answers, the same on sentences: docs/calibration.md), lexical "
+        "(offline-v2: word overlap), semantic "
         "(offline-v4: adds sentence alignment by meaning; fails short fragment answers) or cross-encoder "
         "(offline-v6: MiniLM trained on human labels, reads a short answer with its question)")
 

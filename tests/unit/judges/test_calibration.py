@@ -127,5 +127,5 @@ def test_calibrate_chooses_the_offline_judge_by_its_features(tmp_path: Path) -> 
     lexical = evalkit("calibrate", "labels.jsonl", "--features", "lexical", "--json", cwd=tmp_path)
     assert json.loads(lexical.stdout)["judge"] == "offline-v2"
     wrong = evalkit("calibrate", "labels.jsonl", "--features", "neural", cwd=tmp_path)
-    assert wrong.returncode != 0 and "--features takes lexical, semantic, cross-encoder, span, not 'neural'" in wrong.stderr
+    assert wrong.returncode != 0 and "--features takes lexical, semantic, cross-encoder, span, span-semantic, not 'neural'" in wrong.stderr
     assert "Traceback" not in wrong.stderr
