@@ -105,7 +105,7 @@ def finetune(session: nox.Session) -> None:
 
 @nox.session(name="judge-bench")
 def judge_bench(session: nox.Session) -> None:
-    """The judge benchmark: fit the default offline judge (offline-v7) on train rows, choose its design
+    """The judge benchmark: fit offline-v7 (the default) and v8 on train rows, choose their designs
     on dev rows, and measure every offline judge version on every source's test rows (training/judge_data.py
     says which rows are which). Writes the weights, the record and docs/judge-benchmark.json, and prints
     the table. `-- --measure-only` keeps the shipped weights."""

@@ -1,7 +1,8 @@
 """Time the offline judges on AttributionBench dev (1,198 answers, 1,238 claims, with their passages),
 or with --labels on another labelled file (suites/data/squad2/labels.jsonl.gz: short answers).
 
-For offline-v7 (the default: lexical and span measures, a model per answer shape), offline-v6 (the
+For offline-v7 (the default: lexical and span measures, a model per answer shape), offline-v8 (v7 and
+v4's measures by meaning), offline-v6 (the
 cross-encoder with v4's measures), offline-v4 (lexical and static-embedding features) and offline-v2
 (lexical), prints the median over repeats of judging all rows twice: with
 every passage new (its sentences analysed and embedded afresh, and for v6 its windows encoded), and
@@ -34,7 +35,7 @@ LABELS = Path(__file__).resolve().parents[1] / "suites" / "data" / "attributionb
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--judges", nargs="*", default=["offline-v7", "offline-v6", "offline-v4", "offline-v2"])
+    parser.add_argument("--judges", nargs="*", default=["offline-v7", "offline-v8", "offline-v6", "offline-v4", "offline-v2"])
     parser.add_argument("--labels", type=Path, default=LABELS)
     args = parser.parse_args()
     import torch

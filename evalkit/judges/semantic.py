@@ -35,7 +35,7 @@ SEMANTIC_FEATURES = (
     "sim_evidence",  # similarity to the evidence as a whole (its sentences averaged)
     "close_sentences",  # log(1 + sentences with similarity above 0.5)
 )
-CACHED = 100_000  # texts kept (128 floats each: about 50 MB at most)
+CACHED = 100_000  # texts kept (128 float64 each: about 100 MB at most)
 CLOSE = 0.5
 
 

@@ -118,13 +118,16 @@ def test_judge_without_kind_reads_as_ragas_with_a_note_and_kind_is_checked(tmp_p
 
 
 def test_offline_judge_features_pick_the_version_recorded_beside_the_scores(tmp_path: Path) -> None:
-    """`features: semantic` runs offline-v4 (static-embedding features); the default is offline-v7
-    (lexical and span measures, a model per answer shape)."""
+    """`features: semantic` runs offline-v4 (static-embedding features), `span-semantic` offline-v8; the
+    default is offline-v7 (lexical and span measures, a model per answer shape)."""
     with FakeOpenAI() as server:
         semantic = run_suite_file(write_suite(tmp_path / "semantic", server, "{kind: offline, features: semantic}"),
                                   tmp_path / "semantic")
+        v8 = run_suite_file(write_suite(tmp_path / "v8", server, "{kind: offline, features: span-semantic}"),
+                            tmp_path / "v8")
         default = run_suite_file(write_suite(tmp_path / "default", server, "{kind: offline}"), tmp_path / "default")
     assert semantic.summary.candidate("rag-chat").metrics["faithfulness"].judge == "offline-v4"
+    assert v8.summary.candidate("rag-chat").metrics["faithfulness"].judge == "offline-v8"
     assert default.summary.candidate("rag-chat").metrics["faithfulness"].judge == "offline-v7"
     claims = semantic.samples[0]["scores"]["faithfulness"]["details"]["claims"]
     assert claims and all("support" in c for c in claims)
