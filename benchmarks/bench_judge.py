@@ -35,7 +35,8 @@ LABELS = Path(__file__).resolve().parents[1] / "suites" / "data" / "attributionb
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--judges", nargs="*", default=["offline-v7", "offline-v8", "offline-v6", "offline-v4", "offline-v2"])
+    parser.add_argument("--judges", nargs="*",
+                        default=["offline-v7", "offline-v8", "offline-v6", "offline-v4", "offline-v2"])
     parser.add_argument("--labels", type=Path, default=LABELS)
     args = parser.parse_args()
     import torch
