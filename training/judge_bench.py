@@ -94,9 +94,10 @@ def claim_table(examples: list[Example]) -> list[list[list[float]]]:
 
 
 def training_rows(examples: list[Example], claims: list[list[list[float]]], short: bool,
-                  sources: tuple[str, ...] = ALL_SOURCES, short_at: int = 0) -> tuple[Any, Any, Any]:
-    """Features, labels and weights of the train claims of one shape: sources weigh the same, and
-    within a source both labels weigh the same in every length bin (a bin with one label is left out)."""
+                  sources: tuple[str, ...], short_at: int) -> tuple[Any, Any, Any]:
+    """Features, labels and weights of the train claims of one shape (short_at: where a claim's
+    measures say it is short): sources weigh the same, and within a source both labels weigh the
+    same in every length bin (a bin with one label is left out)."""
     import numpy as np
 
     chosen = [(e, v, len(c)) for e, c in zip(examples, claims, strict=True) if e.split == "train"
@@ -147,10 +148,11 @@ def _logit(p: float) -> float:
 
 def choose_threshold(examples: list[Example], claims: list[list[list[float]]], weights: Weights,
                      short: bool) -> tuple[float, float]:
-    short_at = short_index(weights.features)
     """The logit threshold for one shape that maximises the mean dev macro-F1 over the sources with
     at least MIN_DEV dev rows of each label whose claims are all of that shape, and that mean."""
     import numpy as np
+
+    short_at = short_index(weights.features)
 
     by_source: dict[str, tuple[list[int], list[float]]] = {}
     for example, values in zip(examples, claims, strict=True):
