@@ -32,6 +32,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = kept
+
+
 SCIFACT = ROOT / "suites" / "data" / "scifact"
 V1 = ROOT / "tests" / "data" / "run-v1"  # a run folder written by evalkit 0.1
 

@@ -42,7 +42,6 @@ from evalkit.judges.offline import (
     Weights,
     claims_of,
     measure,
-    shipped_by_shape,
     short_index,
 )
 from evalkit.judges.spec import shipped_file
@@ -294,7 +293,6 @@ def main() -> None:
     print("rows:", ", ".join(f"{s} {split} {n}" for (s, split), n in sorted(counts.items())), flush=True)
     claims = claim_table(examples)
     fitted = {} if args.measure_only else {version: fit_design(examples, claims, version) for version in DESIGNS}
-    shipped_by_shape.cache_clear()
     judges = {version: OfflineJudge(fitted[version][0], version) if version in fitted else shipped_judge(version)
               for version in args.versions.split(",")}
     judges[REFIT_V2] = refit_v2(examples, claims)

@@ -306,8 +306,9 @@ def metrics_table() -> str:
     for base in metric_registry.names():
         metric = build_metric(f"{base}@10" if TAKES_K.get(base) else base, context).spec
         reads = ", ".join(filter(None, (READS.get(need, need) for need in metric.needs))) or "–"
-        rows.append(f"| `{base}@k` | " if TAKES_K.get(base) else f"| `{base}` | ")
-        rows[-1] += f"{metric.direction} | {metric.unit} | {metric.aggregate} | {reads} | {not_applicable(metric)} |"
+        name = f"{base}@k" if TAKES_K.get(base) else base
+        rows.append(f"| `{name}` | {metric.direction} | {metric.unit} | {metric.aggregate} | {reads} | "
+                    f"{not_applicable(metric)} |")
     return "\n".join(rows)
 
 

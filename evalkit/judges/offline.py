@@ -3,9 +3,9 @@
 Each claim (sentence) of the answer is measured against the sentences of the retrieved passages,
 lexically (evalkit.judges.features); in offline-v4 also by meaning with static sentence embeddings
 fitted to the local MiniLM (evalkit.judges.semantic); in offline-v7, the default, also by where the
-claim stands in the evidence (evalkit.judges.span). A logistic model learned from human labels
-(linear in offline-v2, with pairwise products in v4; one per answer shape in v7, ByShape, chosen on
-the judge benchmark: docs/judge-benchmark.md) turns the measures into the probability that the
+claim stands in the evidence (evalkit.judges.span); in offline-v8 by both. A logistic model learned
+from human labels (linear in offline-v2, with pairwise products in v4; one per answer shape in v7 and
+v8, ByShape, chosen on the judge benchmark: docs/judge-benchmark.md) turns the measures into the probability that the
 evidence supports the claim. A claim is
 supported when that probability reaches the threshold, its numbers appear in the evidence, its
 names in the evidence or the question, and its negation agrees with its best support.
@@ -100,13 +100,11 @@ class ByShape:
     sentence: Weights
     threshold = 0.5
 
+    span = True
+
     @property
     def semantic(self) -> bool:
         return self.short.semantic
-
-    @property
-    def span(self) -> bool:
-        return True
 
     def probabilities(self, measured: list[Measured], question: str, passages: list[Passage]) -> list[float]:
         return [self.weights_for(m.values).probability(m.values) for m in measured]

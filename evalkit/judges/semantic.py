@@ -10,7 +10,6 @@ a passage that comes back for many questions, or for every candidate of a run, i
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -79,11 +78,6 @@ class EmbeddingCache:
 EMBEDDINGS = EmbeddingCache()
 
 
-def _unit(vector: Any) -> Any:
-    norm = math.sqrt(float((vector * vector).sum()))
-    return vector / norm if norm else vector
-
-
 def _dot(rows: Any, vector: Any) -> Any:
     """rows @ vector, summed in numpy's own order rather than by BLAS (whose order depends on the CPU)."""
     return (rows * vector).sum(axis=-1)
@@ -93,6 +87,8 @@ def semantic_features(claim: Terms, claim_vector: Any, question: Terms, question
                       evidence: Evidence, sentence_vectors: Any) -> list[float]:
     """The SEMANTIC_FEATURES of one claim; sentence_vectors are the evidence sentences', in order."""
     import numpy as np
+
+    from evalkit.models.static import unit
 
     if not len(sentence_vectors):
         return [0.0] * len(SEMANTIC_FEATURES)
@@ -105,7 +101,7 @@ def semantic_features(claim: Terms, claim_vector: Any, question: Terms, question
     pieces = frozenset().union(*(t.pieces for t in aligned))
     to_question = float(_dot(question_vector, claim_vector)) if question_vector is not None else 0.0
     second = float(similarity[order[1]]) if len(order) > 1 else 0.0
-    window = _unit(sentence_vectors[max(0, best - 1):best + 2].mean(axis=0))
+    window = unit(sentence_vectors[max(0, best - 1):best + 2].mean(axis=0))
     return [
         float(similarity[best]),
         float(similarity[order[:3]].mean()),
@@ -117,6 +113,6 @@ def semantic_features(claim: Terms, claim_vector: Any, question: Terms, question
         share(claim.stems - question.stems, stems),
         float(similarity[best]) - second,
         float(_dot(window, claim_vector)),
-        float(_dot(_unit(sentence_vectors.mean(axis=0)), claim_vector)),
+        float(_dot(unit(sentence_vectors.mean(axis=0)), claim_vector)),
         float(np.log1p((similarity > CLOSE).sum())),
     ]

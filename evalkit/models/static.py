@@ -69,9 +69,14 @@ def encode(texts: list[str]) -> Any:
     out = np.zeros((len(texts), table.shape[1]), dtype=np.float64)
     for row, ids in enumerate(pieces(texts)):
         if ids:
-            total = table[ids].astype(np.float64).sum(axis=0)
-            out[row] = total / max(math.sqrt(float((total * total).sum())), 1e-12)
+            out[row] = unit(table[ids].astype(np.float64).sum(axis=0))
     return out
+
+
+def unit(vector: Any) -> Any:
+    """`vector` scaled to length 1 (a zero vector stays zero), summed in numpy's own order, not by BLAS."""
+    norm = math.sqrt(float((vector * vector).sum()))
+    return vector / norm if norm else vector
 
 
 def save(path: Any, table: Any, basis: Any) -> None:
